@@ -1,0 +1,68 @@
+import Koa from 'koa';
+import { koaBody } from 'koa-body';
+import helmet from 'koa-helmet';
+import cors from '@koa/cors';
+import type { AppState } from './http/context.js';
+import { problemResponses, readCookies, requestContext, requestEntityManager } from './http/middleware.js';
+import { docsAndSpec } from './http/docs.js';
+import { openApiValidator } from './http/openapi-validator.js';
+import { rateLimits } from './http/rate-limit.js';
+import { buildRouter } from './http/router.js';
+import { bearerAuthenticator } from './http/auth.js';
+import { loadSpec } from './http/spec.js';
+import { createHandlers } from './operations/index.js';
+import type { Services } from './services.js';
+
+export const BODY_LIMIT = '64kb';
+
+/**
+ * The HTTP application: request id and log line, problem rendering, security headers, CORS, docs, body parsing,
+ * the spec validator, rate limits, then the router that dispatches each operation to its handler.
+ */
+export function createApp(services: Services): Koa<AppState> {
+  const { config } = services;
+  const spec = loadSpec();
+  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY });
+  app.silent = true;
+
+  const router = buildRouter(
+    spec.document as never,
+    createHandlers(services),
+    bearerAuthenticator(services.accessTokens, services.sessions),
+  );
+
+  app.use(requestContext(services.logger));
+  app.use(problemResponses());
+  app.use(
+    helmet({
+      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      strictTransportSecurity: config.PUBLIC_URL.startsWith('https:'),
+    }),
+  );
+  const allowed = new Set(config.corsOrigins);
+  app.use(
+    cors({
+      origin: (ctx) => (allowed.has(ctx.get('origin')) ? ctx.get('origin') : ''),
+      credentials: true,
+      exposeHeaders: ['Retry-After', 'X-Request-Id', 'WWW-Authenticate'],
+      maxAge: 600,
+    }),
+  );
+  app.use(docsAndSpec(spec));
+  app.use(readCookies());
+  app.use(
+    koaBody({
+      json: true,
+      jsonStrict: true,
+      jsonLimit: BODY_LIMIT,
+      urlencoded: false,
+      text: false,
+      multipart: false,
+    }),
+  );
+  app.use(requestEntityManager(services.orm));
+  app.use(openApiValidator({ spec: spec.document, validateResponses: config.VALIDATE_RESPONSES }));
+  app.use(rateLimits({ perMinute: config.RATE_LIMIT_PER_MINUTE }));
+  app.use(router.routes());
+  return app;
+}

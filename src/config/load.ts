@@ -1,0 +1,74 @@
+import Value from 'typebox/value';
+import { ConfigSchema, type RawConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The configuration the app runs with: every default applied and every derived value resolved. */
+export interface Config extends Readonly<Omit<RawConfig, 'PUBLIC_URL' | 'APP_URL' | 'JWT_AUDIENCE' | 'VALIDATE_RESPONSES'>> {
+  readonly PUBLIC_URL: string;
+  readonly APP_URL: string;
+  readonly JWT_AUDIENCE: string;
+  readonly VALIDATE_RESPONSES: boolean;
+  readonly corsOrigins: readonly string[];
+  readonly adminEmails: ReadonlySet<string>;
+}
+
+const KEYS = Object.keys(ConfigSchema.properties);
+
+/**
+ * Reads the configuration from an environment-like object. Unknown variables are ignored (the environment holds
+ * many); every bad key is reported at once in one ConfigError.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const input: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, input));
+  const problems = [...Value.Errors(ConfigSchema, converted)].map(
+    (error) => `${error.instancePath.slice(1) || '(root)'}: ${error.message} (got ${JSON.stringify(input[error.instancePath.slice(1)])})`,
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
+  const raw = converted as RawConfig;
+
+  const publicUrl = stripTrailingSlash(raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`);
+  const config: Config = {
+    ...raw,
+    PUBLIC_URL: publicUrl,
+    APP_URL: stripTrailingSlash(raw.APP_URL ?? publicUrl),
+    JWT_AUDIENCE: raw.JWT_AUDIENCE ?? publicUrl,
+    VALIDATE_RESPONSES: raw.VALIDATE_RESPONSES ?? raw.NODE_ENV !== 'production',
+    corsOrigins: splitList(raw.CORS_ORIGINS),
+    adminEmails: new Set(splitList(raw.ADMIN_EMAILS).map((email) => email.toLowerCase())),
+  };
+  const semantic = checkCombinations(config);
+  if (semantic.length > 0) throw new ConfigError(semantic);
+  return Object.freeze(config);
+}
+
+function checkCombinations(config: Config): string[] {
+  const problems: string[] = [];
+  for (const key of ['PUBLIC_URL', 'APP_URL'] as const) {
+    if (!/^https?:\/\//.test(config[key])) problems.push(`${key}: must be an http(s) URL (got ${JSON.stringify(config[key])})`);
+  }
+  if (config.NODE_ENV === 'production' && config.DATABASE_URL === 'file::memory:') {
+    problems.push('DATABASE_URL: an in-memory database loses every account on restart; not allowed in production');
+  }
+  return problems;
+}
+
+const splitList = (value: string) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+const stripTrailingSlash = (url: string) => url.replace(/\/+$/, '');
+
+export const configKeys = KEYS;

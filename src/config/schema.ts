@@ -1,0 +1,61 @@
+import Type, { type Static } from 'typebox';
+
+const seconds = (defaultValue: number, description: string, minimum = 1) =>
+  Type.Integer({ minimum, default: defaultValue, description });
+
+/**
+ * Every configuration key, with its default and meaning. `.env.example` lists the same keys (a test checks it),
+ * and the README's configuration table is written from these descriptions.
+ */
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Enum(['development', 'test', 'production'], {
+    default: 'development',
+    description: '`production` turns off response validation and refuses development-only settings',
+  }),
+  HOST: Type.String({ default: '0.0.0.0', description: 'address to listen on' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'listen port' }),
+  PUBLIC_URL: Type.Optional(
+    Type.String({ format: 'uri', description: "this API's external base URL (token issuer); default http://localhost:PORT" }),
+  ),
+  APP_URL: Type.Optional(Type.String({ format: 'uri', description: 'base URL for links in mail; default PUBLIC_URL' })),
+  DATABASE_URL: Type.String({
+    default: 'file:./data/pulse-auth.sqlite',
+    pattern: '^(file:.+|postgres(ql)?://.+)$',
+    description: '`file:<path>` selects SQLite (`file::memory:` for a throw-away database); `postgres://…` selects PostgreSQL',
+  }),
+  SMTP_URL: Type.Optional(
+    Type.String({ pattern: '^smtps?://.+', description: '`smtp://user:pass@host:port` (or `smtps://`); unset means the development outbox' }),
+  ),
+  MAIL_FROM: Type.String({ default: 'Pulse Auth <no-reply@localhost>', description: 'sender of every mail' }),
+  MAIL_DEV_DIR: Type.String({ default: './data/mail', description: 'folder of `.eml` files written by the development outbox' }),
+  MAIL_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 10, description: 'delivery attempts before a mail is given up' }),
+  MAIL_RETRY_SECONDS: seconds(30, 'first retry delay after a failed delivery; doubles with each attempt, up to an hour'),
+  CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated origins allowed to call the API from a browser' }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client IP from `X-Forwarded-For` (behind a load balancer)' }),
+  ADMIN_EMAILS: Type.String({ default: '', description: 'comma-separated emails that get the `admin` role when verified' }),
+  ACCESS_TOKEN_TTL: seconds(900, 'access-token lifetime, seconds'),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, description: "the access token's `aud`; default PUBLIC_URL" })),
+  REFRESH_TOKEN_TTL: seconds(2_592_000, "absolute lifetime of a session's refresh chain, seconds"),
+  REFRESH_REUSE_GRACE: seconds(10, 'seconds in which a just-rotated refresh token may be presented again', 0),
+  BCRYPT_COST: Type.Integer({ minimum: 4, maximum: 15, default: 12, description: 'bcrypt work factor' }),
+  PASSWORD_HASH_THREADS: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'worker threads that hash passwords; 0 means one per CPU core',
+  }),
+  VERIFICATION_TTL: seconds(1800, 'seconds a verification link and a pending registration live'),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({
+    minimum: 1,
+    default: 20,
+    description: 'requests per minute one client IP may make to each of register, verifyEmail, resendVerification and login',
+  }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    default: 'info',
+    description: 'pino log level',
+  }),
+  VALIDATE_RESPONSES: Type.Optional(
+    Type.Boolean({ description: 'check every response against the spec (default: on unless NODE_ENV=production)' }),
+  ),
+});
+
+export type RawConfig = Static<typeof ConfigSchema>;

@@ -1,0 +1,77 @@
+import { MikroORM, type Options } from '@mikro-orm/core';
+import { LibSqlDriver } from '@mikro-orm/libsql';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { entities } from './entities.js';
+import { sqliteMigrations } from './migrations/sqlite/index.js';
+import { postgresqlMigrations } from './migrations/postgresql/index.js';
+
+export type Dialect = 'sqlite' | 'postgresql';
+export type Orm = MikroORM;
+
+export function dialectOf(databaseUrl: string): Dialect {
+  return databaseUrl.startsWith('file:') ? 'sqlite' : 'postgresql';
+}
+
+/** The SQLite file path of a `file:` URL (`:memory:` stays as it is). */
+export function sqlitePath(databaseUrl: string): string {
+  const path = databaseUrl.slice('file:'.length);
+  return path === ':memory:' ? path : resolve(path);
+}
+
+export function ormOptions(databaseUrl: string): Options {
+  const dialect = dialectOf(databaseUrl);
+  const common = {
+    entities,
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    debug: false,
+    extensions: [Migrator],
+    // The schema generator must not touch tables it does not own (rate-limiter tables, for one).
+    schemaGenerator: { skipTables: ['rate_limits'] },
+  } satisfies Partial<Options>;
+  if (dialect === 'sqlite') {
+    return {
+      ...common,
+      driver: LibSqlDriver,
+      dbName: sqlitePath(databaseUrl),
+      // One connection: SQLite has one writer, and a pool of one makes transactions queue instead of interleave.
+      pool: { min: 1, max: 1 },
+      migrations: migrationOptions('sqlite'),
+    };
+  }
+  return {
+    ...common,
+    driver: PostgreSqlDriver,
+    clientUrl: databaseUrl,
+    pool: { min: 0, max: 10 },
+    migrations: migrationOptions('postgresql'),
+  };
+}
+
+function migrationOptions(dialect: Dialect): Options['migrations'] {
+  return {
+    tableName: 'mikro_orm_migrations',
+    path: `src/db/migrations/${dialect}`,
+    pathTs: `src/db/migrations/${dialect}`,
+    emit: 'ts',
+    snapshot: false,
+    silent: true,
+    transactional: true,
+    allOrNothing: true,
+    migrationsList: dialect === 'sqlite' ? sqliteMigrations : postgresqlMigrations,
+  };
+}
+
+/** Connects and applies pending migrations. */
+export async function openDatabase(databaseUrl: string, options: { migrate?: boolean } = {}): Promise<Orm> {
+  if (dialectOf(databaseUrl) === 'sqlite') {
+    const path = sqlitePath(databaseUrl);
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  }
+  const orm = await MikroORM.init(ormOptions(databaseUrl));
+  if (options.migrate !== false) await orm.getMigrator().up();
+  return orm;
+}

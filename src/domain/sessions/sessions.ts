@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import { RefreshTokenSchema, SessionSchema, UserSchema, type Session, type User } from '../../db/entities.js';
+import { addSeconds, type Clock } from '../clock.js';
+import type { ClientInfo } from '../../http/context.js';
+import { hashToken, hmac, randomSecret } from '../tokens/secrets.js';
+import { describeUserAgent } from './user-agent.js';
+import { ProblemError } from '../../http/problem.js';
+
+export type RevokeReason = 'logout' | 'logout-all' | 'refresh-token-reuse';
+
+export interface IssuedSession {
+  session: Session;
+  user: User;
+  refreshToken: string;
+}
+
+const invalidRefreshToken = (detail: string) => new ProblemError('invalid-refresh-token', { detail });
+
+/**
+ * Sessions and their refresh-token chains.
+ *
+ * A refresh token is 256 random bits; each successor is HMAC(session secret, presented token). Only hashes are
+ * stored, yet presenting a just-rotated token within the grace window yields the very same successor again,
+ * which is what lets two tabs refresh at once. A rotated token presented after the window is a replay: the
+ * session ends.
+ */
+export class Sessions {
+  constructor(
+    private readonly clock: Clock,
+    private readonly options: { refreshTtlSeconds: number; reuseGraceSeconds: number },
+  ) {}
+
+  async start(em: EntityManager, user: User, client: ClientInfo): Promise<IssuedSession> {
+    const now = this.clock.now();
+    const refreshToken = randomSecret();
+    const session = em.create(SessionSchema, {
+      id: randomUUID(),
+      userId: user.id,
+      createdAt: now,
+      lastActiveAt: now,
+      expiresAt: addSeconds(now, this.options.refreshTtlSeconds),
+      revokedAt: null,
+      revokedReason: null,
+      ip: client.ip,
+      userAgent: client.userAgent,
+      ...describeUserAgent(client.userAgent),
+      refreshSecret: randomSecret(),
+    });
+    em.create(RefreshTokenSchema, {
+      id: randomUUID(),
+      sessionId: session.id,
+      tokenHash: hashToken(refreshToken),
+      createdAt: now,
+      rotatedAt: null,
+    });
+    await em.flush();
+    return { session, user, refreshToken };
+  }
+
+  /** Exchanges a refresh token for its successor. */
+  async rotate(em: EntityManager, presented: string): Promise<IssuedSession> {
+    const now = this.clock.now();
+    const outcome = await em.transactional(async (tx) => {
+      const token = await tx.findOne(RefreshTokenSchema, { tokenHash: hashToken(presented) });
+      if (!token) return { error: 'The refresh token is unknown.' } as const;
+      const session = await this.liveSession(tx, token.sessionId, now);
+      if (!session) return { error: 'The session has ended.' } as const;
+      const user = await tx.findOne(UserSchema, { id: session.userId });
+      if (!user) return { error: 'The session has ended.' } as const;
+      const successor = hmac(session.refreshSecret, presented);
+
+      if (!token.rotatedAt) {
+        // Only one of several concurrent rotations wins this update; the others take the grace path below.
+        const won = await tx.nativeUpdate(RefreshTokenSchema, { id: token.id, rotatedAt: null }, { rotatedAt: now });
+        if (won === 1) {
+          tx.create(RefreshTokenSchema, {
+            id: randomUUID(),
+            sessionId: session.id,
+            tokenHash: hashToken(successor),
+            createdAt: now,
+            rotatedAt: null,
+          });
+          session.lastActiveAt = now;
+          return { session, user, refreshToken: successor } as const;
+        }
+        await tx.refresh(token);
+      }
+      const rotatedAt = token.rotatedAt ?? now;
+      if (now.getTime() - rotatedAt.getTime() <= this.options.reuseGraceSeconds * 1000) {
+        return { session, user, refreshToken: successor } as const;
+      }
+      return { reuse: session.id } as const;
+    });
+
+    if ('reuse' in outcome) {
+      await this.revoke(em, outcome.reuse!, 'refresh-token-reuse');
+      throw invalidRefreshToken('The refresh token was already used; the session has ended.');
+    }
+    if ('error' in outcome) throw invalidRefreshToken(outcome.error!);
+    return outcome;
+  }
+
+  /** The session a refresh token belongs to, if that session is still live (for sign-out by refresh token). */
+  async findByRefreshToken(em: EntityManager, presented: string): Promise<Session | null> {
+    const token = await em.findOne(RefreshTokenSchema, { tokenHash: hashToken(presented) });
+    return token ? this.liveSession(em, token.sessionId, this.clock.now()) : null;
+  }
+
+  async isActive(em: EntityManager, sessionId: string, userId: string): Promise<boolean> {
+    const count = await em.count(SessionSchema, {
+      id: sessionId,
+      userId,
+      revokedAt: null,
+      expiresAt: { $gt: this.clock.now() },
+    });
+    return count === 1;
+  }
+
+  async revoke(em: EntityManager, sessionId: string, reason: RevokeReason): Promise<void> {
+    await em.nativeUpdate(SessionSchema, { id: sessionId, revokedAt: null }, { revokedAt: this.clock.now(), revokedReason: reason });
+  }
+
+  async revokeAllOf(em: EntityManager, userId: string, reason: RevokeReason): Promise<number> {
+    return em.nativeUpdate(SessionSchema, { userId, revokedAt: null }, { revokedAt: this.clock.now(), revokedReason: reason });
+  }
+
+  private liveSession(em: EntityManager, sessionId: string, now: Date) {
+    return em.findOne(
+      SessionSchema,
+      { id: sessionId, revokedAt: null, expiresAt: { $gt: now } },
+      { populate: ['refreshSecret'] },
+    );
+  }
+}

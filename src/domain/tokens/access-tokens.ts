@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import type { Clock } from '../clock.js';
+import { SIGNING_ALGORITHM, type SigningKeys } from './signing-keys.js';
+import type { UserRole } from '../../db/entities.js';
+
+/** RFC 9068 marks access tokens with this `typ`, so an ID token or any other JWT of ours cannot pass as one. */
+const ACCESS_TOKEN_TYPE = 'at+jwt';
+
+export interface AccessTokenClaims {
+  userId: string;
+  sessionId: string;
+  role: UserRole;
+  expiresAt: Date;
+}
+
+export class InvalidAccessToken extends Error {
+  constructor(readonly reason: 'expired' | 'invalid') {
+    super(reason === 'expired' ? 'The access token has expired.' : 'The access token is not valid.');
+  }
+}
+
+export class AccessTokens {
+  constructor(
+    private readonly keys: SigningKeys,
+    private readonly clock: Clock,
+    private readonly options: { issuer: string; audience: string; ttlSeconds: number },
+  ) {}
+
+  get ttlSeconds(): number {
+    return this.options.ttlSeconds;
+  }
+
+  async issue(subject: { userId: string; sessionId: string; role: UserRole }): Promise<string> {
+    const key = this.keys.signingKey();
+    const now = Math.floor(this.clock.now().getTime() / 1000);
+    return new SignJWT({ sid: subject.sessionId, role: subject.role })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
+      .setIssuer(this.options.issuer)
+      .setAudience(this.options.audience)
+      .setSubject(subject.userId)
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + this.options.ttlSeconds)
+      .sign(key.privateKey);
+  }
+
+  /** Checks signature, algorithm, type, issuer, audience and expiry; the session check is the caller's. */
+  async verify(token: string): Promise<AccessTokenClaims> {
+    try {
+      const { payload } = await jwtVerify(token, this.keys.verificationKey(), {
+        algorithms: [SIGNING_ALGORITHM],
+        typ: ACCESS_TOKEN_TYPE,
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        currentDate: this.clock.now(),
+        requiredClaims: ['sub', 'sid', 'exp', 'iat', 'jti'],
+      });
+      if (typeof payload.sid !== 'string' || typeof payload.sub !== 'string') throw new InvalidAccessToken('invalid');
+      const role = payload.role === 'admin' ? 'admin' : 'user';
+      return { userId: payload.sub, sessionId: payload.sid, role, expiresAt: new Date(payload.exp! * 1000) };
+    } catch (error) {
+      if (error instanceof InvalidAccessToken) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw new InvalidAccessToken('expired');
+      throw new InvalidAccessToken('invalid');
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { InvalidAccessToken, type AccessTokens } from '../domain/tokens/access-tokens.js';
+import type { Sessions } from '../domain/sessions/sessions.js';
+import { ProblemError } from './problem.js';
+import type { AppContext, Principal } from './context.js';
+
+const challenge = (error: string, description: string) =>
+  `Bearer realm="pulse-auth", error="${error}", error_description="${description}"`;
+
+/**
+ * The bearer-token check: a valid signature and claims, and a session that is still live. The session lookup is
+ * what makes sign-out take effect at once rather than when the token expires.
+ */
+export function bearerAuthenticator(accessTokens: AccessTokens, sessions: Sessions) {
+  return async function authenticate(ctx: AppContext): Promise<Principal> {
+    const header = ctx.get('authorization');
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+    if (!match) {
+      throw new ProblemError('authentication-required', {
+        detail: header ? 'The Authorization header must be "Bearer <access token>".' : 'Send an access token.',
+        headers: { 'WWW-Authenticate': header ? challenge('invalid_request', 'malformed authorization header') : 'Bearer realm="pulse-auth"' },
+      });
+    }
+    let claims;
+    try {
+      claims = await accessTokens.verify(match[1]);
+    } catch (error) {
+      const detail = error instanceof InvalidAccessToken ? error.message : 'The access token is not valid.';
+      throw new ProblemError('invalid-access-token', { detail, headers: { 'WWW-Authenticate': challenge('invalid_token', detail) } });
+    }
+    if (!(await sessions.isActive(ctx.state.em as EntityManager, claims.sessionId, claims.userId))) {
+      const detail = 'The session of this access token has ended.';
+      throw new ProblemError('invalid-access-token', { detail, headers: { 'WWW-Authenticate': challenge('invalid_token', detail) } });
+    }
+    return { userId: claims.userId, sessionId: claims.sessionId, role: claims.role };
+  };
+}

@@ -1,0 +1,37 @@
+import type { ParameterizedContext } from 'koa';
+import type { Logger } from 'pino';
+import type { EntityManager } from '@mikro-orm/core';
+import type { ValidatedOperation } from './openapi-validator.js';
+import type { UserRole } from '../db/entities.js';
+
+/** Who made the request, from a verified access token. */
+export interface Principal {
+  userId: string;
+  sessionId: string;
+  role: UserRole;
+}
+
+export interface AppState {
+  requestId: string;
+  log: Logger;
+  cookies: Record<string, string>;
+  /** Set by the spec validator for every request that matches an operation. */
+  operation?: ValidatedOperation;
+  /** Set by the bearer-token check on operations that require it. */
+  principal?: Principal;
+  /** This request's own unit of work. */
+  em: EntityManager;
+}
+
+export type AppContext = ParameterizedContext<AppState>;
+
+/** Client details recorded with sessions and attempts. */
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export const clientInfo = (ctx: AppContext): ClientInfo => ({
+  ip: ctx.ip || null,
+  userAgent: ctx.get('user-agent').slice(0, 512) || null,
+});

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { parseCookie } from 'cookie';
+import type { MikroORM } from '@mikro-orm/core';
+import { ProblemError } from './problem.js';
+import type { AppState } from './context.js';
+
+const INCOMING_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+/**
+ * Gives the request an id (the caller's `X-Request-Id` when it looks sane), a child logger and a log line when it
+ * ends. The line carries the path without its query string: query strings can carry codes and tokens.
+ */
+export function requestContext(logger: Logger): Middleware<AppState> {
+  return async function identifyAndLogRequest(ctx, next) {
+    const incoming = ctx.get('x-request-id');
+    const requestId = INCOMING_ID.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = logger.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const line = {
+        method: ctx.method,
+        path: ctx.path,
+        operationId: ctx.state.operation?.operationId,
+        status: ctx.status,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+      };
+      if (ctx.status >= 500) ctx.state.log.error(line, 'request failed');
+      else ctx.state.log.info(line, 'request');
+    }
+  };
+}
+
+/** Renders every error as application/problem+json; anything unexpected becomes a logged 500. */
+export function problemResponses(): Middleware<AppState> {
+  return async function renderProblems(ctx, next) {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new ProblemError('not-found', { detail: 'There is no such route.' });
+    } catch (thrown) {
+      const problem = asProblem(thrown);
+      if (problem.status >= 500) ctx.state.log?.error({ err: thrown }, 'unhandled error');
+      ctx.status = problem.status;
+      for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
+      ctx.type = 'application/problem+json';
+      ctx.body = problem.toBody(ctx.state.requestId);
+    }
+  };
+}
+
+function asProblem(thrown: unknown): ProblemError {
+  if (thrown instanceof ProblemError) return thrown;
+  const error = thrown as { status?: number; type?: string; expose?: boolean; name?: string };
+  // koa-body (raw-body) errors: bad JSON, a body over the limit, an encoding we do not read.
+  if (error?.type === 'entity.too.large' || error?.status === 413) return new ProblemError('payload-too-large');
+  if (error?.status === 415 || error?.type === 'encoding.unsupported') return new ProblemError('unsupported-media-type');
+  if (error?.status === 400 && (error?.expose || error?.name === 'SyntaxError')) {
+    return new ProblemError('malformed-body', { detail: 'The body could not be read as JSON.' });
+  }
+  if (isDatabaseUnavailable(thrown)) {
+    return new ProblemError('service-unavailable', { detail: 'The database does not answer.', cause: thrown });
+  }
+  return new ProblemError('internal-error', { cause: thrown });
+}
+
+function isDatabaseUnavailable(thrown: unknown): boolean {
+  const error = thrown as { name?: string; code?: string; message?: string };
+  return (
+    error?.name === 'ConnectionException' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', 'SQLITE_BUSY'].includes(error?.code ?? '') ||
+    /Connection terminated|Knex: Timeout acquiring a connection/.test(error?.message ?? '')
+  );
+}
+
+/** Parses the Cookie header once, for the validator and the handlers. */
+export function readCookies(): Middleware<AppState> {
+  return async function parseCookieHeader(ctx, next) {
+    const header = ctx.get('cookie');
+    ctx.state.cookies = header ? (parseCookie(header) as Record<string, string>) : {};
+    await next();
+  };
+}
+
+/** One unit of work per request: entities loaded by one request are never seen by another. */
+export function requestEntityManager(orm: MikroORM): Middleware<AppState> {
+  return async function forkEntityManager(ctx, next) {
+    ctx.state.em = orm.em.fork();
+    await next();
+  };
+}

@@ -1,0 +1,150 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import express from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { Middleware } from 'koa';
+import { ProblemError, type FieldError } from './problem.js';
+import type { AppState } from './context.js';
+
+/** What the validator learnt about the request: the operation and its coerced parameters. */
+export interface ValidatedOperation {
+  operationId: string;
+  pathParams: Record<string, string>;
+  query: Record<string, unknown>;
+  security: Array<Record<string, string[]>>;
+}
+
+interface ExpressRequestWithOpenApi extends IncomingMessage {
+  cookies?: Record<string, string>;
+  query: Record<string, unknown>;
+  openapi?: {
+    schema: { operationId: string; security?: Array<Record<string, string[]>> };
+    pathParams: Record<string, string>;
+  };
+}
+
+type Outcome = { req: ExpressRequestWithOpenApi; res: ServerResponse; error?: undefined } | { error: unknown };
+
+/**
+ * Runs express-openapi-validator inside Koa. The validator needs Express's request and response objects, so each
+ * request is replayed on a detached copy (method, URL, headers, the parsed body and cookies) through a private
+ * Express app that never listens. The copy's `res.json` is kept for the response check, which the validator's
+ * response middleware wraps.
+ */
+export function openApiValidator(options: { spec: object; validateResponses: boolean }): Middleware<AppState> {
+  let responseError: unknown;
+  const app = express();
+  // Nothing is ever sent on the detached response; `res.json` is only the hook the response validator wraps.
+  app.use((_req, res, next) => {
+    res.json = function noSend() {
+      return this;
+    };
+    next();
+  });
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: structuredClone(options.spec) as never,
+      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true, removeAdditional: false },
+      validateResponses: options.validateResponses
+        ? {
+            removeAdditional: false,
+            onError: (error) => {
+              responseError = error;
+            },
+          }
+        : false,
+      validateSecurity: false,
+      validateFormats: true,
+      validateApiSpec: true,
+      $refParser: { mode: 'bundle' },
+    }),
+  );
+
+  // The end of the Express chain hands the validated request back to the Koa middleware that sent it.
+  const resolvers = new WeakMap<IncomingMessage, (outcome: Outcome) => void>();
+  app.use((request: ExpressRequestWithOpenApi, response: ServerResponse) =>
+    resolvers.get(request)?.({ req: request, res: response }),
+  );
+
+  const run = (ctx: Parameters<Middleware<AppState>>[0]) =>
+    new Promise<Outcome>((resolvePromise) => {
+      const req = new IncomingMessage(new Socket()) as ExpressRequestWithOpenApi;
+      req.method = ctx.method;
+      req.url = ctx.url;
+      req.headers = { ...ctx.headers };
+      req.body = ctx.request.body as IncomingMessage['body'];
+      req.cookies = ctx.state.cookies;
+      const res = new ServerResponse(req);
+      resolvers.set(req, resolvePromise);
+      (app as unknown as { handle: (...args: unknown[]) => void }).handle(req, res, (error: unknown) =>
+        resolvePromise({ error: error ?? new Error('openapi validator ended without a result') }),
+      );
+    });
+
+  return async function validateAgainstSpec(ctx, next) {
+    const outcome = await run(ctx);
+    if (outcome.error !== undefined) throw toProblem(outcome.error);
+    const { req, res } = outcome as { req: ExpressRequestWithOpenApi; res: ServerResponse };
+    const openapi = req.openapi!;
+    ctx.state.operation = {
+      operationId: openapi.schema.operationId,
+      pathParams: openapi.pathParams ?? {},
+      query: req.query ?? {},
+      security: openapi.schema.security ?? [],
+    };
+    if (ctx.is('json') && req.body !== undefined) ctx.request.body = req.body as typeof ctx.request.body;
+
+    await next();
+
+    if (options.validateResponses) {
+      responseError = undefined;
+      res.statusCode = ctx.status;
+      if (ctx.type) res.setHeader('content-type', ctx.type);
+      (res as unknown as { json: (body: unknown) => void }).json(ctx.body ?? undefined);
+      if (responseError) {
+        const error = new Error(
+          `response of ${openapi.schema.operationId} (${ctx.status}) does not match the spec: ${(responseError as Error).message}`,
+        );
+        throw Object.assign(error, { responseBody: ctx.body });
+      }
+    }
+  };
+}
+
+interface ValidatorHttpError {
+  status: number;
+  message: string;
+  errors?: Array<{ path: string; message: string }>;
+  headers?: Record<string, string>;
+}
+
+function toProblem(error: unknown): unknown {
+  const e = error as ValidatorHttpError;
+  if (typeof e?.status !== 'number') return error;
+  switch (e.status) {
+    case 400:
+      return new ProblemError('validation-failed', {
+        detail: `${e.errors?.length ?? 1} problem(s) in the request`,
+        errors: (e.errors ?? []).map(toFieldError),
+      });
+    case 404:
+      return new ProblemError('not-found', { detail: 'There is no such route.' });
+    case 405:
+      return new ProblemError('method-not-allowed', {
+        detail: 'The route exists, but not with this method.',
+        headers: e.headers?.Allow ? { Allow: e.headers.Allow } : {},
+      });
+    case 413:
+      return new ProblemError('payload-too-large');
+    case 415:
+      return new ProblemError('unsupported-media-type', { detail: 'Send the body as application/json.' });
+    default:
+      return error;
+  }
+}
+
+/** The validator's paths are `/body/email`, `/query/limit`, `.body.email` or `body/email`; make them JSON pointers. */
+function toFieldError(item: { path: string; message: string }): FieldError {
+  const pointer = '/' + item.path.replace(/^[./]+/, '').replace(/\./g, '/');
+  return { pointer, detail: item.message };
+}

@@ -1,0 +1,76 @@
+import type { components } from '../../generated/openapi.js';
+
+export type ProblemCode = components['schemas']['ProblemCode'];
+export type ProblemBody = components['schemas']['Problem'];
+export type FieldError = components['schemas']['ProblemFieldError'];
+
+/** Status and title of each problem code; the spec's `ProblemCode` enum is the list of codes. */
+const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
+  'validation-failed': { status: 400, title: 'The request is not valid' },
+  'malformed-body': { status: 400, title: 'The body is not valid JSON' },
+  'weak-password': { status: 422, title: 'The password is too weak' },
+  'invalid-verification-token': { status: 400, title: 'The verification link is not valid' },
+  'invalid-credentials': { status: 401, title: 'Wrong email or password' },
+  'authentication-required': { status: 401, title: 'Authentication required' },
+  'invalid-access-token': { status: 401, title: 'The access token is not valid' },
+  'invalid-refresh-token': { status: 401, title: 'The refresh token is not valid' },
+  'not-found': { status: 404, title: 'Not found' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'payload-too-large': { status: 413, title: 'Payload too large' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'rate-limited': { status: 429, title: 'Too many requests' },
+  'internal-error': { status: 500, title: 'Internal error' },
+  'service-unavailable': { status: 503, title: 'Service unavailable' },
+};
+
+export const PROBLEM_TYPE_PREFIX = 'urn:pulse-auth:problem:';
+
+export interface ProblemOptions {
+  detail?: string;
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/**
+ * An error that becomes an RFC 9457 response. Domain code throws these with a stable code; the problem middleware
+ * renders them. Only codes below 500 expose their detail (Koa's http-errors convention).
+ */
+export class ProblemError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly detail?: string;
+  readonly errors?: FieldError[];
+  readonly headers: Record<string, string>;
+
+  constructor(
+    readonly code: ProblemCode,
+    options: ProblemOptions = {},
+  ) {
+    super(options.detail ?? CATALOGUE[code].title, { cause: options.cause });
+    this.name = 'ProblemError';
+    this.status = CATALOGUE[code].status;
+    this.title = CATALOGUE[code].title;
+    this.detail = options.detail;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+
+  get expose(): boolean {
+    return this.status < 500;
+  }
+
+  toBody(requestId: string): ProblemBody {
+    return {
+      type: PROBLEM_TYPE_PREFIX + this.code,
+      code: this.code,
+      title: this.title,
+      status: this.status,
+      ...(this.detail && this.expose ? { detail: this.detail } : {}),
+      requestId,
+      ...(this.errors ? { errors: this.errors } : {}),
+    };
+  }
+}
+
+export const problem = (code: ProblemCode, options?: ProblemOptions) => new ProblemError(code, options);

@@ -1,0 +1,101 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { AppState, AppContext, Principal } from './context.js';
+import type { Handlers, OperationId } from './operation.js';
+
+const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'] as const;
+
+interface SpecOperation {
+  operationId: OperationId;
+  method: (typeof METHODS)[number];
+  path: string;
+  security: Array<Record<string, string[]>>;
+}
+
+interface Spec {
+  security?: Array<Record<string, string[]>>;
+  paths: Record<string, Partial<Record<string, { operationId?: string; security?: Array<Record<string, string[]>> }>>>;
+}
+
+export function operationsOf(spec: Spec): SpecOperation[] {
+  const found: SpecOperation[] = [];
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const method of METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      if (!operation.operationId) throw new Error(`${method.toUpperCase()} ${path} has no operationId`);
+      found.push({
+        operationId: operation.operationId as OperationId,
+        method,
+        path,
+        security: operation.security ?? spec.security ?? [],
+      });
+    }
+  }
+  return found;
+}
+
+/**
+ * Builds the router from the spec: one route per operation, dispatched to the handler of its operationId. Refuses
+ * to build when an operation has no handler or a handler has no operation.
+ */
+export function buildRouter(
+  spec: Spec,
+  handlers: Handlers,
+  authenticate: (ctx: AppContext) => Promise<Principal>,
+): Router<AppState> {
+  const operations = operationsOf(spec);
+  const specIds = new Set<string>(operations.map((op) => op.operationId));
+  const handlerIds = new Set(Object.keys(handlers));
+  const missing = [...specIds].filter((id) => !handlerIds.has(id));
+  const extra = [...handlerIds].filter((id) => !specIds.has(id));
+  if (missing.length || extra.length) {
+    throw new Error(
+      [
+        missing.length ? `operations without a handler: ${missing.join(', ')}` : '',
+        extra.length ? `handlers without an operation: ${extra.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    );
+  }
+
+  const router = new Router<AppState>();
+  for (const operation of operations) {
+    const koaPath = operation.path.replace(/\{([^}]+)\}/g, ':$1');
+    router[operation.method](operation.operationId, koaPath, authentication(operation, authenticate), dispatch(operation, handlers));
+  }
+  return router;
+}
+
+/** Applies the operation's security requirement: bearer required, optional, or none. */
+function authentication(
+  operation: SpecOperation,
+  authenticate: (ctx: AppContext) => Promise<Principal>,
+): Middleware<AppState> {
+  const acceptsBearer = operation.security.some((requirement) => 'bearerAuth' in requirement);
+  const requiresBearer = acceptsBearer && operation.security.every((requirement) => 'bearerAuth' in requirement);
+  return async function checkBearerToken(ctx, next) {
+    if (requiresBearer || (acceptsBearer && ctx.get('authorization'))) {
+      ctx.state.principal = await authenticate(ctx);
+    }
+    await next();
+  };
+}
+
+function dispatch(operation: SpecOperation, handlers: Handlers): Middleware<AppState> {
+  const handler = handlers[operation.operationId] as (input: unknown) => Promise<{ status: number; body?: unknown }>;
+  const run: Middleware<AppState> = async (ctx) => {
+    const validated = ctx.state.operation;
+    const result = await handler({
+      body: ctx.request.body,
+      path: validated?.pathParams ?? {},
+      query: validated?.query ?? {},
+      ctx,
+    });
+    ctx.status = result.status;
+    if (result.body !== undefined) ctx.body = result.body;
+  };
+  Object.defineProperty(run, 'name', { value: operation.operationId });
+  return run;
+}

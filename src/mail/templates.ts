@@ -1,0 +1,45 @@
+/** The mails Pulse Auth sends. Each is plain text plus a minimal HTML version. */
+export interface MailContent {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const escapeHtml = (value: string) =>
+  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function layout(paragraphs: string[], link?: { href: string; label: string }): string {
+  const body = paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n');
+  const button = link ? `<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>` : '';
+  return `<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">${body}\n${button}</body></html>`;
+}
+
+const minutes = (seconds: number) => Math.max(1, Math.round(seconds / 60));
+
+export function verificationMail(input: { link: string; ttlSeconds: number; name: string | null }): MailContent {
+  const greeting = input.name ? `Hello ${input.name},` : 'Hello,';
+  const lines = [
+    greeting,
+    `Confirm your email address to finish creating your account. The link works once, for ${minutes(input.ttlSeconds)} minutes.`,
+  ];
+  const after = 'If you did not sign up, ignore this mail: no account is created without the link.';
+  return {
+    subject: 'Confirm your email address',
+    text: `${lines.join('\n\n')}\n\n${input.link}\n\n${after}\n`,
+    html: layout([...lines, after], { href: input.link, label: 'Confirm my email address' }),
+  };
+}
+
+export function alreadyRegisteredMail(input: { appUrl: string }): MailContent {
+  const lines = [
+    'Hello,',
+    'Someone tried to create an account with this email address, but you already have one.',
+    'If it was you, sign in instead; if you forgot your password, reset it from the sign-in page.',
+    'If it was not you, you can ignore this mail: nothing has changed.',
+  ];
+  return {
+    subject: 'You already have an account',
+    text: `${lines.join('\n\n')}\n\n${input.appUrl}\n`,
+    html: layout(lines, { href: input.appUrl, label: 'Go to the sign-in page' }),
+  };
+}

@@ -1,0 +1,23 @@
+import { ProblemError } from '../http/problem.js';
+import type { OperationGroup } from './group.js';
+
+export const healthOperations: OperationGroup<'getHealth' | 'getReadiness' | 'getJwks'> = (services) => ({
+  async getHealth() {
+    return { status: 200, body: { status: 'ok' } };
+  },
+
+  async getReadiness({ ctx }) {
+    try {
+      await ctx.state.em.getConnection().execute('select 1');
+    } catch (error) {
+      ctx.state.log.warn({ err: error }, 'readiness: database does not answer');
+      throw new ProblemError('service-unavailable', { detail: 'The database does not answer.' });
+    }
+    return { status: 200, body: { status: 'ok', checks: { database: 'ok' } } };
+  },
+
+  async getJwks({ ctx }) {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    return { status: 200, body: { keys: services.signingKeys.publicJwks() as never } };
+  },
+});

@@ -1,0 +1,28 @@
+import { UserSchema } from '../db/entities.js';
+import { toUserView } from '../domain/users/views.js';
+import { ProblemError } from '../http/problem.js';
+import type { AppContext } from '../http/context.js';
+import type { OperationGroup } from './group.js';
+
+export const profileOperations: OperationGroup<'getMe' | 'updateMe'> = ({ clock }) => {
+  async function currentUser(ctx: AppContext) {
+    const user = await ctx.state.em.findOne(UserSchema, { id: ctx.state.principal!.userId });
+    // The session check passed, so the account existed a moment ago; treat a vanished one like an ended session.
+    if (!user) throw new ProblemError('invalid-access-token', { detail: 'The account no longer exists.' });
+    return user;
+  }
+
+  return {
+    async getMe({ ctx }) {
+      return { status: 200, body: toUserView(await currentUser(ctx)) };
+    },
+
+    async updateMe({ body, ctx }) {
+      const user = await currentUser(ctx);
+      if (body.name !== undefined) user.name = body.name;
+      user.updatedAt = clock.now();
+      await ctx.state.em.flush();
+      return { status: 200, body: toUserView(user) };
+    },
+  };
+};

@@ -1,0 +1,78 @@
+import { signInWithPassword } from '../domain/sessions/sign-in.js';
+import type { IssuedSession } from '../domain/sessions/sessions.js';
+import { toSessionView, toUserView } from '../domain/users/views.js';
+import { clientInfo, type AppContext } from '../http/context.js';
+import { clearRefreshCookie, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
+import { ProblemError } from '../http/problem.js';
+import type { OperationGroup } from './group.js';
+import type { components } from '../../generated/openapi.js';
+
+type Delivery = components['schemas']['RefreshTokenDelivery'];
+
+export const signInOperations: OperationGroup<'login' | 'refreshTokens' | 'logout' | 'logoutAll'> = (services) => {
+  const { sessions, hasher } = services;
+  const cookiePolicy = { secure: services.config.PUBLIC_URL.startsWith('https:') };
+
+  /** The token response; the refresh token goes to the cookie or into the body, as the client asked. */
+  async function tokenResponse(ctx: AppContext, issued: IssuedSession, delivery: Delivery) {
+    const accessToken = await services.accessTokens.issue({
+      userId: issued.user.id,
+      sessionId: issued.session.id,
+      role: issued.user.role,
+    });
+    if (delivery === 'cookie') setRefreshCookie(ctx, cookiePolicy, issued.refreshToken, issued.session.expiresAt);
+    ctx.set('Cache-Control', 'no-store');
+    return {
+      status: 200 as const,
+      body: {
+        accessToken,
+        tokenType: 'Bearer' as const,
+        expiresIn: services.accessTokens.ttlSeconds,
+        ...(delivery === 'body' ? { refreshToken: issued.refreshToken } : {}),
+        user: toUserView(issued.user),
+        session: toSessionView(issued.session, issued.session.id),
+      },
+    };
+  }
+
+  return {
+    async login({ body, ctx }) {
+      const issued = await signInWithPassword(ctx.state.em, { hasher, sessions }, {
+        email: body.email,
+        password: body.password,
+        client: clientInfo(ctx),
+      });
+      return tokenResponse(ctx, issued, body.refreshTokenDelivery ?? 'cookie');
+    },
+
+    async refreshTokens({ body, ctx }) {
+      const fromBody = body?.refreshToken;
+      const presented = fromBody ?? refreshCookieOf(ctx);
+      if (!presented) throw new ProblemError('invalid-refresh-token', { detail: 'Send the refresh token in the body or the cookie.' });
+      const issued = await sessions.rotate(ctx.state.em, presented);
+      return tokenResponse(ctx, issued, fromBody ? 'body' : 'cookie');
+    },
+
+    async logout({ body, ctx }) {
+      let sessionId = ctx.state.principal?.sessionId;
+      if (!sessionId) {
+        const presented = body?.refreshToken ?? refreshCookieOf(ctx);
+        const session = presented ? await sessions.findByRefreshToken(ctx.state.em, presented) : null;
+        if (!session) {
+          clearRefreshCookie(ctx, cookiePolicy);
+          throw new ProblemError('invalid-refresh-token', { detail: 'Send an access token, or the refresh token of a live session.' });
+        }
+        sessionId = session.id;
+      }
+      await sessions.revoke(ctx.state.em, sessionId, 'logout');
+      clearRefreshCookie(ctx, cookiePolicy);
+      return { status: 204 };
+    },
+
+    async logoutAll({ ctx }) {
+      await sessions.revokeAllOf(ctx.state.em, ctx.state.principal!.userId, 'logout-all');
+      clearRefreshCookie(ctx, cookiePolicy);
+      return { status: 204 };
+    },
+  };
+};

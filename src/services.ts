@@ -1,0 +1,100 @@
+import pino, { type Logger } from 'pino';
+import type { MikroORM } from '@mikro-orm/core';
+import type { Config } from './config/load.js';
+import { openDatabase } from './db/orm.js';
+import { systemClock, type Clock } from './domain/clock.js';
+import { createPasswordHasher, type PasswordHasher } from './domain/passwords/hasher.js';
+import { SigningKeys } from './domain/tokens/signing-keys.js';
+import { AccessTokens } from './domain/tokens/access-tokens.js';
+import { Sessions } from './domain/sessions/sessions.js';
+import { Registration } from './domain/registration/registration.js';
+import { createMailTransport, type MailTransport } from './mail/transport.js';
+import { MailDeliverer } from './mail/deliverer.js';
+
+/** Everything the handlers use, built once per process from the configuration. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  orm: MikroORM;
+  hasher: PasswordHasher;
+  signingKeys: SigningKeys;
+  accessTokens: AccessTokens;
+  sessions: Sessions;
+  registration: Registration;
+  mailTransport: MailTransport;
+  mailer: MailDeliverer;
+  close(): Promise<void>;
+}
+
+/** Paths that must never reach a log line, whatever object gets logged. */
+const REDACT = [
+  'password',
+  '*.password',
+  'currentPassword',
+  'newPassword',
+  'token',
+  '*.token',
+  'refreshToken',
+  '*.refreshToken',
+  'accessToken',
+  '*.accessToken',
+  'passwordHash',
+  '*.passwordHash',
+  // Parser errors carry the raw request body.
+  'err.body',
+  '*.err.body',
+  'headers.authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers.cookie',
+];
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.LOG_LEVEL, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'pulse-auth' } });
+}
+
+export async function createServices(config: Config, overrides: { logger?: Logger; clock?: Clock } = {}): Promise<Services> {
+  const logger = overrides.logger ?? createLogger(config);
+  const clock = overrides.clock ?? systemClock;
+  const orm = await openDatabase(config.DATABASE_URL);
+  const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS });
+  const signingKeys = new SigningKeys(orm, clock);
+  await signingKeys.init();
+  const accessTokens = new AccessTokens(signingKeys, clock, {
+    issuer: config.PUBLIC_URL,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.ACCESS_TOKEN_TTL,
+  });
+  const sessions = new Sessions(clock, { refreshTtlSeconds: config.REFRESH_TOKEN_TTL, reuseGraceSeconds: config.REFRESH_REUSE_GRACE });
+  const registration = new Registration(clock, hasher, {
+    appUrl: config.APP_URL,
+    verificationTtlSeconds: config.VERIFICATION_TTL,
+    adminEmails: config.adminEmails,
+  });
+  const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
+  const mailer = new MailDeliverer(orm, mailTransport, clock, logger, {
+    maxAttempts: config.MAIL_MAX_ATTEMPTS,
+    retrySeconds: config.MAIL_RETRY_SECONDS,
+  });
+
+  return {
+    config,
+    logger,
+    clock,
+    orm,
+    hasher,
+    signingKeys,
+    accessTokens,
+    sessions,
+    registration,
+    mailTransport,
+    mailer,
+    async close() {
+      await mailer.idle();
+      mailTransport.close();
+      await hasher.close();
+      await orm.close(true);
+    },
+  };
+}
