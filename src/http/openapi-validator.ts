@@ -44,7 +44,8 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
   app.use(
     OpenApiValidator.middleware({
       apiSpec: structuredClone(options.spec) as never,
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true, removeAdditional: false },
+      // allErrors: clients get every problem at once. Safe here: bodies are capped at 64 kB and every string has a maxLength.
+      validateRequests: { allErrors: true, allowUnknownQueryParameters: false, coerceTypes: true, removeAdditional: false },
       validateResponses: options.validateResponses
         ? {
             removeAdditional: false,
