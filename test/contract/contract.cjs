@@ -1,0 +1,143 @@
+'use strict';
+/**
+ * What the contract run (run.mjs) and the dredd hooks (hooks.cjs) share: the list of transactions we deliberately
+ * skip, the list of documented responses (one dredd transaction each), the OpenAPI 3.0 → JSON Schema conversion
+ * for body checks, and the in-process context that run.mjs hands to the hooks (dredd's JS API loads the hooks in
+ * this same process).
+ */
+
+const RATE_LIMIT_REASON =
+  'the rate limit is per client IP and minute: the server we start runs with RATE_LIMIT_PER_MINUTE=10000, so a real ' +
+  '429 would take 10000+ requests; against staging, exhausting the limit would lock this client out of the ' +
+  'operation for a minute and break the transactions after it';
+
+/**
+ * Every transaction the hooks skip, with the reason. `when` makes a skip conditional:
+ *   - 'no-mail': only when no mail catcher receives the server's mail (a staging run without CONTRACT_SMTP_PORT).
+ * The expected number of passing transactions is every documented response minus the active skips.
+ */
+const SKIPS = [
+  {
+    operationId: 'getReadiness',
+    status: '503',
+    reason: 'needs the database to stop answering; cannot be produced against a healthy server',
+  },
+  { operationId: 'register', status: '429', reason: RATE_LIMIT_REASON },
+  { operationId: 'verifyEmail', status: '429', reason: RATE_LIMIT_REASON },
+  { operationId: 'resendVerification', status: '429', reason: RATE_LIMIT_REASON },
+  { operationId: 'login', status: '429', reason: RATE_LIMIT_REASON },
+  {
+    operationId: 'verifyEmail',
+    status: '200',
+    when: 'no-mail',
+    reason:
+      'needs an unused verification token, which only the mail carries; no mail catcher receives the server\'s mail ' +
+      '(set CONTRACT_SMTP_PORT and point the server\'s SMTP_URL at this host)',
+  },
+];
+
+/** The skips that apply to this run. */
+function activeSkips({ mailAvailable }) {
+  return SKIPS.filter((skip) => !skip.when || (skip.when === 'no-mail' && !mailAvailable));
+}
+
+function findSkip(skips, operationId, status) {
+  return skips.find((skip) => skip.operationId === operationId && skip.status === String(status));
+}
+
+const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options', 'trace'];
+
+/**
+ * Every documented response of every operation, in spec order: what dredd turns into transactions (one per
+ * status and media type; one per status when the response has no body).
+ */
+function documentedResponses(spec) {
+  const found = [];
+  for (const [path, item] of Object.entries(spec.paths || {})) {
+    for (const method of METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      for (const [status, response] of Object.entries(operation.responses || {})) {
+        const mediaTypes = Object.keys(response.content || {});
+        for (const mediaType of mediaTypes.length ? mediaTypes : [null]) {
+          found.push({
+            operationId: operation.operationId,
+            method: method.toUpperCase(),
+            path,
+            status: String(status),
+            mediaType,
+            schema: mediaType ? response.content[mediaType].schema : undefined,
+          });
+        }
+      }
+    }
+  }
+  return found;
+}
+
+/** A stable key for one documented response / one transaction. */
+const responseKey = ({ method, path, status, mediaType }) => `${method.toUpperCase()} ${path} ${status} ${mediaType || '-'}`;
+
+// Formats that ajv 6 (the validator inside dredd's gavel) knows; any other (`password`, ...) would make it throw.
+const KNOWN_FORMATS = new Set([
+  'date', 'time', 'date-time', 'uri', 'uri-reference', 'uri-template', 'url', 'email', 'hostname', 'ipv4', 'ipv6',
+  'regex', 'uuid', 'json-pointer', 'relative-json-pointer',
+]);
+// OpenAPI-only keywords (and annotations) that are not JSON Schema draft 7, dropped from the converted schema.
+const DROPPED = new Set(['nullable', 'example', 'examples', 'xml', 'externalDocs', 'discriminator', 'deprecated']);
+
+/**
+ * Converts an OpenAPI 3.0 schema (dereferenced) to JSON Schema draft 7 for gavel: `nullable: true` becomes a
+ * `null` type (and a `null` enum member), unknown formats and OpenAPI-only keywords go.
+ */
+function toJsonSchema(schema, { root = true } = {}) {
+  if (schema === null || typeof schema !== 'object') return schema;
+  if (Array.isArray(schema)) return schema.map((item) => toJsonSchema(item, { root: false }));
+  const out = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (DROPPED.has(key)) continue;
+    if (key === 'format' && !KNOWN_FORMATS.has(value)) continue;
+    if (key === 'properties' || key === 'patternProperties' || key === 'definitions') {
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, toJsonSchema(sub, { root: false })]));
+    } else if (['items', 'additionalProperties', 'not', 'allOf', 'anyOf', 'oneOf'].includes(key)) {
+      out[key] = typeof value === 'object' ? toJsonSchema(value, { root: false }) : value;
+    } else {
+      out[key] = value;
+    }
+  }
+  if (schema.nullable === true) {
+    if (out.type !== undefined) out.type = [...new Set([...[].concat(out.type), 'null'])];
+    if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+    if (out.type === undefined && (out.allOf || out.anyOf || out.oneOf)) {
+      return { anyOf: [{ type: 'null' }, out], ...(root ? { $schema: 'http://json-schema.org/draft-07/schema#' } : {}) };
+    }
+  }
+  if (root) out.$schema = 'http://json-schema.org/draft-07/schema#';
+  return out;
+}
+
+// run.mjs → hooks.cjs, in one process: { baseUrl, specPath, mail (catcher or null), credentials, mailTimeoutMs }.
+const CONTEXT = Symbol.for('pulse-auth.contract-tests.context');
+
+function setContext(context) {
+  globalThis[CONTEXT] = context;
+}
+
+function getContext() {
+  const context = globalThis[CONTEXT];
+  if (!context) {
+    throw new Error('test/contract/hooks.cjs runs only under test/contract/run.mjs (npm run test:contract), which hands it the spec and the mail catcher');
+  }
+  return context;
+}
+
+module.exports = {
+  SKIPS,
+  activeSkips,
+  findSkip,
+  documentedResponses,
+  responseKey,
+  toJsonSchema,
+  setContext,
+  getContext,
+};

@@ -1,0 +1,355 @@
+'use strict';
+/**
+ * Dredd hooks for the Pulse Auth contract tests. Loaded by test/contract/run.mjs through dredd's JS API, so they run
+ * in the same process and get the spec, the server's base URL and the mail catcher from its context.
+ *
+ * Dredd makes one transaction per documented response and sends the spec's example request for each. These hooks
+ * shape every transaction so that the server really produces the documented status (a wrong password for 401, no
+ * token for 401 on bearer operations, `text/plain` for 415, ...), add the bearer token that dredd ignores, and set
+ * the spec's response schema as `expected.bodySchema` so bodies are checked against it.
+ *
+ * Rules of dredd's hook API kept here: hooks are CommonJS; an async hook takes `(transaction, done)` and must call
+ * `done` (dredd never awaits a promise; a hook with no parameter is never run to completion). A hook that fails
+ * marks its transaction failed through `transaction.fail`.
+ *
+ * Dredd runs the transactions in spec order; the hooks keep the main session's tokens valid across it
+ * (refreshTokens rotates the refresh token; logoutAll ends every session, so the main session signs in again
+ * after it).
+ */
+const hooks = require('hooks');
+const { readFileSync } = require('node:fs');
+const { randomBytes } = require('node:crypto');
+const { getContext, activeSkips, findSkip, documentedResponses, responseKey, toJsonSchema } = require('./contract.cjs');
+const { verificationTokenOf } = require('./mail-catcher.cjs');
+
+const REFRESH_COOKIE = 'pulse_auth_refresh';
+const runId = randomBytes(4).toString('hex');
+const random = (bytes = 18) => randomBytes(bytes).toString('base64url');
+const freshEmail = (label) => `contract-${runId}-${label}-${randomBytes(3).toString('hex')}@example.com`;
+/** 24 random characters: long, and on no common-password list. */
+const strongPassword = () => random(18);
+
+let context;
+let skips = [];
+const operations = new Map(); // "POST /v1/auth/login" -> operationId
+const schemas = new Map(); // responseKey -> OpenAPI schema
+let setupError = null;
+
+/** The main account and session, shared by the transactions that need to be signed in. */
+const state = {
+  email: null,
+  password: null,
+  accessToken: null,
+  refreshToken: null,
+  pendingEmail: null, // registered by the register 202 transaction, verified by the verifyEmail 200 transaction
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Plain HTTP calls for the setup (outside dredd's transactions).
+
+async function api(method, path, { body, token, expect } = {}) {
+  const url = new URL(path.replace(/^\//, ''), context.baseUrl.endsWith('/') ? context.baseUrl : `${context.baseUrl}/`);
+  const headers = { accept: 'application/json, application/problem+json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (expect !== undefined && response.status !== expect) {
+    throw new Error(`setup: ${method} ${path} answered ${response.status} (expected ${expect}): ${text.slice(0, 500)}`);
+  }
+  return { status: response.status, headers: response.headers, json };
+}
+
+async function verificationToken(email) {
+  if (!context.mail) throw new Error('no mail catcher: verification mail cannot be read');
+  const mail = await context.mail.waitFor(email, {
+    match: (m) => verificationTokenOf(m) !== null,
+    timeoutMs: context.mailTimeoutMs,
+  });
+  return verificationTokenOf(mail);
+}
+
+async function registerAndVerify(email, password) {
+  await api('POST', '/v1/auth/register', { body: { email, password }, expect: 202 });
+  const token = await verificationToken(email);
+  await api('POST', '/v1/auth/verify-email', { body: { token }, expect: 200 });
+}
+
+/** A new session of the main account; body delivery so both tokens come back in the body. */
+async function signIn() {
+  const { json } = await api('POST', '/v1/auth/login', {
+    body: { email: state.email, password: state.password, refreshTokenDelivery: 'body' },
+    expect: 200,
+  });
+  if (!json?.accessToken || !json?.refreshToken) throw new Error('setup: login answered without accessToken/refreshToken');
+  return { accessToken: json.accessToken, refreshToken: json.refreshToken };
+}
+
+async function signInMainSession() {
+  const session = await signIn();
+  state.accessToken = session.accessToken;
+  state.refreshToken = session.refreshToken;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shaping a transaction's request.
+
+function setHeader(transaction, name, value) {
+  for (const key of Object.keys(transaction.request.headers)) {
+    if (key.toLowerCase() === name.toLowerCase()) delete transaction.request.headers[key];
+  }
+  if (value !== undefined) transaction.request.headers[name] = value;
+}
+
+function jsonBody(transaction, body) {
+  transaction.request.body = JSON.stringify(body);
+  setHeader(transaction, 'Content-Type', 'application/json');
+}
+
+/** The example body as it is, sent with a media type the API does not take. */
+function textPlain(transaction) {
+  setHeader(transaction, 'Content-Type', 'text/plain');
+}
+
+function bearer(transaction, token = state.accessToken) {
+  setHeader(transaction, 'Authorization', `Bearer ${token}`);
+}
+
+function noAuthorization(transaction) {
+  setHeader(transaction, 'Authorization', undefined);
+  setHeader(transaction, 'Cookie', undefined);
+}
+
+/** The refresh token of a `Set-Cookie: pulse_auth_refresh=...` response header, if any. */
+function refreshCookieOf(real) {
+  const header = real.headers['set-cookie'];
+  for (const line of [].concat(header || [])) {
+    const match = new RegExp(`^\\s*${REFRESH_COOKIE}=([^;]*)`).exec(line);
+    if (match && match[1]) return decodeURIComponent(match[1]);
+  }
+  return null;
+}
+
+function realJson(transaction) {
+  try {
+    return JSON.parse(transaction.real?.body || '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How each transaction is made to produce its documented status, keyed "operationId status". Every transaction
+ * that is not skipped needs an entry: a response added to the spec without one fails, instead of passing or failing
+ * by chance on the spec's example request.
+ */
+const BEFORE = {
+  'getHealth 200': () => {},
+  'getReadiness 200': () => {},
+  'getJwks 200': () => {},
+
+  'register 202': (t) => {
+    state.pendingEmail = freshEmail('register');
+    jsonBody(t, { email: state.pendingEmail, password: strongPassword(), name: 'Contract Tester' });
+  },
+  'register 400': (t) => jsonBody(t, { email: 'not-an-email' }),
+  'register 415': (t) => textPlain(t),
+  'register 422': (t) => jsonBody(t, { email: freshEmail('weak'), password: 'password123' }),
+
+  // The token comes from the mail of the register 202 transaction (or of a new registration if that did not run).
+  'verifyEmail 200': async (t) => {
+    if (!state.pendingEmail) {
+      state.pendingEmail = freshEmail('verify');
+      await api('POST', '/v1/auth/register', { body: { email: state.pendingEmail, password: strongPassword() }, expect: 202 });
+    }
+    jsonBody(t, { token: await verificationToken(state.pendingEmail) });
+  },
+  'verifyEmail 400': (t) => jsonBody(t, { token: `unknown-${random()}` }),
+  'verifyEmail 415': (t) => textPlain(t),
+
+  'resendVerification 202': (t) => jsonBody(t, { email: freshEmail('resend') }),
+  'resendVerification 400': (t) => jsonBody(t, { email: 'not-an-email' }),
+  'resendVerification 415': (t) => textPlain(t),
+
+  // Cookie delivery (the default), so the documented Set-Cookie header is there.
+  'login 200': (t) => jsonBody(t, { email: state.email, password: state.password }),
+  'login 400': (t) => jsonBody(t, { email: 'not-an-email', password: 'irrelevant' }),
+  'login 401': (t) => jsonBody(t, { email: state.email, password: `${state.password}-wrong` }),
+  'login 415': (t) => textPlain(t),
+
+  // The main session's refresh token as the browser cookie, so the new one comes back in the documented Set-Cookie.
+  'refreshTokens 200': (t) => {
+    setHeader(t, 'Cookie', `${REFRESH_COOKIE}=${state.refreshToken}`);
+    jsonBody(t, {});
+  },
+  'refreshTokens 400': (t) => jsonBody(t, { refreshToken: '' }),
+  'refreshTokens 401': (t) => jsonBody(t, { refreshToken: `unknown-${random()}` }),
+  'refreshTokens 415': (t) => textPlain(t),
+
+  // A session of its own, so the main session stays valid.
+  'logout 204': async (t) => {
+    const session = await signIn();
+    bearer(t, session.accessToken);
+    jsonBody(t, { refreshToken: session.refreshToken });
+  },
+  'logout 400': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { refreshToken: '' });
+  },
+  'logout 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { refreshToken: `unknown-${random()}` });
+  },
+  'logout 415': (t) => {
+    noAuthorization(t);
+    textPlain(t);
+  },
+
+  // Ends every session of the main account, the main session included: it signs in again afterwards (AFTER).
+  'logoutAll 204': async (t) => {
+    const session = await signIn();
+    bearer(t, session.accessToken);
+  },
+  'logoutAll 401': (t) => noAuthorization(t),
+
+  'getMe 200': (t) => bearer(t),
+  'getMe 401': (t) => noAuthorization(t),
+
+  'updateMe 200': (t) => {
+    bearer(t);
+    jsonBody(t, { name: 'Contract Tester' });
+  },
+  'updateMe 400': (t) => {
+    bearer(t);
+    jsonBody(t, { name: '' });
+  },
+  'updateMe 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { name: 'Contract Tester' });
+  },
+  'updateMe 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+};
+
+/** What a transaction leaves for the ones after it. */
+const AFTER = {
+  'refreshTokens 200': (t) => {
+    if (t.real?.statusCode !== 200) return;
+    const rotated = refreshCookieOf(t.real);
+    const body = realJson(t);
+    if (rotated) state.refreshToken = rotated;
+    if (body?.accessToken) state.accessToken = body.accessToken;
+  },
+  'logoutAll 204': async () => {
+    await signInMainSession();
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Wiring.
+
+/** Runs an async function as a dredd hook: `done` is always called; a failure fails the transaction. */
+const asHook = (fn) =>
+  function hook(transaction, done) {
+    Promise.resolve()
+      .then(() => fn(transaction))
+      .then(
+        () => done(),
+        (error) => {
+          const reason = `hook error: ${error?.message || error}`;
+          if (Array.isArray(transaction)) {
+            console.error(`[contract hooks] ${reason}`);
+          } else {
+            transaction.fail = reason;
+          }
+          done();
+        },
+      );
+  };
+
+function describe(transaction) {
+  const operationId = operations.get(`${transaction.request.method.toUpperCase()} ${transaction.origin.resourceName}`);
+  const status = String(transaction.expected.statusCode);
+  const mediaType = transaction.origin.exampleName.split(' > ')[1] || null;
+  return { operationId, status, mediaType, key: `${operationId} ${status}` };
+}
+
+hooks.beforeAll(
+  asHook(async () => {
+    context = getContext();
+    context.hooksRan = true;
+    const spec = JSON.parse(readFileSync(context.specPath, 'utf8'));
+    for (const response of documentedResponses(spec)) {
+      operations.set(`${response.method} ${response.path}`, response.operationId);
+      schemas.set(responseKey(response), response.schema);
+    }
+    skips = activeSkips({ mailAvailable: Boolean(context.mail) });
+    try {
+      if (context.mail) {
+        state.email = freshEmail('main');
+        state.password = strongPassword();
+        await registerAndVerify(state.email, state.password);
+      } else {
+        state.email = context.credentials.email;
+        state.password = context.credentials.password;
+      }
+      await signInMainSession();
+    } catch (error) {
+      setupError = error;
+      throw error;
+    }
+  }),
+);
+
+hooks.beforeEach(
+  asHook(async (transaction) => {
+    if (!context) throw new Error('the beforeAll hook did not run');
+    const { operationId, status, mediaType, key } = describe(transaction);
+    if (!operationId) throw new Error(`no operation in the spec for ${transaction.request.method} ${transaction.origin.resourceName}`);
+
+    const skip = findSkip(skips, operationId, status);
+    if (skip) {
+      transaction.skip = true;
+      return;
+    }
+    if (setupError) throw new Error(`setup (beforeAll) failed: ${setupError.message}`);
+
+    const schema = schemas.get(responseKey({ method: transaction.request.method, path: transaction.origin.resourceName, status, mediaType }));
+    if (schema) {
+      transaction.expected.bodySchema = toJsonSchema(schema);
+      delete transaction.expected.body;
+    } else if (!mediaType) {
+      transaction.expected.body = ''; // no content documented: the body must be empty
+    }
+
+    const shape = BEFORE[key];
+    if (!shape) throw new Error(`no hook shapes "${key}": add an entry to BEFORE in test/contract/hooks.cjs (or to SKIPS in contract.cjs, with a reason)`);
+    await shape(transaction);
+  }),
+);
+
+// The server sends `application/json; charset=utf-8`; dredd compares the media type literally.
+hooks.beforeEachValidation((transaction) => {
+  const headers = transaction.real?.headers || {};
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase() === 'content-type' && typeof headers[name] === 'string') {
+      headers[name] = headers[name].replace(/\s*;\s*charset=utf-8\s*$/i, '');
+    }
+  }
+});
+
+hooks.afterEach(
+  asHook(async (transaction) => {
+    if (transaction.skip || !context) return;
+    const { key } = describe(transaction);
+    if (AFTER[key]) await AFTER[key](transaction);
+  }),
+);

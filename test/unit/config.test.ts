@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { ConfigError, configKeys, loadConfig } from '../../src/config/load.js';
+
+describe('configuration', () => {
+  it('starts with no configuration at all: SQLite under ./data and the development outbox', () => {
+    const config = loadConfig({});
+    expect(config).to.include({
+      PORT: 3000,
+      PUBLIC_URL: 'http://localhost:3000',
+      APP_URL: 'http://localhost:3000',
+      JWT_AUDIENCE: 'http://localhost:3000',
+      DATABASE_URL: 'file:./data/pulse-auth.sqlite',
+      ACCESS_TOKEN_TTL: 900,
+      REFRESH_TOKEN_TTL: 2_592_000,
+      REFRESH_REUSE_GRACE: 10,
+      BCRYPT_COST: 12,
+      VERIFICATION_TTL: 1800,
+      TRUST_PROXY: false,
+      VALIDATE_RESPONSES: true,
+    });
+    expect(config.SMTP_URL).to.equal(undefined);
+  });
+
+  it('derives the URLs and lists from what is set', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      PUBLIC_URL: 'https://auth.example.com/',
+      CORS_ORIGINS: 'https://a.example.com, https://b.example.com',
+      ADMIN_EMAILS: 'Root@Example.com',
+      TRUST_PROXY: 'true',
+      NODE_ENV: 'production',
+    });
+    expect(config.PUBLIC_URL).to.equal('https://auth.example.com');
+    expect(config.APP_URL).to.equal('https://auth.example.com');
+    expect(config.corsOrigins).to.deep.equal(['https://a.example.com', 'https://b.example.com']);
+    expect([...config.adminEmails]).to.deep.equal(['root@example.com']);
+    expect(config.TRUST_PROXY).to.equal(true);
+    expect(config.VALIDATE_RESPONSES).to.equal(false);
+  });
+
+  it('names every bad key in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', BCRYPT_COST: '40', DATABASE_URL: 'mysql://x', NODE_ENV: 'staging', TRUST_PROXY: 'perhaps' });
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).to.be.instanceOf(ConfigError);
+    const keys = (error as ConfigError).problems.map((problem) => problem.split(':')[0]);
+    expect(keys).to.include.members(['PORT', 'BCRYPT_COST', 'DATABASE_URL', 'NODE_ENV', 'TRUST_PROXY']);
+  });
+
+  it('refuses a URL that is not http(s)', () => {
+    expect(() => loadConfig({ PUBLIC_URL: 'ftp://auth.example.com' })).to.throw(ConfigError, /PUBLIC_URL/);
+  });
+
+  it('lists every key in .env.example, and nothing else', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const listed = [...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]);
+    expect([...listed].sort()).to.deep.equal([...configKeys].sort());
+  });
+});
