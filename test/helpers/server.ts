@@ -16,6 +16,11 @@ import { FakeClock } from './clock.js';
 import { responseProblems } from './spec-validator.js';
 
 export const usingPostgres = Boolean(process.env.TEST_DATABASE_URL);
+console.log(
+  usingPostgres
+    ? `API tests run on PostgreSQL (${new URL(process.env.TEST_DATABASE_URL!).host})`
+    : 'API tests run on SQLite; the PostgreSQL run is skipped (set TEST_DATABASE_URL=postgres://... to run it)',
+);
 
 export interface Reply<T = any> {
   status: number;
