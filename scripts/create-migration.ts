@@ -12,7 +12,8 @@ import pg from 'pg';
 import { MikroORM } from '@mikro-orm/core';
 import { ormOptions, type Dialect } from '../src/db/orm.js';
 
-const name = process.argv[2];
+// The name becomes part of a class name: keep it an identifier.
+const name = process.argv[2]?.replace(/[^A-Za-z0-9]+/g, '_');
 const adminUrl = process.env.MIGRATION_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 async function createFor(dialect: Dialect, databaseUrl: string) {

@@ -193,6 +193,20 @@ async function startServer({ port, databaseUrl, smtpUrl }) {
   return child;
 }
 
+/**
+ * Loads the hooks file once with a stub `hooks` module, the way dredd does (proxyquire). Dredd itself only logs a
+ * warning, hidden at our log level, when a hook file does not load, and then runs every transaction unshaped.
+ */
+function checkHooksLoad() {
+  const proxyquire = createRequire(require.resolve('dredd'))('proxyquire').noCallThru();
+  const stub = new Proxy({}, { get: () => () => {} });
+  try {
+    proxyquire(HOOKS, { hooks: stub });
+  } catch (error) {
+    throw new Error(`${HOOKS} does not load: ${error?.stack || error}`);
+  }
+}
+
 function runDredd({ baseUrl, bundlePath }) {
   const emitter = new EventEmitter();
   const results = new Map(); // responseKey -> { outcome, message }
@@ -292,6 +306,7 @@ async function main() {
     else rmSync(tmp, { recursive: true, force: true });
   });
 
+  checkHooksLoad();
   const bundlePath = join(tmp, 'openapi.bundle.json');
   bundleSpec(bundlePath);
   const spec = JSON.parse(await readFile(bundlePath, 'utf8'));
