@@ -222,6 +222,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/password/forgot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password-reset link
+         * @description Mails a reset link (`{APP_URL}/reset-password?token=…`) to the account with this email, valid for one
+         *     hour by default; earlier links of the account stop working. The answer is `202` whether or not the email
+         *     has an account, and takes as long either way.
+         */
+        post: operations["forgotPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with a reset link
+         * @description Sets the password and ends every session of the account (every device signs in again); the owner gets a
+         *     mail saying so. A link works once.
+         */
+        post: operations["resetPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password/change": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the password
+         * @description Needs the current password when the account has one; an account created through a social provider sets its
+         *     first password without it. Every other session ends; this one stays. The owner gets a mail saying so.
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -233,7 +297,14 @@ export interface paths {
         get: operations["getMe"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete the account
+         * @description Disables the account at once and ends every session. The account and its data are removed for good after
+         *     the grace period (`DELETION_GRACE_DAYS`, 30 days by default), during which an administrator can restore
+         *     it and nobody can register its email. Confirm with the password; an account without one (made through a
+         *     social provider) needs a session that signed in within the last few minutes (`REAUTH_MAX_AGE`).
+         */
+        delete: operations["deleteMe"];
         options?: never;
         head?: never;
         /**
@@ -241,6 +312,50 @@ export interface paths {
          * @description Changes the fields that are present; `{"name": null}` clears the name.
          */
         patch: operations["updateMe"];
+        trace?: never;
+    };
+    "/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the signed-in devices
+         * @description Every live session of the account, most recently active first, with the device, browser and operating
+         *     system (from the user agent), the IP it signed in from, and which one is the caller's (`current`).
+         *     `lastActiveAt` moves when the session refreshes its tokens.
+         */
+        get: operations["listMySessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/sessions/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Sign a device out
+         * @description Ends one session of the account: its access tokens fail at once and its refresh token stops working.
+         *     Ending the caller's own session works like `logout`. A session of another account, or one that has already
+         *     ended, is `404`.
+         */
+        delete: operations["revokeMySession"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -252,7 +367,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-credentials" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "rate-limited" | "internal-error" | "service-unavailable";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "rate-limited" | "internal-error" | "service-unavailable";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -409,6 +524,51 @@ export interface components {
             email: components["schemas"]["Email"];
         };
         /**
+         * @example {
+         *       "email": "ada@example.com"
+         *     }
+         */
+        ForgotPasswordRequest: {
+            email: components["schemas"]["Email"];
+        };
+        /**
+         * @example {
+         *       "token": "Qm9vdHN0cmFwcGVkIHJlc2V0IHRva2VuIGV4YW1wbGUx",
+         *       "password": "a brand new passphrase"
+         *     }
+         */
+        ResetPasswordRequest: {
+            /** @description The `token` parameter of the reset link. */
+            token: string;
+            password: components["schemas"]["Password"];
+        };
+        /**
+         * @example {
+         *       "currentPassword": "correct horse battery staple",
+         *       "newPassword": "a brand new passphrase"
+         *     }
+         */
+        ChangePasswordRequest: {
+            /**
+             * Format: password
+             * @description Required when the account has a password.
+             */
+            currentPassword?: string;
+            newPassword: components["schemas"]["Password"];
+        };
+        /**
+         * @example {
+         *       "password": "correct horse battery staple"
+         *     }
+         */
+        DeleteMeRequest: {
+            /**
+             * Format: password
+             * @description The account's password; required when the account has one.
+             */
+            password?: string;
+        };
+        /**
          * @description Where the refresh token goes: `cookie` (the default, for browsers) or `body` (for native apps,
          *     which then send it back in the body of `refreshTokens`).
          * @default cookie
@@ -529,6 +689,37 @@ export interface components {
         };
         /**
          * @example {
+         *       "items": [
+         *         {
+         *           "id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+         *           "current": true,
+         *           "deviceType": "desktop",
+         *           "browser": "Firefox 133",
+         *           "os": "macOS 14",
+         *           "ip": "203.0.113.7",
+         *           "createdAt": "2026-11-21T10:00:00.000Z",
+         *           "lastActiveAt": "2026-11-21T10:05:00.000Z",
+         *           "expiresAt": "2026-12-21T10:00:00.000Z"
+         *         },
+         *         {
+         *           "id": "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d",
+         *           "current": false,
+         *           "deviceType": "mobile",
+         *           "browser": "Mobile Safari 18",
+         *           "os": "iOS 18",
+         *           "ip": "198.51.100.23",
+         *           "createdAt": "2026-11-20T08:00:00.000Z",
+         *           "lastActiveAt": "2026-11-21T07:45:00.000Z",
+         *           "expiresAt": "2026-12-20T08:00:00.000Z"
+         *         }
+         *       ]
+         *     }
+         */
+        SessionList: {
+            items: components["schemas"]["Session"][];
+        };
+        /**
+         * @example {
          *       "accessToken": "eyJhbGciOiJFZERTQSIsImtpZCI6IjIwMjYtMTEtMjEifQ.eyJzdWIiOiIwYjdlIn0.c2lnbmF0dXJl",
          *       "tokenType": "Bearer",
          *       "expiresIn": 900,
@@ -635,6 +826,88 @@ export interface components {
                  *       "title": "The verification link is not valid",
                  *       "status": 400,
                  *       "detail": "The link is unknown, was already used, was superseded by a newer one, or has expired.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request is malformed, or the reset token is unknown, used, superseded or expired. */
+        InvalidResetToken: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:invalid-reset-token",
+                 *       "code": "invalid-reset-token",
+                 *       "title": "The password-reset link is not valid",
+                 *       "status": 400,
+                 *       "detail": "The link is unknown, was already used, was replaced by a newer one, or has expired.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The current password is missing or wrong. */
+        CurrentPasswordIncorrect: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:current-password-incorrect",
+                 *       "code": "current-password-incorrect",
+                 *       "title": "The current password is not correct",
+                 *       "status": 403,
+                 *       "detail": "The current password is not correct.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/body/currentPassword",
+                 *           "detail": "missing or not correct"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The password is missing or wrong, or (for an account without a password) the sign-in is too old. */
+        ReauthenticationRequired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:reauthentication-required",
+                 *       "code": "reauthentication-required",
+                 *       "title": "Confirm it is you",
+                 *       "status": 403,
+                 *       "detail": "The password is not correct.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No such resource (or not one of yours). */
+        NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:not-found",
+                 *       "code": "not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "detail": "There is no live session with this id.",
                  *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
                  *     }
                  */
@@ -1022,6 +1295,86 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
         };
     };
+    forgotPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForgotPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description The password is set; sign in with it. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidResetToken"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["WeakPassword"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description The password is changed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["CurrentPasswordIncorrect"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["WeakPassword"];
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -1041,6 +1394,33 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthenticated"];
+        };
+    };
+    deleteMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DeleteMeRequest"];
+            };
+        };
+        responses: {
+            /** @description The account is deleted. */
+            204: {
+                headers: {
+                    "Set-Cookie": components["headers"]["ClearRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ReauthenticationRequired"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     updateMe: {
@@ -1068,6 +1448,54 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    listMySessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live sessions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+        };
+    };
+    revokeMySession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The `id` of a session from `listMySessions`.
+                 * @example 3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f
+                 */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session has ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
         };
     };
 }

@@ -1,5 +1,5 @@
 import Koa from 'koa';
-import { koaBody } from 'koa-body';
+import { HttpMethodEnum, koaBody } from 'koa-body';
 import helmet from 'koa-helmet';
 import cors from '@koa/cors';
 import type { AppState } from './http/context.js';
@@ -58,6 +58,8 @@ export function createApp(services: Services): Koa<AppState> {
       urlencoded: false,
       text: false,
       multipart: false,
+      // DELETE too: deleteMe takes the password in its body.
+      parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
     }),
   );
   app.use(requestEntityManager(services.orm));

@@ -8,6 +8,8 @@ import { SigningKeys } from './domain/tokens/signing-keys.js';
 import { AccessTokens } from './domain/tokens/access-tokens.js';
 import { Sessions } from './domain/sessions/sessions.js';
 import { Registration } from './domain/registration/registration.js';
+import { Passwords } from './domain/passwords/passwords.js';
+import { AccountDeletion } from './domain/users/deletion.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
 
@@ -22,6 +24,8 @@ export interface Services {
   accessTokens: AccessTokens;
   sessions: Sessions;
   registration: Registration;
+  passwords: Passwords;
+  accountDeletion: AccountDeletion;
   mailTransport: MailTransport;
   mailer: MailDeliverer;
   close(): Promise<void>;
@@ -72,6 +76,14 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     verificationTtlSeconds: config.VERIFICATION_TTL,
     adminEmails: config.adminEmails,
   });
+  const passwords = new Passwords(orm, clock, hasher, sessions, logger, {
+    appUrl: config.APP_URL,
+    resetTtlSeconds: config.RESET_TTL,
+  });
+  const accountDeletion = new AccountDeletion(clock, hasher, sessions, {
+    graceDays: config.DELETION_GRACE_DAYS,
+    reauthMaxAgeSeconds: config.REAUTH_MAX_AGE,
+  });
   const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
   const mailer = new MailDeliverer(orm, mailTransport, clock, logger, {
     maxAttempts: config.MAIL_MAX_ATTEMPTS,
@@ -88,6 +100,8 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     accessTokens,
     sessions,
     registration,
+    passwords,
+    accountDeletion,
     mailTransport,
     mailer,
     async close() {

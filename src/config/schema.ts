@@ -44,10 +44,22 @@ export const ConfigSchema = Type.Object({
     description: 'worker threads that hash passwords; 0 means one per CPU core',
   }),
   VERIFICATION_TTL: seconds(1800, 'seconds a verification link and a pending registration live'),
+  RESET_TTL: seconds(3600, 'seconds a password-reset link lives'),
+  REAUTH_MAX_AGE: seconds(300, 'how recent a sign-in must be to delete an account that has no password, seconds'),
+  DELETION_GRACE_DAYS: Type.Integer({
+    minimum: 0,
+    default: 30,
+    description: 'days a soft-deleted account waits before it is purged; 0 purges at once',
+  }),
+  SESSION_RETENTION_DAYS: Type.Integer({
+    minimum: 0,
+    default: 30,
+    description: 'days an ended session (and its refresh tokens) is kept before the cleanup job removes it',
+  }),
   RATE_LIMIT_PER_MINUTE: Type.Integer({
     minimum: 1,
     default: 20,
-    description: 'requests per minute one client IP may make to each of register, verifyEmail, resendVerification and login',
+    description: 'requests per minute one client IP may make to each of register, verifyEmail, resendVerification, login, forgotPassword and resetPassword',
   }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',

@@ -17,6 +17,8 @@ export interface User {
   emailVerified: boolean;
   createdAt: Date;
   updatedAt: Date;
+  /** Set by a soft delete; the purge job removes the account DELETION_GRACE_DAYS later. */
+  deletedAt: Date | null;
 }
 
 export const UserSchema = new EntitySchema<User>({
@@ -31,6 +33,7 @@ export const UserSchema = new EntitySchema<User>({
     emailVerified: { type: 'boolean', default: true },
     createdAt: { type: 'datetime' },
     updatedAt: { type: 'datetime' },
+    deletedAt: { type: 'datetime', nullable: true, index: true },
   },
 });
 
@@ -87,8 +90,8 @@ export const SessionSchema = new EntitySchema<Session>({
     userId: { type: 'uuid', index: true },
     createdAt: { type: 'datetime' },
     lastActiveAt: { type: 'datetime' },
-    expiresAt: { type: 'datetime' },
-    revokedAt: { type: 'datetime', nullable: true },
+    expiresAt: { type: 'datetime', index: true },
+    revokedAt: { type: 'datetime', nullable: true, index: true },
     revokedReason: { type: 'string', length: 32, nullable: true },
     ip: { type: 'string', length: 45, nullable: true },
     userAgent: { type: 'string', length: 512, nullable: true },
@@ -117,6 +120,29 @@ export const RefreshTokenSchema = new EntitySchema<RefreshToken>({
     tokenHash: { type: 'string', length: 64, unique: true },
     createdAt: { type: 'datetime' },
     rotatedAt: { type: 'datetime', nullable: true },
+  },
+});
+
+/** A single-use password-reset link, stored by hash. */
+export interface PasswordResetToken {
+  id: string;
+  userId: string;
+  tokenHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+export const PasswordResetTokenSchema = new EntitySchema<PasswordResetToken>({
+  name: 'PasswordResetToken',
+  tableName: 'password_reset_tokens',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    userId: { type: 'uuid', index: true },
+    tokenHash: { type: 'string', length: 64, unique: true },
+    createdAt: { type: 'datetime' },
+    expiresAt: { type: 'datetime', index: true },
+    usedAt: { type: 'datetime', nullable: true },
   },
 });
 
@@ -184,6 +210,7 @@ export const entities = [
   PendingRegistrationSchema,
   SessionSchema,
   RefreshTokenSchema,
+  PasswordResetTokenSchema,
   SigningKeySchema,
   OutboxMailSchema,
 ];

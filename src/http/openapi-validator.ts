@@ -144,8 +144,11 @@ function toProblem(error: unknown): unknown {
   }
 }
 
-/** The validator's paths are `/body/email`, `/query/limit`, `.body.email` or `body/email`; make them JSON pointers. */
+/**
+ * The validator's paths are `/body/email`, `/query/limit`, `/params/id`, `.body.email` or `body/email`; make them
+ * JSON pointers that start with the part of the request the spec documents (`/body`, `/query`, `/path`, `/headers`).
+ */
 function toFieldError(item: { path: string; message: string }): FieldError {
-  const pointer = '/' + item.path.replace(/^[./]+/, '').replace(/\./g, '/');
+  const pointer = ('/' + item.path.replace(/^[./]+/, '').replace(/\./g, '/')).replace(/^\/params\//, '/path/');
   return { pointer, detail: item.message };
 }

@@ -5,7 +5,14 @@ import { ProblemError } from './problem.js';
 import type { OperationId } from './operation.js';
 
 /** Operations that guess at or mail to accounts, limited per client IP. */
-const LIMITED: ReadonlySet<OperationId> = new Set(['register', 'verifyEmail', 'resendVerification', 'login']);
+const LIMITED: ReadonlySet<OperationId> = new Set([
+  'register',
+  'verifyEmail',
+  'resendVerification',
+  'login',
+  'forgotPassword',
+  'resetPassword',
+]);
 
 /**
  * Per-IP request limits on the operations that an attacker would hammer. One counter per operation and IP, in

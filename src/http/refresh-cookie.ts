@@ -9,6 +9,9 @@ export interface CookiePolicy {
   secure: boolean;
 }
 
+/** `Secure` whenever the public URL is https (TLS may end at a proxy, so the request itself is not the guide). */
+export const cookiePolicyOf = (config: { PUBLIC_URL: string }): CookiePolicy => ({ secure: config.PUBLIC_URL.startsWith('https:') });
+
 export function setRefreshCookie(ctx: AppContext, policy: CookiePolicy, token: string, expiresAt: Date): void {
   ctx.append(
     'Set-Cookie',

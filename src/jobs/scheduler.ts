@@ -1,18 +1,72 @@
 import { Cron } from 'croner';
+import type { EntityManager } from '@mikro-orm/core';
 import type { Services } from '../services.js';
+import { dialectOf } from '../db/orm.js';
+import { deleteExpiredRegistrations, deleteSpentTokens, purgeDeletedAccounts, type JobCounts } from './cleanup.js';
 
-/**
- * The scheduled jobs. Each job is a plain function that tests call directly; the schedule only calls it.
- * `protect` keeps a run from starting while the previous one is still going.
- */
-export function startJobs(services: Services): { stop(): void } {
-  const jobs = [
-    new Cron('*/10 * * * * *', { name: 'deliver-mail', protect: true }, async () => {
-      const counts = await services.mailer.deliverDue();
-      if (counts.sent + counts.retried + counts.failed > 0) services.logger.info({ job: 'deliver-mail', ...counts }, 'job ran');
-    }),
+export interface Job {
+  name: string;
+  /** croner pattern, with seconds. */
+  schedule: string;
+  /**
+   * Runs in one transaction that first takes a PostgreSQL advisory lock named after the job, so that of several
+   * instances only one runs it at a time (the others skip that run). Not needed for mail delivery, which claims
+   * each mail with an atomic update instead.
+   */
+  exclusive: boolean;
+  run(em: EntityManager, now: Date): Promise<JobCounts>;
+}
+
+export function jobs(services: Services): Job[] {
+  const { config } = services;
+  return [
+    { name: 'deliver-mail', schedule: '*/10 * * * * *', exclusive: false, run: () => services.mailer.deliverDue() as Promise<never> },
+    { name: 'delete-expired-registrations', schedule: '0 */5 * * * *', exclusive: true, run: (em, now) => deleteExpiredRegistrations(em, now) },
+    {
+      name: 'delete-spent-tokens',
+      schedule: '0 17 * * * *',
+      exclusive: true,
+      run: (em, now) => deleteSpentTokens(em, now, config.SESSION_RETENTION_DAYS),
+    },
+    {
+      name: 'purge-deleted-accounts',
+      schedule: '0 37 * * * *',
+      exclusive: true,
+      run: (em, now) => purgeDeletedAccounts(em, now, config.DELETION_GRACE_DAYS),
+    },
   ];
-  return {
-    stop: () => jobs.forEach((job) => job.stop()),
-  };
+}
+
+/** Runs one job now and logs what it did. Returns its counts, or `skipped` when another instance holds its lock. */
+export async function runJob(services: Services, job: Job): Promise<JobCounts | 'skipped'> {
+  const started = Date.now();
+  const now = services.clock.now();
+  const em = services.orm.em.fork();
+  const counts = job.exclusive
+    ? await em.transactional(async (tx) => {
+        if (dialectOf(services.config.DATABASE_URL) === 'postgresql') {
+          const [row] = await tx.getConnection().execute<{ locked: boolean }[]>(
+            'select pg_try_advisory_xact_lock(hashtext(?)) as locked',
+            [`pulse-auth:job:${job.name}`],
+          );
+          if (!row.locked) return 'skipped' as const;
+        }
+        return job.run(tx, now);
+      })
+    : await job.run(em, now);
+  const total = counts === 'skipped' ? 0 : Object.values(counts).reduce((sum, n) => sum + n, 0);
+  // A run that did nothing is not worth a line at info level every ten seconds.
+  services.logger[total > 0 ? 'info' : 'debug']({ job: job.name, ...(counts === 'skipped' ? { skipped: true } : counts), ms: Date.now() - started }, 'job ran');
+  return counts;
+}
+
+/** Schedules every job. `protect` keeps a run from starting while the previous one is still going. */
+export function startJobs(services: Services): { stop(): void } {
+  const scheduled = jobs(services).map(
+    (job) =>
+      new Cron(job.schedule, { name: job.name, protect: true, catch: (error) => services.logger.error({ err: error, job: job.name }, 'job failed') }, async () => {
+        await runJob(services, job);
+      }),
+  );
+  return { stop: () => scheduled.forEach((cron) => cron.stop()) };
 }

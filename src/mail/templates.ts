@@ -43,3 +43,42 @@ export function alreadyRegisteredMail(input: { appUrl: string }): MailContent {
     html: layout(lines, { href: input.appUrl, label: 'Go to the sign-in page' }),
   };
 }
+
+export function passwordResetMail(input: { link: string; ttlSeconds: number }): MailContent {
+  const lines = [
+    'Hello,',
+    `Someone asked to reset the password of your account. The link below works once, for ${minutes(input.ttlSeconds)} minutes, and signs you out everywhere.`,
+  ];
+  const after = 'If it was not you, ignore this mail: your password stays as it is.';
+  return {
+    subject: 'Reset your password',
+    text: `${lines.join('\n\n')}\n\n${input.link}\n\n${after}\n`,
+    html: layout([...lines, after], { href: input.link, label: 'Choose a new password' }),
+  };
+}
+
+export function passwordChangedMail(input: { how: 'reset' | 'change'; appUrl: string }): MailContent {
+  const lines = [
+    'Hello,',
+    input.how === 'reset'
+      ? 'The password of your account was reset, and every device was signed out.'
+      : 'The password of your account was changed. Every other device was signed out.',
+    'If it was not you, reset your password now and check your account.',
+  ];
+  return {
+    subject: 'Your password was changed',
+    text: `${lines.join('\n\n')}\n\n${input.appUrl}\n`,
+    html: layout(lines, { href: input.appUrl, label: 'Go to your account' }),
+  };
+}
+
+export function accountDeletedMail(input: { purgeOn: Date | null }): MailContent {
+  const lines = [
+    'Hello,',
+    input.purgeOn
+      ? `Your account was deleted and every device signed out. It will be removed for good on ${input.purgeOn.toISOString().slice(0, 10)}; until then, the administrators can restore it.`
+      : 'Your account was deleted for good, and every device signed out.',
+    'If it was not you, contact the administrators at once.',
+  ];
+  return { subject: 'Your account was deleted', text: `${lines.join('\n\n')}\n`, html: layout(lines) };
+}

@@ -1,6 +1,8 @@
 import type { Handlers } from '../http/operation.js';
 import type { Services } from '../services.js';
 import { healthOperations } from './health.js';
+import { passwordOperations } from './passwords.js';
+import { sessionOperations } from './sessions.js';
 import { profileOperations } from './profile.js';
 import { registrationOperations } from './registration.js';
 import { signInOperations } from './sign-in.js';
@@ -11,6 +13,8 @@ export function createHandlers(services: Services): Handlers {
     ...healthOperations(services),
     ...registrationOperations(services),
     ...signInOperations(services),
+    ...sessionOperations(services),
+    ...passwordOperations(services),
     ...profileOperations(services),
   };
 }

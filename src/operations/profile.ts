@@ -2,9 +2,10 @@ import { UserSchema } from '../db/entities.js';
 import { toUserView } from '../domain/users/views.js';
 import { ProblemError } from '../http/problem.js';
 import type { AppContext } from '../http/context.js';
+import { clearRefreshCookie, cookiePolicyOf } from '../http/refresh-cookie.js';
 import type { OperationGroup } from './group.js';
 
-export const profileOperations: OperationGroup<'getMe' | 'updateMe'> = ({ clock }) => {
+export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'> = ({ clock, config, accountDeletion, mailer }) => {
   async function currentUser(ctx: AppContext) {
     const user = await ctx.state.em.findOne(UserSchema, { id: ctx.state.principal!.userId });
     // The session check passed, so the account existed a moment ago; treat a vanished one like an ended session.
@@ -23,6 +24,13 @@ export const profileOperations: OperationGroup<'getMe' | 'updateMe'> = ({ clock 
       user.updatedAt = clock.now();
       await ctx.state.em.flush();
       return { status: 200, body: toUserView(user) };
+    },
+
+    async deleteMe({ body, ctx }) {
+      await accountDeletion.deleteOwn(ctx.state.em, ctx.state.principal!, body?.password);
+      mailer.kick();
+      clearRefreshCookie(ctx, cookiePolicyOf(config));
+      return { status: 204 };
     },
   };
 };

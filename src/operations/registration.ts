@@ -1,7 +1,7 @@
 import { toUserView } from '../domain/users/views.js';
 import type { OperationGroup } from './group.js';
 
-const ACCEPTED = { message: 'If the address can receive mail, a message is on its way.' };
+export const ACCEPTED = { message: 'If the address can receive mail, a message is on its way.' };
 
 export const registrationOperations: OperationGroup<'register' | 'verifyEmail' | 'resendVerification'> = ({
   registration,

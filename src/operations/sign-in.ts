@@ -2,7 +2,7 @@ import { signInWithPassword } from '../domain/sessions/sign-in.js';
 import type { IssuedSession } from '../domain/sessions/sessions.js';
 import { toSessionView, toUserView } from '../domain/users/views.js';
 import { clientInfo, type AppContext } from '../http/context.js';
-import { clearRefreshCookie, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
+import { clearRefreshCookie, cookiePolicyOf, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
 import { ProblemError } from '../http/problem.js';
 import type { OperationGroup } from './group.js';
 import type { components } from '../../generated/openapi.js';
@@ -11,7 +11,7 @@ type Delivery = components['schemas']['RefreshTokenDelivery'];
 
 export const signInOperations: OperationGroup<'login' | 'refreshTokens' | 'logout' | 'logoutAll'> = (services) => {
   const { sessions, hasher } = services;
-  const cookiePolicy = { secure: services.config.PUBLIC_URL.startsWith('https:') };
+  const cookiePolicy = cookiePolicyOf(services.config);
 
   /** The token response; the refresh token goes to the cookie or into the body, as the client asked. */
   async function tokenResponse(ctx: AppContext, issued: IssuedSession, delivery: Delivery) {

@@ -102,6 +102,7 @@ export class Registration {
           emailVerified: true,
           createdAt: now,
           updatedAt: now,
+          deletedAt: null,
         });
         await tx.flush();
         return user;

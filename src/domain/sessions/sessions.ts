@@ -7,7 +7,14 @@ import { hashToken, hmac, randomSecret } from '../tokens/secrets.js';
 import { describeUserAgent } from './user-agent.js';
 import { ProblemError } from '../../http/problem.js';
 
-export type RevokeReason = 'logout' | 'logout-all' | 'refresh-token-reuse';
+export type RevokeReason =
+  | 'logout'
+  | 'logout-all'
+  | 'revoked-by-user'
+  | 'refresh-token-reuse'
+  | 'password-reset'
+  | 'password-change'
+  | 'account-deleted';
 
 export interface IssuedSession {
   session: Session;
@@ -66,7 +73,7 @@ export class Sessions {
       if (!token) return { error: 'The refresh token is unknown.' } as const;
       const session = await this.liveSession(tx, token.sessionId, now);
       if (!session) return { error: 'The session has ended.' } as const;
-      const user = await tx.findOne(UserSchema, { id: session.userId });
+      const user = await tx.findOne(UserSchema, { id: session.userId, deletedAt: null });
       if (!user) return { error: 'The session has ended.' } as const;
       const successor = hmac(session.refreshSecret, presented);
 
@@ -121,8 +128,32 @@ export class Sessions {
     await em.nativeUpdate(SessionSchema, { id: sessionId, revokedAt: null }, { revokedAt: this.clock.now(), revokedReason: reason });
   }
 
-  async revokeAllOf(em: EntityManager, userId: string, reason: RevokeReason): Promise<number> {
-    return em.nativeUpdate(SessionSchema, { userId, revokedAt: null }, { revokedAt: this.clock.now(), revokedReason: reason });
+  /** Ends every live session of the user, or every one but `except`. Returns how many ended. */
+  async revokeAllOf(em: EntityManager, userId: string, reason: RevokeReason, options: { except?: string } = {}): Promise<number> {
+    return em.nativeUpdate(
+      SessionSchema,
+      { userId, revokedAt: null, ...(options.except ? { id: { $ne: options.except } } : {}) },
+      { revokedAt: this.clock.now(), revokedReason: reason },
+    );
+  }
+
+  /** The user's live sessions, most recently active first. */
+  async listLive(em: EntityManager, userId: string): Promise<Session[]> {
+    return em.find(
+      SessionSchema,
+      { userId, revokedAt: null, expiresAt: { $gt: this.clock.now() } },
+      { orderBy: { lastActiveAt: 'desc', id: 'asc' } },
+    );
+  }
+
+  /** Ends one live session of the user; false when the user has no such live session. */
+  async revokeOwn(em: EntityManager, userId: string, sessionId: string): Promise<boolean> {
+    const ended = await em.nativeUpdate(
+      SessionSchema,
+      { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: this.clock.now() } },
+      { revokedAt: this.clock.now(), revokedReason: 'revoked-by-user' },
+    );
+    return ended === 1;
   }
 
   private liveSession(em: EntityManager, sessionId: string, now: Date) {

@@ -15,7 +15,7 @@ export async function signInWithPassword(
   deps: { hasher: PasswordHasher; sessions: Sessions },
   input: { email: string; password: string; client: ClientInfo },
 ): Promise<IssuedSession> {
-  const user = await em.findOne(UserSchema, { email: normaliseEmail(input.email) }, { populate: ['passwordHash'] });
+  const user = await em.findOne(UserSchema, { email: normaliseEmail(input.email), deletedAt: null }, { populate: ['passwordHash'] });
   const matches = await deps.hasher.verify(input.password, user?.passwordHash ?? '');
   if (!user || !user.passwordHash || !matches) throw new ProblemError('invalid-credentials');
   if (deps.hasher.needsRehash(user.passwordHash)) {

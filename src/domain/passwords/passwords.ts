@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import type { Logger } from 'pino';
+import { PasswordResetTokenSchema, UserSchema } from '../../db/entities.js';
+import { addSeconds, type Clock } from '../clock.js';
+import { hashToken, randomSecret } from '../tokens/secrets.js';
+import { assertStrongPassword } from './policy.js';
+import type { PasswordHasher } from './hasher.js';
+import type { Sessions } from '../sessions/sessions.js';
+import { enqueueMail } from '../../mail/outbox.js';
+import { passwordChangedMail, passwordResetMail } from '../../mail/templates.js';
+import { normaliseEmail } from '../users/views.js';
+import { ProblemError } from '../../http/problem.js';
+import type { Principal } from '../../http/context.js';
+
+export interface PasswordOptions {
+  appUrl: string;
+  resetTtlSeconds: number;
+}
+
+/** Forgotten-password links, resets and changes. */
+export class Passwords {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+    private readonly hasher: PasswordHasher,
+    private readonly sessions: Sessions,
+    private readonly logger: Logger,
+    private readonly options: PasswordOptions,
+  ) {}
+
+  /**
+   * Starts a reset for the email, if it has an account, after the caller has answered: the response is then the
+   * same, in body and timing, for known and unknown emails. The work is a few milliseconds; should the process
+   * die in between, the person simply asks again.
+   */
+  requestReset(email: string, afterWork: () => void): void {
+    this.createResetLink(normaliseEmail(email))
+      .then((queued) => queued && afterWork())
+      .catch((error) => this.logger.error({ err: error }, 'password reset request failed'));
+  }
+
+  /** Returns whether a mail was queued. Earlier unused links of the account stop working. */
+  async createResetLink(email: string): Promise<boolean> {
+    return this.orm.em.fork().transactional(async (tx) => {
+      const now = this.clock.now();
+      const user = await tx.findOne(UserSchema, { email, deletedAt: null }, { fields: ['id', 'email'] });
+      if (!user) return false;
+      await tx.nativeDelete(PasswordResetTokenSchema, { userId: user.id, usedAt: null });
+      const token = randomSecret();
+      tx.create(PasswordResetTokenSchema, {
+        id: randomUUID(),
+        userId: user.id,
+        tokenHash: hashToken(token),
+        createdAt: now,
+        expiresAt: addSeconds(now, this.options.resetTtlSeconds),
+        usedAt: null,
+      });
+      const link = `${this.options.appUrl}/reset-password?token=${encodeURIComponent(token)}`;
+      enqueueMail(tx, now, user.email, passwordResetMail({ link, ttlSeconds: this.options.resetTtlSeconds }));
+      return true;
+    });
+  }
+
+  /**
+   * Sets a new password with a reset link. The link is spent by a conditional update, so of several concurrent
+   * uses exactly one wins; every session of the account ends.
+   */
+  async resetWithToken(em: EntityManager, token: string, newPassword: string): Promise<void> {
+    assertStrongPassword(newPassword);
+    const passwordHash = await this.hasher.hash(newPassword);
+    const invalid = () =>
+      new ProblemError('invalid-reset-token', { detail: 'The link is unknown, was already used, was replaced by a newer one, or has expired.' });
+    await em.transactional(async (tx) => {
+      const now = this.clock.now();
+      const tokenHash = hashToken(token);
+      const spent = await tx.nativeUpdate(
+        PasswordResetTokenSchema,
+        { tokenHash, usedAt: null, expiresAt: { $gt: now } },
+        { usedAt: now },
+      );
+      if (spent !== 1) throw invalid();
+      const { userId } = await tx.findOneOrFail(PasswordResetTokenSchema, { tokenHash });
+      const user = await tx.findOne(UserSchema, { id: userId, deletedAt: null });
+      if (!user) throw invalid();
+      user.passwordHash = passwordHash;
+      user.updatedAt = now;
+      await this.sessions.revokeAllOf(tx, user.id, 'password-reset');
+      enqueueMail(tx, now, user.email, passwordChangedMail({ how: 'reset', appUrl: this.options.appUrl }));
+    });
+  }
+
+  /**
+   * Changes the password of the signed-in user. The current password is required when the account has one (an
+   * account made through a social provider may set its first password without it). Every other session ends.
+   */
+  async change(em: EntityManager, principal: Principal, input: { currentPassword?: string; newPassword: string }): Promise<void> {
+    const user = await em.findOne(UserSchema, { id: principal.userId, deletedAt: null }, { populate: ['passwordHash'] });
+    if (!user) throw new ProblemError('invalid-access-token', { detail: 'The account no longer exists.' });
+    if (user.passwordHash) {
+      const matches = input.currentPassword !== undefined && (await this.hasher.verify(input.currentPassword, user.passwordHash));
+      if (!matches) {
+        throw new ProblemError('current-password-incorrect', {
+          detail: input.currentPassword === undefined ? 'Send the current password.' : 'The current password is not correct.',
+          errors: [{ pointer: '/body/currentPassword', detail: 'missing or not correct' }],
+        });
+      }
+    }
+    assertStrongPassword(input.newPassword, '/body/newPassword');
+    const passwordHash = await this.hasher.hash(input.newPassword);
+    await em.transactional(async (tx) => {
+      const now = this.clock.now();
+      await tx.nativeUpdate(UserSchema, { id: user.id }, { passwordHash, updatedAt: now });
+      await this.sessions.revokeAllOf(tx, user.id, 'password-change', { except: principal.sessionId });
+      await tx.nativeDelete(PasswordResetTokenSchema, { userId: user.id, usedAt: null });
+      enqueueMail(tx, now, user.email, passwordChangedMail({ how: 'change', appUrl: this.options.appUrl }));
+    });
+  }
+}

@@ -1,0 +1,60 @@
+import type { EntityManager } from '@mikro-orm/core';
+import {
+  PasswordResetTokenSchema,
+  PendingRegistrationSchema,
+  RefreshTokenSchema,
+  SessionSchema,
+  UserSchema,
+} from '../db/entities.js';
+import { addSeconds } from '../domain/clock.js';
+import { purgeUsers } from '../domain/users/deletion.js';
+
+const DAY = 86_400;
+/** Rotated refresh tokens are kept this long for reuse detection; a replay of an older one is simply unknown. */
+const ROTATED_TOKEN_RETENTION_DAYS = 14;
+const BATCH = 500;
+
+export type JobCounts = Record<string, number>;
+
+/** Pending registrations whose verification window has passed. */
+export async function deleteExpiredRegistrations(em: EntityManager, now: Date): Promise<JobCounts> {
+  return { registrations: await em.nativeDelete(PendingRegistrationSchema, { expiresAt: { $lte: now } }) };
+}
+
+/**
+ * Spent credentials: used or expired reset links, refresh tokens rotated long ago, and sessions that ended
+ * (signed out, revoked or expired) more than SESSION_RETENTION_DAYS ago, with their refresh tokens.
+ */
+export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRetentionDays: number): Promise<JobCounts> {
+  const resetTokens = await em.nativeDelete(PasswordResetTokenSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
+  const rotatedBefore = addSeconds(now, -ROTATED_TOKEN_RETENTION_DAYS * DAY);
+  let refreshTokens = await em.nativeDelete(RefreshTokenSchema, { rotatedAt: { $lte: rotatedBefore } });
+  const endedBefore = addSeconds(now, -sessionRetentionDays * DAY);
+  let sessions = 0;
+  for (;;) {
+    const ended = await em.find(
+      SessionSchema,
+      { $or: [{ revokedAt: { $lte: endedBefore } }, { expiresAt: { $lte: endedBefore } }] },
+      { fields: ['id'], limit: BATCH },
+    );
+    if (ended.length === 0) break;
+    const ids = ended.map((session) => session.id);
+    refreshTokens += await em.nativeDelete(RefreshTokenSchema, { sessionId: { $in: ids } });
+    sessions += await em.nativeDelete(SessionSchema, { id: { $in: ids } });
+    em.clear();
+  }
+  return { resetTokens, refreshTokens, sessions };
+}
+
+/** Accounts soft-deleted more than DELETION_GRACE_DAYS ago. */
+export async function purgeDeletedAccounts(em: EntityManager, now: Date, graceDays: number): Promise<JobCounts> {
+  const deletedBefore = addSeconds(now, -graceDays * DAY);
+  let users = 0;
+  for (;;) {
+    const due = await em.find(UserSchema, { deletedAt: { $lte: deletedBefore } }, { fields: ['id'], limit: BATCH });
+    if (due.length === 0) break;
+    users += await purgeUsers(em, due.map((user) => user.id));
+    em.clear();
+  }
+  return { users };
+}

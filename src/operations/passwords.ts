@@ -1,0 +1,22 @@
+import { ACCEPTED } from './registration.js';
+import type { OperationGroup } from './group.js';
+
+export const passwordOperations: OperationGroup<'forgotPassword' | 'resetPassword' | 'changePassword'> = ({ passwords, mailer }) => ({
+  async forgotPassword({ body }) {
+    // The work happens after the answer, so that known and unknown emails answer alike (see Passwords.requestReset).
+    passwords.requestReset(body.email, () => mailer.kick());
+    return { status: 202, body: ACCEPTED };
+  },
+
+  async resetPassword({ body, ctx }) {
+    await passwords.resetWithToken(ctx.state.em, body.token, body.password);
+    mailer.kick();
+    return { status: 204 };
+  },
+
+  async changePassword({ body, ctx }) {
+    await passwords.change(ctx.state.em, ctx.state.principal!, body);
+    mailer.kick();
+    return { status: 204 };
+  },
+});

@@ -1,0 +1,19 @@
+import { toSessionView } from '../domain/users/views.js';
+import { ProblemError } from '../http/problem.js';
+import type { OperationGroup } from './group.js';
+
+export const sessionOperations: OperationGroup<'listMySessions' | 'revokeMySession'> = ({ sessions }) => ({
+  async listMySessions({ ctx }) {
+    const { userId, sessionId } = ctx.state.principal!;
+    const live = await sessions.listLive(ctx.state.em, userId);
+    return { status: 200, body: { items: live.map((session) => toSessionView(session, sessionId)) } };
+  },
+
+  async revokeMySession({ path, ctx }) {
+    // Another account's session answers exactly like a missing one: 404, never 403.
+    if (!(await sessions.revokeOwn(ctx.state.em, ctx.state.principal!.userId, path.sessionId))) {
+      throw new ProblemError('not-found', { detail: 'There is no live session with this id.' });
+    }
+    return { status: 204 };
+  },
+});
