@@ -42,7 +42,11 @@ const state = {
   accessToken: null,
   refreshToken: null,
   pendingEmail: null, // registered by the register 202 transaction, verified by the verifyEmail 200 transaction
+  changedPassword: null, // set by changePassword 204, changed back after it
 };
+
+/** The example of the sessionId path parameter in the spec, which dredd puts in the URL. */
+const SESSION_ID_EXAMPLE = '3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Plain HTTP calls for the setup (outside dredd's transactions).
@@ -81,14 +85,37 @@ async function registerAndVerify(email, password) {
   await api('POST', '/v1/auth/verify-email', { body: { token }, expect: 200 });
 }
 
-/** A new session of the main account; body delivery so both tokens come back in the body. */
-async function signIn() {
+/** The token of the newest mail to `email` whose subject matches (e.g. the password-reset link). */
+async function mailedToken(email, subject) {
+  if (!context.mail) throw new Error('no mail catcher: mail cannot be read');
+  const mail = await context.mail.waitFor(email, {
+    match: (m) => subject.test(m.subject) && verificationTokenOf(m) !== null,
+    timeoutMs: context.mailTimeoutMs,
+  });
+  return verificationTokenOf(mail);
+}
+
+/** A new session of the main account (or of `account`); body delivery so both tokens come back in the body. */
+async function signIn(account = state) {
   const { json } = await api('POST', '/v1/auth/login', {
-    body: { email: state.email, password: state.password, refreshTokenDelivery: 'body' },
+    body: { email: account.email, password: account.password, refreshTokenDelivery: 'body' },
     expect: 200,
   });
   if (!json?.accessToken || !json?.refreshToken) throw new Error('setup: login answered without accessToken/refreshToken');
-  return { accessToken: json.accessToken, refreshToken: json.refreshToken };
+  return { accessToken: json.accessToken, refreshToken: json.refreshToken, sessionId: json.session?.id };
+}
+
+/** A fresh, verified account of its own, for transactions that would spoil the main one. */
+async function throwAwayAccount(prefix) {
+  const account = { email: freshEmail(prefix), password: strongPassword() };
+  await registerAndVerify(account.email, account.password);
+  return account;
+}
+
+/** Puts a real value in place of the spec's example for a path parameter. */
+function pathParameter(transaction, example, value) {
+  transaction.fullPath = transaction.fullPath.replace(example, encodeURIComponent(value));
+  transaction.request.uri = transaction.request.uri.replace(example, encodeURIComponent(value));
 }
 
 async function signInMainSession() {
@@ -218,6 +245,47 @@ const BEFORE = {
   },
   'logoutAll 401': (t) => noAuthorization(t),
 
+  'forgotPassword 202': (t) => jsonBody(t, { email: freshEmail('forgot') }),
+  'forgotPassword 400': (t) => jsonBody(t, { email: 'not-an-email' }),
+  'forgotPassword 415': (t) => textPlain(t),
+
+  // A throw-away account: a reset ends every session of the account it resets.
+  'resetPassword 204': async (t) => {
+    const account = await throwAwayAccount('reset');
+    await api('POST', '/v1/auth/password/forgot', { body: { email: account.email }, expect: 202 });
+    jsonBody(t, { token: await mailedToken(account.email, /reset/i), password: strongPassword() });
+  },
+  'resetPassword 400': (t) => jsonBody(t, { token: `unknown-${random()}`, password: strongPassword() }),
+  'resetPassword 415': (t) => textPlain(t),
+  'resetPassword 422': (t) => jsonBody(t, { token: `unknown-${random()}`, password: 'password123' }),
+
+  // Changes the main account's password and, afterwards (AFTER), changes it back: a QA account keeps its password.
+  'changePassword 204': (t) => {
+    state.changedPassword = strongPassword();
+    bearer(t);
+    jsonBody(t, { currentPassword: state.password, newPassword: state.changedPassword });
+  },
+  'changePassword 400': (t) => {
+    bearer(t);
+    jsonBody(t, {});
+  },
+  'changePassword 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { currentPassword: state.password, newPassword: strongPassword() });
+  },
+  'changePassword 403': (t) => {
+    bearer(t);
+    jsonBody(t, { currentPassword: `${state.password}-wrong`, newPassword: strongPassword() });
+  },
+  'changePassword 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  'changePassword 422': (t) => {
+    bearer(t);
+    jsonBody(t, { currentPassword: state.password, newPassword: 'password123' });
+  },
+
   'getMe 200': (t) => bearer(t),
   'getMe 401': (t) => noAuthorization(t),
 
@@ -237,6 +305,45 @@ const BEFORE = {
     bearer(t);
     textPlain(t);
   },
+
+  'deleteMe 204': async (t) => {
+    const account = await throwAwayAccount('delete');
+    bearer(t, (await signIn(account)).accessToken);
+    jsonBody(t, { password: account.password });
+  },
+  'deleteMe 400': (t) => {
+    bearer(t);
+    jsonBody(t, { password: '' });
+  },
+  'deleteMe 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { password: state.password });
+  },
+  'deleteMe 403': (t) => {
+    bearer(t);
+    jsonBody(t, { password: `${state.password}-wrong` });
+  },
+  'deleteMe 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+
+  'listMySessions 200': (t) => bearer(t),
+  'listMySessions 401': (t) => noAuthorization(t),
+
+  // Another session of the main account, ended from the main one.
+  'revokeMySession 204': async (t) => {
+    const other = await signIn();
+    bearer(t);
+    pathParameter(t, SESSION_ID_EXAMPLE, other.sessionId);
+  },
+  'revokeMySession 400': (t) => {
+    bearer(t);
+    pathParameter(t, SESSION_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'revokeMySession 401': (t) => noAuthorization(t),
+  // The example id names no session of this account.
+  'revokeMySession 404': (t) => bearer(t),
 };
 
 /** What a transaction leaves for the ones after it. */
@@ -250,6 +357,14 @@ const AFTER = {
   },
   'logoutAll 204': async () => {
     await signInMainSession();
+  },
+  'changePassword 204': async (t) => {
+    if (t.real?.statusCode !== 204) return;
+    await api('POST', '/v1/auth/password/change', {
+      token: state.accessToken,
+      body: { currentPassword: state.changedPassword, newPassword: state.password },
+      expect: 204,
+    });
   },
 };
 
