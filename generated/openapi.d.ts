@@ -33,7 +33,8 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when the database answers; 503 otherwise. Point load-balancer health checks here.
+         * @description 200 when the database (and Redis, when configured) answers; 503 otherwise. Point load-balancer health checks
+         *     here.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -147,9 +148,37 @@ export interface paths {
          * Sign in with email and password
          * @description Starts a new session and answers with an access token. The refresh token goes to the
          *     `pulse_auth_refresh` cookie, or into the body when `refreshTokenDelivery` is `body`.
-         *     Wrong passwords and unknown emails get the same `401 invalid-credentials`.
+         *     Wrong passwords and unknown emails get the same `401 invalid-credentials`; repeated failures lock sign-in
+         *     (`429 too-many-failed-attempts`, see the introduction). A sign-in from a device or browser the account has
+         *     not used before mails the owner.
+         *
+         *     When the account has multi-factor sign-in on, the answer is an `MfaChallenge` (`mfaRequired: true`) instead
+         *     of tokens: finish with `verifyMfa`. The refresh token is then delivered as asked here.
          */
         post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/mfa/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a sign-in with a second factor
+         * @description Completes the sign-in that `login` answered with an `MfaChallenge`. `method` says which kind of code this is;
+         *     without it, a 6-digit code is taken as the authenticator app's (or the emailed one when the account has no
+         *     app) and anything else as a recovery code. A wrong code answers `401 invalid-mfa-code`; after 5 of them, or
+         *     after 5 minutes, the challenge is spent (`401 mfa-challenge-invalid`) and the person signs in again.
+         */
+        post: operations["verifyMfa"];
         delete?: never;
         options?: never;
         head?: never;
@@ -358,6 +387,136 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/login-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List past sign-ins
+         * @description The account's successful sign-ins, newest first, paged by cursor (see Pagination in the introduction).
+         */
+        get: operations["listMyLoginHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which second factors are on */
+        get: operations["getMfaStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start enrolling an authenticator app
+         * @description Creates a TOTP secret (SHA-1, 6 digits, 30 seconds: what every authenticator app expects) and answers with it
+         *     and an `otpauth://` URI to show as a QR code. The app is not used for sign-in until `confirmTotp` receives a
+         *     first valid code. Enrolling again before confirming replaces the secret.
+         */
+        post: operations["enrollTotp"];
+        /**
+         * Turn the authenticator app off
+         * @description Removes the authenticator app and the recovery codes. Confirm with the password, or with a current code
+         *     (from the app, or a recovery code).
+         */
+        delete: operations["disableTotp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn the authenticator app on
+         * @description Checks a code from the app against the enrolled secret; the first valid code turns TOTP on and answers with
+         *     10 single-use recovery codes. They are shown once: ask the person to keep them somewhere safe.
+         */
+        post: operations["confirmTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/mfa/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Turn email codes on
+         * @description Sign-ins then ask for a 6-digit code mailed to the account's (verified) address.
+         */
+        put: operations["enableEmailOtp"];
+        post?: never;
+        /**
+         * Turn email codes off
+         * @description Confirm with the password, or with a code from the authenticator app or a recovery code.
+         */
+        delete: operations["disableEmailOtp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the recovery codes
+         * @description Answers with 10 new recovery codes; the old ones stop working. Needs the authenticator app to be on, and the
+         *     password or a current code to confirm.
+         */
+        post: operations["regenerateRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -367,7 +526,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "rate-limited" | "internal-error" | "service-unavailable";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -433,6 +592,11 @@ export interface components {
         ReadinessChecks: {
             /** @enum {string} */
             database: "ok";
+            /**
+             * @description Present when Redis (`REDIS_URL`) holds the rate-limit counters.
+             * @enum {string}
+             */
+            redis?: "ok";
         };
         /**
          * @example {
@@ -718,6 +882,159 @@ export interface components {
         SessionList: {
             items: components["schemas"]["Session"][];
         };
+        /** @description Tokens, or a challenge for a second factor when the account has one on. */
+        LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["MfaChallenge"];
+        /**
+         * @description `totp`: a code from an authenticator app; `email`: the code mailed for this challenge; `recovery-code`: one of the single-use recovery codes.
+         * @enum {string}
+         */
+        MfaMethod: "totp" | "email" | "recovery-code";
+        /**
+         * @example {
+         *       "mfaRequired": true,
+         *       "challengeId": "7d9e1c2b-3a4f-4b5c-8d6e-9f0a1b2c3d4e",
+         *       "methods": [
+         *         "totp",
+         *         "recovery-code"
+         *       ],
+         *       "expiresAt": "2026-11-21T10:05:00.000Z"
+         *     }
+         */
+        MfaChallenge: {
+            /** @enum {boolean} */
+            mfaRequired: true;
+            /** Format: uuid */
+            challengeId: string;
+            /** @description The kinds of code this challenge accepts. */
+            methods: components["schemas"]["MfaMethod"][];
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        /**
+         * @example {
+         *       "challengeId": "7d9e1c2b-3a4f-4b5c-8d6e-9f0a1b2c3d4e",
+         *       "code": "492039",
+         *       "method": "totp"
+         *     }
+         */
+        VerifyMfaRequest: {
+            /** Format: uuid */
+            challengeId: string;
+            /** @description A 6-digit code, or a recovery code (dashes and case do not matter). */
+            code: string;
+            method?: components["schemas"]["MfaMethod"];
+        };
+        /**
+         * @example {
+         *       "totpEnabled": true,
+         *       "emailOtpEnabled": false,
+         *       "recoveryCodesRemaining": 9
+         *     }
+         */
+        MfaStatus: {
+            /** @description An authenticator app is confirmed and asked for at sign-in. */
+            totpEnabled: boolean;
+            /** @description Sign-ins ask for a code mailed to the account. */
+            emailOtpEnabled: boolean;
+            /** @description Unused recovery codes. */
+            recoveryCodesRemaining: number;
+        };
+        /**
+         * @example {
+         *       "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+         *       "otpauthUri": "otpauth://totp/Pulse%20Auth:ada%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Pulse%20Auth&algorithm=SHA1&digits=6&period=30"
+         *     }
+         */
+        TotpEnrollment: {
+            /** @description The shared secret, base32, for typing into an app by hand. */
+            secret: string;
+            /** @description The same secret as an `otpauth://totp/` URI, to show as a QR code. */
+            otpauthUri: string;
+        };
+        /**
+         * @example {
+         *       "code": "492039"
+         *     }
+         */
+        ConfirmTotpRequest: {
+            /** @description The code the authenticator app shows now. */
+            code: string;
+        };
+        /**
+         * @example {
+         *       "recoveryCodes": [
+         *         "7KQ2-M4XP-9D3F-WT6H",
+         *         "B8NC-2RZV-KJ5Q-3MYE"
+         *       ]
+         *     }
+         */
+        RecoveryCodes: {
+            /** @description Single-use codes for signing in without the authenticator app. Shown once. */
+            recoveryCodes: string[];
+        };
+        /**
+         * @description Proof that the owner is at the keyboard; send one of the two.
+         * @example {
+         *       "password": "correct horse battery staple"
+         *     }
+         */
+        ReauthenticationRequest: {
+            /**
+             * Format: password
+             * @description The account's password.
+             */
+            password?: string;
+            /** @description A current code from the authenticator app, or a recovery code (which is then used up). */
+            code?: string;
+        };
+        /**
+         * @description How the sign-in was completed.
+         * @enum {string}
+         */
+        LoginMethod: "password" | "totp" | "email" | "recovery-code";
+        /**
+         * @example {
+         *       "id": "9b1de027-1f45-49ed-9946-adb7e3d54d6f",
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "method": "password",
+         *       "ip": "203.0.113.7",
+         *       "deviceType": "desktop",
+         *       "browser": "Firefox 133",
+         *       "os": "macOS 14"
+         *     }
+         */
+        LoginRecord: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            createdAt: string;
+            method: components["schemas"]["LoginMethod"];
+            ip: string | null;
+            deviceType: components["schemas"]["DeviceType"];
+            browser: string | null;
+            os: string | null;
+        };
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": "9b1de027-1f45-49ed-9946-adb7e3d54d6f",
+         *           "createdAt": "2026-11-21T10:00:00.000Z",
+         *           "method": "password",
+         *           "ip": "203.0.113.7",
+         *           "deviceType": "desktop",
+         *           "browser": "Firefox 133",
+         *           "os": "macOS 14"
+         *         }
+         *       ],
+         *       "nextCursor": null
+         *     }
+         */
+        LoginHistoryPage: {
+            items: components["schemas"]["LoginRecord"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last page. */
+            nextCursor: string | null;
+        };
         /**
          * @example {
          *       "accessToken": "eyJhbGciOiJFZERTQSIsImtpZCI6IjIwMjYtMTEtMjEifQ.eyJzdWIiOiIwYjdlIn0.c2lnbmF0dXJl",
@@ -990,7 +1307,64 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Too many requests from this client. */
+        /** @description The code is wrong (`invalid-mfa-code`), or the challenge is unknown, used, expired or locked (`mfa-challenge-invalid`). */
+        MfaFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:invalid-mfa-code",
+                 *       "code": "invalid-mfa-code",
+                 *       "title": "The code is not valid",
+                 *       "status": 401,
+                 *       "detail": "4 tries left.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The code does not match the secret being enrolled. */
+        InvalidTotpCode: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:invalid-totp-code",
+                 *       "code": "invalid-totp-code",
+                 *       "title": "The code does not match",
+                 *       "status": 422,
+                 *       "detail": "Check the clock of the device and try the next code.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The authenticator app is already on (`totp-already-enabled`), or not on or not enrolled (`totp-not-enabled`). */
+        MfaStateConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:totp-already-enabled",
+                 *       "code": "totp-already-enabled",
+                 *       "title": "The authenticator app is already on",
+                 *       "status": 409,
+                 *       "detail": "Turn it off before enrolling another one.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Too many requests from this client (`rate-limited`), or sign-in locked after repeated failures (`too-many-failed-attempts`). */
         RateLimited: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -1030,7 +1404,18 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /**
+         * @description How many items a page holds at most.
+         * @example 20
+         */
+        Limit: number;
+        /**
+         * @description The `nextCursor` of the previous page; omit it for the first page.
+         * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+         */
+        Cursor: string;
+    };
     requestBodies: never;
     headers: {
         /**
@@ -1205,6 +1590,35 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Signed in (`TokenResponse`), or a second factor is needed (`MfaChallenge`). */
+            200: {
+                headers: {
+                    "Set-Cookie": components["headers"]["SetRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidCredentials"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    verifyMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyMfaRequest"];
+            };
+        };
+        responses: {
             /** @description Signed in. */
             200: {
                 headers: {
@@ -1216,7 +1630,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["InvalidCredentials"];
+            401: components["responses"]["MfaFailed"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
         };
@@ -1496,6 +1910,213 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    listMyLoginHistory: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds at most.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `nextCursor` of the previous page; omit it for the first page.
+                 * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of sign-ins. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginHistoryPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+        };
+    };
+    getMfaStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account's multi-factor settings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaStatus"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+        };
+    };
+    enrollTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The secret to put in the authenticator app. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrollment"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            409: components["responses"]["MfaStateConflict"];
+        };
+    };
+    disableTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReauthenticationRequest"];
+            };
+        };
+        responses: {
+            /** @description The authenticator app is off. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ReauthenticationRequired"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    confirmTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmTotpRequest"];
+            };
+        };
+        responses: {
+            /** @description TOTP is on. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            409: components["responses"]["MfaStateConflict"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["InvalidTotpCode"];
+        };
+    };
+    enableEmailOtp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Email codes are on. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaStatus"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+        };
+    };
+    disableEmailOtp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReauthenticationRequest"];
+            };
+        };
+        responses: {
+            /** @description Email codes are off. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ReauthenticationRequired"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReauthenticationRequest"];
+            };
+        };
+        responses: {
+            /** @description The new codes, shown once. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ReauthenticationRequired"];
+            409: components["responses"]["MfaStateConflict"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
 }

@@ -22,7 +22,9 @@ export const BODY_LIMIT = '64kb';
 export function createApp(services: Services): Koa<AppState> {
   const { config } = services;
   const spec = loadSpec();
-  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY });
+  // Behind a proxy, the client IP is the address the proxy appended: the last one in X-Forwarded-For. Anything
+  // before it was sent by the client and proves nothing.
+  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, maxIpsCount: 1 });
   app.silent = true;
 
   const router = buildRouter(
@@ -64,7 +66,7 @@ export function createApp(services: Services): Koa<AppState> {
   );
   app.use(requestEntityManager(services.orm));
   app.use(openApiValidator({ spec: spec.document, validateResponses: config.VALIDATE_RESPONSES }));
-  app.use(rateLimits({ perMinute: config.RATE_LIMIT_PER_MINUTE }));
+  app.use(rateLimits(services.counters, { perMinute: config.RATE_LIMIT_PER_MINUTE, accountPerHour: config.RATE_LIMIT_ACCOUNT_PER_HOUR }));
   app.use(router.routes());
   return app;
 }

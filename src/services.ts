@@ -10,6 +10,11 @@ import { Sessions } from './domain/sessions/sessions.js';
 import { Registration } from './domain/registration/registration.js';
 import { Passwords } from './domain/passwords/passwords.js';
 import { AccountDeletion } from './domain/users/deletion.js';
+import { Reauthentication } from './domain/users/reauthentication.js';
+import { Counters } from './domain/protection/counters.js';
+import { SignInGuard } from './domain/protection/sign-in-guard.js';
+import { LoginAttempts } from './domain/sessions/login-attempts.js';
+import { Mfa } from './domain/mfa/mfa.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
 
@@ -26,6 +31,11 @@ export interface Services {
   registration: Registration;
   passwords: Passwords;
   accountDeletion: AccountDeletion;
+  reauthentication: Reauthentication;
+  counters: Counters;
+  guard: SignInGuard;
+  attempts: LoginAttempts;
+  mfa: Mfa;
   mailTransport: MailTransport;
   mailer: MailDeliverer;
   close(): Promise<void>;
@@ -80,9 +90,21 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     appUrl: config.APP_URL,
     resetTtlSeconds: config.RESET_TTL,
   });
-  const accountDeletion = new AccountDeletion(clock, hasher, sessions, {
-    graceDays: config.DELETION_GRACE_DAYS,
-    reauthMaxAgeSeconds: config.REAUTH_MAX_AGE,
+  const reauthentication = new Reauthentication(clock, hasher, { maxAgeSeconds: config.REAUTH_MAX_AGE });
+  const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, { graceDays: config.DELETION_GRACE_DAYS });
+  const counters = new Counters(config, orm, logger);
+  const guard = new SignInGuard(counters, clock, logger, {
+    accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
+    accountSeconds: config.LOCKOUT_ACCOUNT_SECONDS,
+    ipThreshold: config.LOCKOUT_IP_THRESHOLD,
+    ipSeconds: config.LOCKOUT_IP_SECONDS,
+    appUrl: config.APP_URL,
+  });
+  const attempts = new LoginAttempts(clock, { appUrl: config.APP_URL });
+  const mfa = new Mfa(clock, reauthentication, {
+    issuer: config.MFA_ISSUER,
+    challengeTtlSeconds: config.MFA_CHALLENGE_TTL,
+    maxAttempts: config.MFA_MAX_ATTEMPTS,
   });
   const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
   const mailer = new MailDeliverer(orm, mailTransport, clock, logger, {
@@ -102,12 +124,18 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     registration,
     passwords,
     accountDeletion,
+    reauthentication,
+    counters,
+    guard,
+    attempts,
+    mfa,
     mailTransport,
     mailer,
     async close() {
       await mailer.idle();
       mailTransport.close();
       await hasher.close();
+      await counters.close();
       await orm.close(true);
     },
   };

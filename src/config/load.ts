@@ -57,6 +57,10 @@ function checkCombinations(config: Config): string[] {
   for (const key of ['PUBLIC_URL', 'APP_URL'] as const) {
     if (!/^https?:\/\//.test(config[key])) problems.push(`${key}: must be an http(s) URL (got ${JSON.stringify(config[key])})`);
   }
+  if (config.RATE_LIMIT_STORE === 'redis' && !config.REDIS_URL) problems.push('RATE_LIMIT_STORE: `redis` needs REDIS_URL');
+  if (config.RATE_LIMIT_STORE === 'database' && !config.DATABASE_URL.startsWith('postgres')) {
+    problems.push('RATE_LIMIT_STORE: `database` needs PostgreSQL (with SQLite, one instance: use `memory`)');
+  }
   if (config.NODE_ENV === 'production' && config.DATABASE_URL === 'file::memory:') {
     problems.push('DATABASE_URL: an in-memory database loses every account on restart; not allowed in production');
   }

@@ -23,6 +23,9 @@ export const ConfigSchema = Type.Object({
     pattern: '^(file:.+|postgres(ql)?://.+)$',
     description: '`file:<path>` selects SQLite (`file::memory:` for a throw-away database); `postgres://…` selects PostgreSQL',
   }),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://.+', description: '`redis://host:6379`: the shared store for rate limits and lockouts' }),
+  ),
   SMTP_URL: Type.Optional(
     Type.String({ pattern: '^smtps?://.+', description: '`smtp://user:pass@host:port` (or `smtps://`); unset means the development outbox' }),
   ),
@@ -56,11 +59,39 @@ export const ConfigSchema = Type.Object({
     default: 30,
     description: 'days an ended session (and its refresh tokens) is kept before the cleanup job removes it',
   }),
+  LOGIN_HISTORY_DAYS: Type.Integer({
+    minimum: 1,
+    default: 90,
+    description: 'days sign-in attempts (the login history) are kept',
+  }),
   RATE_LIMIT_PER_MINUTE: Type.Integer({
     minimum: 1,
     default: 20,
-    description: 'requests per minute one client IP may make to each of register, verifyEmail, resendVerification, login, forgotPassword and resetPassword',
+    description:
+      'requests per minute one client IP may make to each of register, verifyEmail, resendVerification, login, forgotPassword, resetPassword and verifyMfa',
   }),
+  RATE_LIMIT_ACCOUNT_PER_HOUR: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'requests per hour to each of those operations for one email (or one MFA challenge), from any IP',
+  }),
+  RATE_LIMIT_STORE: Type.Enum(['auto', 'memory', 'database', 'redis'], {
+    default: 'auto',
+    description:
+      'where rate-limit and lockout counters live: `memory` (one instance), `database` (PostgreSQL only) or `redis` (REDIS_URL); `auto` picks redis when REDIS_URL is set, else database on PostgreSQL, else memory',
+  }),
+  RATE_LIMIT_KEY_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9_-]{1,32}$',
+    default: 'pa',
+    description: 'prefix of every counter key in the shared store (tell apart deployments that share one Redis)',
+  }),
+  LOCKOUT_ACCOUNT_THRESHOLD: Type.Integer({ minimum: 1, default: 5, description: 'consecutive failed sign-ins that lock an email' }),
+  LOCKOUT_ACCOUNT_SECONDS: seconds(900, 'how long an email stays locked, seconds'),
+  LOCKOUT_IP_THRESHOLD: Type.Integer({ minimum: 1, default: 20, description: 'failed sign-ins that block a client IP' }),
+  LOCKOUT_IP_SECONDS: seconds(3600, 'how long a client IP stays blocked, seconds'),
+  MFA_ISSUER: Type.String({ minLength: 1, default: 'Pulse Auth', description: 'the name authenticator apps show next to the account' }),
+  MFA_CHALLENGE_TTL: seconds(300, 'seconds a sign-in has to enter its second factor (and an emailed code lives)'),
+  MFA_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 5, description: 'wrong codes that spend an MFA challenge' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'pino log level',

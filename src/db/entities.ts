@@ -3,6 +3,9 @@ import { EntitySchema } from '@mikro-orm/core';
 /**
  * The tables. Plain interfaces plus EntitySchema (no decorators: tsx emits no decorator metadata).
  * Column names are snake_case (MikroORM's default naming strategy).
+ *
+ * Dates are `type: 'Date'`, not `'datetime'`: with the libsql driver, `'datetime'` makes every loaded entity look
+ * changed, and the next flush writes its old dates back over whatever a native update just set.
  */
 
 export type UserRole = 'user' | 'admin';
@@ -19,6 +22,12 @@ export interface User {
   updatedAt: Date;
   /** Set by a soft delete; the purge job removes the account DELETION_GRACE_DAYS later. */
   deletedAt: Date | null;
+  /** The authenticator-app secret (base32); asked for at sign-in once `totpEnabledAt` is set. */
+  totpSecret: string | null;
+  totpEnabledAt: Date | null;
+  /** The last TOTP time step used, so that a code cannot be used twice. */
+  totpLastStep: number | null;
+  emailOtpEnabledAt: Date | null;
 }
 
 export const UserSchema = new EntitySchema<User>({
@@ -31,9 +40,13 @@ export const UserSchema = new EntitySchema<User>({
     passwordHash: { type: 'string', length: 100, nullable: true, lazy: true },
     role: { type: 'string', length: 16, default: 'user' },
     emailVerified: { type: 'boolean', default: true },
-    createdAt: { type: 'datetime' },
-    updatedAt: { type: 'datetime' },
-    deletedAt: { type: 'datetime', nullable: true, index: true },
+    createdAt: { type: 'Date' },
+    updatedAt: { type: 'Date' },
+    deletedAt: { type: 'Date', nullable: true, index: true },
+    totpSecret: { type: 'string', length: 64, nullable: true, lazy: true },
+    totpEnabledAt: { type: 'Date', nullable: true },
+    totpLastStep: { type: 'integer', nullable: true },
+    emailOtpEnabledAt: { type: 'Date', nullable: true },
   },
 });
 
@@ -57,8 +70,8 @@ export const PendingRegistrationSchema = new EntitySchema<PendingRegistration>({
     name: { type: 'string', length: 100, nullable: true },
     passwordHash: { type: 'string', length: 100 },
     tokenHash: { type: 'string', length: 64, unique: true },
-    createdAt: { type: 'datetime' },
-    expiresAt: { type: 'datetime', index: true },
+    createdAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
   },
 });
 
@@ -88,10 +101,10 @@ export const SessionSchema = new EntitySchema<Session>({
   properties: {
     id: { type: 'uuid', primary: true },
     userId: { type: 'uuid', index: true },
-    createdAt: { type: 'datetime' },
-    lastActiveAt: { type: 'datetime' },
-    expiresAt: { type: 'datetime', index: true },
-    revokedAt: { type: 'datetime', nullable: true, index: true },
+    createdAt: { type: 'Date' },
+    lastActiveAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
+    revokedAt: { type: 'Date', nullable: true, index: true },
     revokedReason: { type: 'string', length: 32, nullable: true },
     ip: { type: 'string', length: 45, nullable: true },
     userAgent: { type: 'string', length: 512, nullable: true },
@@ -118,8 +131,8 @@ export const RefreshTokenSchema = new EntitySchema<RefreshToken>({
     id: { type: 'uuid', primary: true },
     sessionId: { type: 'uuid', index: true },
     tokenHash: { type: 'string', length: 64, unique: true },
-    createdAt: { type: 'datetime' },
-    rotatedAt: { type: 'datetime', nullable: true },
+    createdAt: { type: 'Date' },
+    rotatedAt: { type: 'Date', nullable: true },
   },
 });
 
@@ -140,9 +153,127 @@ export const PasswordResetTokenSchema = new EntitySchema<PasswordResetToken>({
     id: { type: 'uuid', primary: true },
     userId: { type: 'uuid', index: true },
     tokenHash: { type: 'string', length: 64, unique: true },
-    createdAt: { type: 'datetime' },
-    expiresAt: { type: 'datetime', index: true },
-    usedAt: { type: 'datetime', nullable: true },
+    createdAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
+    usedAt: { type: 'Date', nullable: true },
+  },
+});
+
+export type LoginOutcome = 'success' | 'failure' | 'mfa-required' | 'locked';
+export type LoginMethod = 'password' | 'totp' | 'email' | 'recovery-code';
+
+/** Every sign-in attempt: the successful ones are the user's login history, all of them the admins' audit. */
+export interface LoginAttempt {
+  id: string;
+  createdAt: Date;
+  email: string;
+  userId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  deviceType: DeviceType;
+  browser: string | null;
+  os: string | null;
+  /** Device type, browser and OS names without versions: what "a device not seen before" compares. */
+  deviceKey: string;
+  outcome: LoginOutcome;
+  reason: string | null;
+  method: LoginMethod | null;
+}
+
+export const LoginAttemptSchema = new EntitySchema<LoginAttempt>({
+  name: 'LoginAttempt',
+  tableName: 'login_attempts',
+  indexes: [{ properties: ['userId', 'outcome', 'createdAt'] }],
+  properties: {
+    id: { type: 'uuid', primary: true },
+    createdAt: { type: 'Date', index: true },
+    email: { type: 'string', length: 254, index: true },
+    userId: { type: 'uuid', nullable: true },
+    ip: { type: 'string', length: 45, nullable: true, index: true },
+    userAgent: { type: 'string', length: 512, nullable: true },
+    deviceType: { type: 'string', length: 16 },
+    browser: { type: 'string', length: 64, nullable: true },
+    os: { type: 'string', length: 64, nullable: true },
+    deviceKey: { type: 'string', length: 150 },
+    outcome: { type: 'string', length: 16 },
+    reason: { type: 'string', length: 32, nullable: true },
+    method: { type: 'string', length: 16, nullable: true },
+  },
+});
+
+/** An IP blocked after repeated failed sign-ins, kept for the administrators. */
+export interface BlockedIp {
+  id: string;
+  ip: string;
+  blockedAt: Date;
+  expiresAt: Date;
+  failures: number;
+  unblockedAt: Date | null;
+}
+
+export const BlockedIpSchema = new EntitySchema<BlockedIp>({
+  name: 'BlockedIp',
+  tableName: 'blocked_ips',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    ip: { type: 'string', length: 45, index: true },
+    blockedAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
+    failures: { type: 'integer' },
+    unblockedAt: { type: 'Date', nullable: true },
+  },
+});
+
+/** A single-use recovery code, stored by hash. */
+export interface RecoveryCode {
+  id: string;
+  userId: string;
+  codeHash: string;
+  createdAt: Date;
+  usedAt: Date | null;
+}
+
+export const RecoveryCodeSchema = new EntitySchema<RecoveryCode>({
+  name: 'RecoveryCode',
+  tableName: 'recovery_codes',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    userId: { type: 'uuid', index: true },
+    codeHash: { type: 'string', length: 64, unique: true },
+    createdAt: { type: 'Date' },
+    usedAt: { type: 'Date', nullable: true },
+  },
+});
+
+/** A sign-in waiting for its second factor. */
+export interface MfaChallenge {
+  id: string;
+  userId: string;
+  createdAt: Date;
+  expiresAt: Date;
+  attempts: number;
+  consumedAt: Date | null;
+  /** HMAC of the emailed code, when email codes are on. */
+  emailCodeHash: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  refreshTokenDelivery: 'cookie' | 'body';
+}
+
+export const MfaChallengeSchema = new EntitySchema<MfaChallenge>({
+  name: 'MfaChallenge',
+  tableName: 'mfa_challenges',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    userId: { type: 'uuid', index: true },
+    createdAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
+    attempts: { type: 'integer', default: 0 },
+    consumedAt: { type: 'Date', nullable: true },
+    emailCodeHash: { type: 'string', length: 64, nullable: true },
+    ip: { type: 'string', length: 45, nullable: true },
+    userAgent: { type: 'string', length: 512, nullable: true },
+    refreshTokenDelivery: { type: 'string', length: 8 },
   },
 });
 
@@ -164,8 +295,8 @@ export const SigningKeySchema = new EntitySchema<SigningKey>({
     alg: { type: 'string', length: 16 },
     publicJwk: { type: 'json' },
     privateJwk: { type: 'json', lazy: true },
-    createdAt: { type: 'datetime' },
-    retiresAt: { type: 'datetime', nullable: true },
+    createdAt: { type: 'Date' },
+    retiresAt: { type: 'Date', nullable: true },
   },
 });
 
@@ -195,12 +326,12 @@ export const OutboxMailSchema = new EntitySchema<OutboxMail>({
     subject: { type: 'string', length: 200 },
     textBody: { type: 'text', nullable: true },
     htmlBody: { type: 'text', nullable: true },
-    createdAt: { type: 'datetime' },
+    createdAt: { type: 'Date' },
     attempts: { type: 'integer', default: 0 },
-    nextAttemptAt: { type: 'datetime', index: true },
-    lockedUntil: { type: 'datetime', nullable: true },
-    sentAt: { type: 'datetime', nullable: true },
-    failedAt: { type: 'datetime', nullable: true },
+    nextAttemptAt: { type: 'Date', index: true },
+    lockedUntil: { type: 'Date', nullable: true },
+    sentAt: { type: 'Date', nullable: true },
+    failedAt: { type: 'Date', nullable: true },
     lastError: { type: 'string', length: 500, nullable: true },
   },
 });
@@ -211,6 +342,10 @@ export const entities = [
   SessionSchema,
   RefreshTokenSchema,
   PasswordResetTokenSchema,
+  LoginAttemptSchema,
+  BlockedIpSchema,
+  RecoveryCodeSchema,
+  MfaChallengeSchema,
   SigningKeySchema,
   OutboxMailSchema,
 ];

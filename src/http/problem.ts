@@ -17,11 +17,17 @@ const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
   'invalid-refresh-token': { status: 401, title: 'The refresh token is not valid' },
   'current-password-incorrect': { status: 403, title: 'The current password is not correct' },
   'reauthentication-required': { status: 403, title: 'Confirm it is you' },
+  'invalid-totp-code': { status: 422, title: 'The code does not match' },
+  'invalid-mfa-code': { status: 401, title: 'The code is not valid' },
+  'mfa-challenge-invalid': { status: 401, title: 'The sign-in challenge is no longer valid' },
+  'totp-already-enabled': { status: 409, title: 'The authenticator app is already on' },
+  'totp-not-enabled': { status: 409, title: 'The authenticator app is not on' },
   'not-found': { status: 404, title: 'Not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   'payload-too-large': { status: 413, title: 'Payload too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   'rate-limited': { status: 429, title: 'Too many requests' },
+  'too-many-failed-attempts': { status: 429, title: 'Too many failed sign-ins' },
   'internal-error': { status: 500, title: 'Internal error' },
   'service-unavailable': { status: 503, title: 'Service unavailable' },
 };
@@ -37,7 +43,7 @@ export interface ProblemOptions {
 
 /**
  * An error that becomes an RFC 9457 response. Domain code throws these with a stable code; the problem middleware
- * renders them. Only codes below 500 expose their detail (Koa's http-errors convention).
+ * renders them. A 500 never exposes its detail (Koa's http-errors convention).
  */
 export class ProblemError extends Error {
   readonly status: number;
@@ -59,8 +65,9 @@ export class ProblemError extends Error {
     this.headers = options.headers ?? {};
   }
 
+  /** Whether `detail` goes to the client: not for 500s (it may describe internals), yes for a dependency outage. */
   get expose(): boolean {
-    return this.status < 500;
+    return this.status < 500 || this.code === 'service-unavailable';
   }
 
   toBody(requestId: string): ProblemBody {

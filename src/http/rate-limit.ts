@@ -1,10 +1,12 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Middleware } from 'koa';
 import type { AppState } from './context.js';
 import { ProblemError } from './problem.js';
 import type { OperationId } from './operation.js';
+import type { Counters } from '../domain/protection/counters.js';
+import { normaliseEmail } from '../domain/users/views.js';
 
-/** Operations that guess at or mail to accounts, limited per client IP. */
+/** Operations that guess at or mail to accounts: limited per client IP and per account. */
 const LIMITED: ReadonlySet<OperationId> = new Set([
   'register',
   'verifyEmail',
@@ -12,19 +14,32 @@ const LIMITED: ReadonlySet<OperationId> = new Set([
   'login',
   'forgotPassword',
   'resetPassword',
+  'verifyMfa',
 ]);
 
+/** The account a request is about: its email, or its MFA challenge. */
+function accountOf(body: unknown): string | undefined {
+  const fields = (body ?? {}) as { email?: unknown; challengeId?: unknown };
+  if (typeof fields.email === 'string') return normaliseEmail(fields.email);
+  if (typeof fields.challengeId === 'string') return fields.challengeId;
+  return undefined;
+}
+
 /**
- * Per-IP request limits on the operations that an attacker would hammer. One counter per operation and IP, in
- * memory (shared stores for several instances come with the brute-force protection work).
+ * Request-volume limits: RATE_LIMIT_PER_MINUTE per operation and client IP, RATE_LIMIT_ACCOUNT_PER_HOUR per
+ * operation and account (from any IP, so that a botnet cannot spread guesses or mail bombs over many addresses).
+ * Runs after the spec validator, so the body is known to be well-formed.
  */
-export function rateLimits(options: { perMinute: number }): Middleware<AppState> {
-  const limiter = new RateLimiterMemory({ points: options.perMinute, duration: 60 });
+export function rateLimits(counters: Counters, options: { perMinute: number; accountPerHour: number }): Middleware<AppState> {
+  const perIp: RateLimiterAbstract = counters.create({ name: 'rate:ip', points: options.perMinute, durationSeconds: 60 });
+  const perAccount: RateLimiterAbstract = counters.create({ name: 'rate:account', points: options.accountPerHour, durationSeconds: 3600 });
   return async function limitRequestRate(ctx, next) {
     const operationId = ctx.state.operation?.operationId as OperationId | undefined;
     if (operationId && LIMITED.has(operationId)) {
       try {
-        await limiter.consume(`${operationId}:${ctx.ip}`);
+        await perIp.consume(`${operationId}:${ctx.ip}`);
+        const account = accountOf(ctx.request.body);
+        if (account) await perAccount.consume(`${operationId}:${account}`);
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
         const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));

@@ -1,5 +1,8 @@
 import type { EntityManager } from '@mikro-orm/core';
 import {
+  BlockedIpSchema,
+  LoginAttemptSchema,
+  MfaChallengeSchema,
   PasswordResetTokenSchema,
   PendingRegistrationSchema,
   RefreshTokenSchema,
@@ -22,10 +25,11 @@ export async function deleteExpiredRegistrations(em: EntityManager, now: Date): 
 }
 
 /**
- * Spent credentials: used or expired reset links, refresh tokens rotated long ago, and sessions that ended
- * (signed out, revoked or expired) more than SESSION_RETENTION_DAYS ago, with their refresh tokens.
+ * Spent credentials: used or expired reset links and MFA challenges, refresh tokens rotated long ago, and sessions
+ * that ended (signed out, revoked or expired) more than SESSION_RETENTION_DAYS ago, with their refresh tokens.
  */
 export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRetentionDays: number): Promise<JobCounts> {
+  const mfaChallenges = await em.nativeDelete(MfaChallengeSchema, { expiresAt: { $lte: addSeconds(now, -DAY) } });
   const resetTokens = await em.nativeDelete(PasswordResetTokenSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const rotatedBefore = addSeconds(now, -ROTATED_TOKEN_RETENTION_DAYS * DAY);
   let refreshTokens = await em.nativeDelete(RefreshTokenSchema, { rotatedAt: { $lte: rotatedBefore } });
@@ -43,7 +47,26 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
     sessions += await em.nativeDelete(SessionSchema, { id: { $in: ids } });
     em.clear();
   }
-  return { resetTokens, refreshTokens, sessions };
+  return { resetTokens, mfaChallenges, refreshTokens, sessions };
+}
+
+/** Sign-in attempts older than LOGIN_HISTORY_DAYS, and IP blocks that ended as long ago. */
+export async function deleteOldLoginAttempts(em: EntityManager, now: Date, historyDays: number): Promise<JobCounts> {
+  const before = addSeconds(now, -historyDays * DAY);
+  return {
+    loginAttempts: await em.nativeDelete(LoginAttemptSchema, { createdAt: { $lt: before } }),
+    blockedIps: await em.nativeDelete(BlockedIpSchema, { expiresAt: { $lt: before } }),
+  };
+}
+
+/** Expired rate-limit counters in the shared PostgreSQL table (the `database` counter store). */
+export async function deleteExpiredCounters(em: EntityManager, now: Date): Promise<JobCounts> {
+  const result = await em.getConnection().execute<{ affectedRows?: number }>(
+    'delete from rate_limits where expire < ?',
+    [now.getTime() - 3_600_000],
+    'run',
+  );
+  return { counters: Number(result.affectedRows ?? 0) };
 }
 
 /** Accounts soft-deleted more than DELETION_GRACE_DAYS ago. */

@@ -2,7 +2,14 @@ import { Cron } from 'croner';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Services } from '../services.js';
 import { dialectOf } from '../db/orm.js';
-import { deleteExpiredRegistrations, deleteSpentTokens, purgeDeletedAccounts, type JobCounts } from './cleanup.js';
+import {
+  deleteExpiredCounters,
+  deleteExpiredRegistrations,
+  deleteOldLoginAttempts,
+  deleteSpentTokens,
+  purgeDeletedAccounts,
+  type JobCounts,
+} from './cleanup.js';
 
 export interface Job {
   name: string;
@@ -28,6 +35,15 @@ export function jobs(services: Services): Job[] {
       exclusive: true,
       run: (em, now) => deleteSpentTokens(em, now, config.SESSION_RETENTION_DAYS),
     },
+    {
+      name: 'delete-old-login-attempts',
+      schedule: '0 47 3 * * *',
+      exclusive: true,
+      run: (em, now) => deleteOldLoginAttempts(em, now, config.LOGIN_HISTORY_DAYS),
+    },
+    ...(services.counters.store === 'database'
+      ? [{ name: 'delete-expired-counters', schedule: '0 */10 * * * *', exclusive: true, run: deleteExpiredCounters }]
+      : []),
     {
       name: 'purge-deleted-accounts',
       schedule: '0 37 * * * *',

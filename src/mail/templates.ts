@@ -82,3 +82,31 @@ export function accountDeletedMail(input: { purgeOn: Date | null }): MailContent
   ];
   return { subject: 'Your account was deleted', text: `${lines.join('\n\n')}\n`, html: layout(lines) };
 }
+
+export function accountLockedMail(input: { minutes: number; appUrl: string }): MailContent {
+  const lines = [
+    'Hello,',
+    `There were several failed attempts to sign in to your account, so sign-in is locked for ${input.minutes} minutes.`,
+    'If it was you, wait and try again, or reset your password. If it was not, someone may be guessing your password: choose a strong one and turn on two-step sign-in.',
+  ];
+  return { subject: 'Sign-in to your account was locked', text: `${lines.join('\n\n')}\n\n${input.appUrl}\n`, html: layout(lines, { href: input.appUrl, label: 'Go to your account' }) };
+}
+
+export function newDeviceMail(input: { device: string; ip: string | null; at: Date; appUrl: string }): MailContent {
+  const lines = [
+    'Hello,',
+    `Your account was just signed in to from a device we have not seen before: ${input.device}, from ${input.ip ?? 'an unknown address'}, at ${input.at.toISOString().replace('T', ' ').slice(0, 16)} UTC.`,
+    'If it was you, there is nothing to do. If not, change your password and sign the device out from your account.',
+  ];
+  return { subject: 'New sign-in to your account', text: `${lines.join('\n\n')}\n\n${input.appUrl}\n`, html: layout(lines, { href: input.appUrl, label: 'Review your sessions' }) };
+}
+
+export function signInCodeMail(input: { code: string; ttlSeconds: number }): MailContent {
+  const lines = [
+    'Hello,',
+    `Your sign-in code is ${input.code}. It works once, for ${minutes(input.ttlSeconds)} minutes.`,
+    'If you are not signing in, someone has your password: change it now.',
+  ];
+  // The code stays out of the subject: subjects are kept in the outbox after delivery, bodies are not.
+  return { subject: 'Your sign-in code', text: `${lines.join('\n\n')}\n`, html: layout(lines) };
+}

@@ -13,7 +13,10 @@ export const healthOperations: OperationGroup<'getHealth' | 'getReadiness' | 'ge
       ctx.state.log.warn({ err: error }, 'readiness: database does not answer');
       throw new ProblemError('service-unavailable', { detail: 'The database does not answer.' });
     }
-    return { status: 200, body: { status: 'ok', checks: { database: 'ok' } } };
+    if (!(await services.counters.redisAnswers())) {
+      throw new ProblemError('service-unavailable', { detail: 'Redis does not answer (rate limits hold per instance meanwhile).' });
+    }
+    return { status: 200, body: { status: 'ok', checks: { database: 'ok', ...(services.counters.redis ? { redis: 'ok' as const } : {}) } } };
   },
 
   async getJwks({ ctx }) {

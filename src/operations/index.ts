@@ -2,6 +2,7 @@ import type { Handlers } from '../http/operation.js';
 import type { Services } from '../services.js';
 import { healthOperations } from './health.js';
 import { passwordOperations } from './passwords.js';
+import { mfaOperations } from './mfa.js';
 import { sessionOperations } from './sessions.js';
 import { profileOperations } from './profile.js';
 import { registrationOperations } from './registration.js';
@@ -15,6 +16,7 @@ export function createHandlers(services: Services): Handlers {
     ...signInOperations(services),
     ...sessionOperations(services),
     ...passwordOperations(services),
+    ...mfaOperations(services),
     ...profileOperations(services),
   };
 }

@@ -2,7 +2,7 @@ import { toSessionView } from '../domain/users/views.js';
 import { ProblemError } from '../http/problem.js';
 import type { OperationGroup } from './group.js';
 
-export const sessionOperations: OperationGroup<'listMySessions' | 'revokeMySession'> = ({ sessions }) => ({
+export const sessionOperations: OperationGroup<'listMySessions' | 'revokeMySession' | 'listMyLoginHistory'> = ({ sessions, attempts }) => ({
   async listMySessions({ ctx }) {
     const { userId, sessionId } = ctx.state.principal!;
     const live = await sessions.listLive(ctx.state.em, userId);
@@ -15,5 +15,10 @@ export const sessionOperations: OperationGroup<'listMySessions' | 'revokeMySessi
       throw new ProblemError('not-found', { detail: 'There is no live session with this id.' });
     }
     return { status: 204 };
+  },
+
+  async listMyLoginHistory({ query, ctx }) {
+    const page = await attempts.history(ctx.state.em, ctx.state.principal!.userId, { limit: query.limit ?? 20, cursor: query.cursor });
+    return { status: 200, body: page };
   },
 });

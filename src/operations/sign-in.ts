@@ -1,4 +1,4 @@
-import { signInWithPassword } from '../domain/sessions/sign-in.js';
+import { completeSignIn, signInWithPassword } from '../domain/sessions/sign-in.js';
 import type { IssuedSession } from '../domain/sessions/sessions.js';
 import { toSessionView, toUserView } from '../domain/users/views.js';
 import { clientInfo, type AppContext } from '../http/context.js';
@@ -9,8 +9,8 @@ import type { components } from '../../generated/openapi.js';
 
 type Delivery = components['schemas']['RefreshTokenDelivery'];
 
-export const signInOperations: OperationGroup<'login' | 'refreshTokens' | 'logout' | 'logoutAll'> = (services) => {
-  const { sessions, hasher } = services;
+export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTokens' | 'logout' | 'logoutAll'> = (services) => {
+  const { sessions, mfa, attempts, mailer } = services;
   const cookiePolicy = cookiePolicyOf(services.config);
 
   /** The token response; the refresh token goes to the cookie or into the body, as the client asked. */
@@ -37,12 +37,37 @@ export const signInOperations: OperationGroup<'login' | 'refreshTokens' | 'logou
 
   return {
     async login({ body, ctx }) {
-      const issued = await signInWithPassword(ctx.state.em, { hasher, sessions }, {
+      const delivery = body.refreshTokenDelivery ?? 'cookie';
+      const outcome = await signInWithPassword(ctx.state.em, services, {
         email: body.email,
         password: body.password,
         client: clientInfo(ctx),
-      });
-      return tokenResponse(ctx, issued, body.refreshTokenDelivery ?? 'cookie');
+        delivery,
+      }).finally(() => mailer.kick()); // a lockout, new-device or sign-in-code mail may be queued, failure or not
+      if (outcome.kind === 'session') return tokenResponse(ctx, outcome.issued, delivery);
+      ctx.set('Cache-Control', 'no-store');
+      return {
+        status: 200,
+        body: {
+          mfaRequired: true as const,
+          challengeId: outcome.challenge.id,
+          methods: outcome.methods,
+          expiresAt: outcome.challenge.expiresAt.toISOString(),
+        },
+      };
+    },
+
+    async verifyMfa({ body, ctx }) {
+      const client = clientInfo(ctx);
+      const completed = await mfa.completeChallenge(ctx.state.em, body);
+      if (!completed.ok) {
+        const { user } = completed;
+        await attempts.record(ctx.state.em, { email: user?.email ?? '', user, client, outcome: 'failure', reason: 'mfa-code' });
+        throw completed.problem;
+      }
+      const issued = await completeSignIn(ctx.state.em, services, completed.user, client, completed.method);
+      mailer.kick();
+      return tokenResponse(ctx, issued, completed.challenge.refreshTokenDelivery);
     },
 
     async refreshTokens({ body, ctx }) {

@@ -28,6 +28,10 @@ describe('account deletion (deleteMe) and the purge', () => {
       createdAt: now,
       updatedAt: now,
       deletedAt: null,
+      totpSecret: null,
+      totpEnabledAt: null,
+      totpLastStep: null,
+      emailOtpEnabledAt: null,
     });
     await em.flush();
     const issued = await app.services.sessions.start(em, user, { ip: '127.0.0.1', userAgent: null });

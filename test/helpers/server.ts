@@ -81,6 +81,7 @@ export class TestServer {
       BCRYPT_COST: '4',
       PASSWORD_HASH_THREADS: '2',
       RATE_LIMIT_PER_MINUTE: '100000',
+      RATE_LIMIT_ACCOUNT_PER_HOUR: '100000',
       LOG_LEVEL: 'debug',
       ...env,
     });

@@ -103,6 +103,10 @@ export class Registration {
           createdAt: now,
           updatedAt: now,
           deletedAt: null,
+          totpSecret: null,
+          totpEnabledAt: null,
+          totpLastStep: null,
+          emailOtpEnabledAt: null,
         });
         await tx.flush();
         return user;

@@ -22,6 +22,11 @@ export interface IssuedSession {
   refreshToken: string;
 }
 
+function sessionDevice(userAgent: string | null) {
+  const { deviceType, browser, os } = describeUserAgent(userAgent);
+  return { deviceType, browser, os };
+}
+
 const invalidRefreshToken = (detail: string) => new ProblemError('invalid-refresh-token', { detail });
 
 /**
@@ -51,7 +56,7 @@ export class Sessions {
       revokedReason: null,
       ip: client.ip,
       userAgent: client.userAgent,
-      ...describeUserAgent(client.userAgent),
+      ...sessionDevice(client.userAgent),
       refreshSecret: randomSecret(),
     });
     em.create(RefreshTokenSchema, {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { PasswordResetTokenSchema, RefreshTokenSchema, SessionSchema, UserSchema } from '../../db/entities.js';
+import { PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, SessionSchema, UserSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../clock.js';
-import type { PasswordHasher } from '../passwords/hasher.js';
+import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { accountDeletedMail } from '../../mail/templates.js';
@@ -17,35 +17,18 @@ const DAY = 86_400;
 export class AccountDeletion {
   constructor(
     private readonly clock: Clock,
-    private readonly hasher: PasswordHasher,
+    private readonly reauthentication: Reauthentication,
     private readonly sessions: Sessions,
-    private readonly options: { graceDays: number; reauthMaxAgeSeconds: number },
+    private readonly options: { graceDays: number },
   ) {}
 
   /**
-   * Deletes the caller's account. Proof that the owner is at the keyboard: the password, or, for an account with
-   * none, a session that signed in within REAUTH_MAX_AGE.
+   * Deletes the caller's account, once the owner has proved to be at the keyboard (see Reauthentication).
    */
   async deleteOwn(em: EntityManager, principal: Principal, password: string | undefined): Promise<void> {
+    const user = await this.reauthentication.loadUser(em, principal);
+    await this.reauthentication.confirm(em, user, principal, { password });
     const now = this.clock.now();
-    const user = await em.findOne(UserSchema, { id: principal.userId, deletedAt: null }, { populate: ['passwordHash'] });
-    if (!user) throw new ProblemError('invalid-access-token', { detail: 'The account no longer exists.' });
-    if (user.passwordHash) {
-      if (password === undefined || !(await this.hasher.verify(password, user.passwordHash))) {
-        throw new ProblemError('reauthentication-required', {
-          detail: password === undefined ? 'Send the password to confirm.' : 'The password is not correct.',
-          errors: [{ pointer: '/body/password', detail: 'missing or not correct' }],
-        });
-      }
-    } else {
-      const session = await em.findOneOrFail(SessionSchema, { id: principal.sessionId });
-      if (now.getTime() - session.createdAt.getTime() > this.options.reauthMaxAgeSeconds * 1000) {
-        throw new ProblemError('reauthentication-required', {
-          detail: `Sign in again (within the last ${Math.round(this.options.reauthMaxAgeSeconds / 60)} minutes) to delete this account.`,
-        });
-      }
-    }
-
     await em.transactional(async (tx) => {
       await tx.nativeUpdate(UserSchema, { id: user.id }, { deletedAt: now, updatedAt: now });
       await this.sessions.revokeAllOf(tx, user.id, 'account-deleted');
@@ -64,5 +47,8 @@ export async function purgeUsers(em: EntityManager, userIds: string[]): Promise<
   if (sessionIds.length) await em.nativeDelete(RefreshTokenSchema, { sessionId: { $in: sessionIds } });
   await em.nativeDelete(SessionSchema, { userId: { $in: userIds } });
   await em.nativeDelete(PasswordResetTokenSchema, { userId: { $in: userIds } });
+  await em.nativeDelete(RecoveryCodeSchema, { userId: { $in: userIds } });
+  await em.nativeDelete(MfaChallengeSchema, { userId: { $in: userIds } });
+  await em.nativeDelete(LoginAttemptSchema, { userId: { $in: userIds } });
   return em.nativeDelete(UserSchema, { id: { $in: userIds } });
 }

@@ -1,0 +1,176 @@
+import { createHmac, randomInt, randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import { MfaChallengeSchema, RecoveryCodeSchema, UserSchema, type MfaChallenge, type User } from '../../db/entities.js';
+import { addSeconds, type Clock } from '../clock.js';
+import { constantTimeEqual } from '../tokens/secrets.js';
+import { newTotpSecret, checkTotp, totpUri } from './totp.js';
+import { remainingRecoveryCodes, replaceRecoveryCodes, spendRecoveryCode } from './recovery-codes.js';
+import type { Proof, Reauthentication } from '../users/reauthentication.js';
+import { enqueueMail } from '../../mail/outbox.js';
+import { signInCodeMail } from '../../mail/templates.js';
+import { ProblemError } from '../../http/problem.js';
+import type { ClientInfo, Principal } from '../../http/context.js';
+import type { components } from '../../../generated/openapi.js';
+
+export type MfaMethod = components['schemas']['MfaMethod'];
+export type MfaStatus = components['schemas']['MfaStatus'];
+
+export interface MfaOptions {
+  issuer: string;
+  challengeTtlSeconds: number;
+  maxAttempts: number;
+}
+
+/** The second factors a sign-in of this user accepts. */
+export function mfaMethodsOf(user: User): MfaMethod[] {
+  return [...(user.totpEnabledAt ? (['totp', 'recovery-code'] as const) : []), ...(user.emailOtpEnabledAt ? (['email'] as const) : [])];
+}
+
+const emailCodeHash = (challengeId: string, code: string) => createHmac('sha256', challengeId).update(code).digest('hex');
+
+/** Enrolment and use of second factors: authenticator apps (TOTP), email codes, recovery codes. */
+export class Mfa {
+  constructor(
+    private readonly clock: Clock,
+    private readonly reauthentication: Reauthentication,
+    private readonly options: MfaOptions,
+  ) {}
+
+  async status(em: EntityManager, userId: string): Promise<MfaStatus> {
+    const user = await em.findOneOrFail(UserSchema, { id: userId });
+    return {
+      totpEnabled: Boolean(user.totpEnabledAt),
+      emailOtpEnabled: Boolean(user.emailOtpEnabledAt),
+      recoveryCodesRemaining: user.totpEnabledAt ? await remainingRecoveryCodes(em, userId) : 0,
+    };
+  }
+
+  async enrollTotp(em: EntityManager, principal: Principal) {
+    const user = await this.reauthentication.loadUser(em, principal);
+    if (user.totpEnabledAt) throw new ProblemError('totp-already-enabled', { detail: 'Turn the authenticator app off before enrolling another one.' });
+    user.totpSecret = newTotpSecret();
+    user.totpLastStep = null;
+    await em.flush();
+    return { secret: user.totpSecret, otpauthUri: totpUri({ issuer: this.options.issuer, account: user.email, secret: user.totpSecret }) };
+  }
+
+  async confirmTotp(em: EntityManager, principal: Principal, code: string): Promise<string[]> {
+    const user = await this.reauthentication.loadUser(em, principal);
+    if (user.totpEnabledAt) throw new ProblemError('totp-already-enabled', { detail: 'The authenticator app is already on.' });
+    if (!user.totpSecret) throw new ProblemError('totp-not-enabled', { detail: 'Start with enrollTotp.' });
+    const step = await checkTotp(user.totpSecret, code, this.clock.now(), null);
+    if (step === null) {
+      throw new ProblemError('invalid-totp-code', {
+        detail: 'The code does not match. Check the clock of the device and try the next code.',
+        errors: [{ pointer: '/body/code', detail: 'does not match the enrolled secret' }],
+      });
+    }
+    return em.transactional(async (tx) => {
+      const now = this.clock.now();
+      await tx.nativeUpdate(UserSchema, { id: user.id }, { totpEnabledAt: now, totpLastStep: step, updatedAt: now });
+      return replaceRecoveryCodes(tx, user.id, now);
+    });
+  }
+
+  async disableTotp(em: EntityManager, principal: Principal, proof: Proof): Promise<void> {
+    const user = await this.reauthentication.loadUser(em, principal);
+    await this.reauthentication.confirm(em, user, principal, proof);
+    await em.transactional(async (tx) => {
+      const now = this.clock.now();
+      await tx.nativeUpdate(UserSchema, { id: user.id }, { totpSecret: null, totpEnabledAt: null, totpLastStep: null, updatedAt: now });
+      await tx.nativeDelete(RecoveryCodeSchema, { userId: user.id });
+    });
+  }
+
+  async enableEmailOtp(em: EntityManager, principal: Principal): Promise<MfaStatus> {
+    const now = this.clock.now();
+    await em.nativeUpdate(UserSchema, { id: principal.userId, emailOtpEnabledAt: null }, { emailOtpEnabledAt: now, updatedAt: now });
+    return this.status(em.fork(), principal.userId);
+  }
+
+  async disableEmailOtp(em: EntityManager, principal: Principal, proof: Proof): Promise<void> {
+    const user = await this.reauthentication.loadUser(em, principal);
+    await this.reauthentication.confirm(em, user, principal, proof);
+    await em.nativeUpdate(UserSchema, { id: user.id }, { emailOtpEnabledAt: null, updatedAt: this.clock.now() });
+  }
+
+  async regenerateRecoveryCodes(em: EntityManager, principal: Principal, proof: Proof): Promise<string[]> {
+    const user = await this.reauthentication.loadUser(em, principal);
+    if (!user.totpEnabledAt) throw new ProblemError('totp-not-enabled', { detail: 'Recovery codes come with an authenticator app; turn one on first.' });
+    await this.reauthentication.confirm(em, user, principal, proof);
+    return em.transactional((tx) => replaceRecoveryCodes(tx, user.id, this.clock.now()));
+  }
+
+  /** A sign-in waiting for its second factor; with email codes on, the code is mailed in the same transaction. */
+  async startChallenge(em: EntityManager, user: User, client: ClientInfo, delivery: 'cookie' | 'body'): Promise<MfaChallenge> {
+    return em.transactional(async (tx) => {
+      const now = this.clock.now();
+      const id = randomUUID();
+      const code = user.emailOtpEnabledAt ? String(randomInt(0, 1_000_000)).padStart(6, '0') : null;
+      const challenge = tx.create(MfaChallengeSchema, {
+        id,
+        userId: user.id,
+        createdAt: now,
+        expiresAt: addSeconds(now, this.options.challengeTtlSeconds),
+        attempts: 0,
+        consumedAt: null,
+        emailCodeHash: code ? emailCodeHash(id, code) : null,
+        ip: client.ip,
+        userAgent: client.userAgent,
+        refreshTokenDelivery: delivery,
+      });
+      if (code) enqueueMail(tx, now, user.email, signInCodeMail({ code, ttlSeconds: this.options.challengeTtlSeconds }));
+      return challenge;
+    });
+  }
+
+  /**
+   * Checks a code against a challenge. A wrong code counts against the challenge (and the answer says how many
+   * tries are left); the right one spends the challenge, so it works once even when sent twice at the same time.
+   * Failures come back (not thrown) with the user they concern, for the caller to record.
+   */
+  async completeChallenge(
+    em: EntityManager,
+    input: { challengeId: string; code: string; method?: MfaMethod },
+  ): Promise<
+    { ok: true; user: User; challenge: MfaChallenge; method: MfaMethod } | { ok: false; user: User | null; problem: ProblemError }
+  > {
+    const now = this.clock.now();
+    const spent = (user: User | null) => ({
+      ok: false as const,
+      user,
+      problem: new ProblemError('mfa-challenge-invalid', { detail: 'The challenge is unknown, used, expired or locked. Sign in again.' }),
+    });
+    const challenge = await em.findOne(MfaChallengeSchema, { id: input.challengeId });
+    const user = challenge ? await em.findOne(UserSchema, { id: challenge.userId, deletedAt: null }, { populate: ['totpSecret'] }) : null;
+    if (!challenge || !user) return spent(null);
+    if (challenge.consumedAt || challenge.expiresAt <= now || challenge.attempts >= this.options.maxAttempts) return spent(user);
+
+    const method = input.method ?? this.guessMethod(user, input.code);
+    if (!(await this.checkCode(em, user, challenge, method, input.code, now))) {
+      await em.nativeUpdate(MfaChallengeSchema, { id: challenge.id }, { attempts: challenge.attempts + 1 });
+      const left = this.options.maxAttempts - challenge.attempts - 1;
+      if (left <= 0) return spent(user);
+      return { ok: false, user, problem: new ProblemError('invalid-mfa-code', { detail: `The code is not valid. ${left} ${left === 1 ? 'try' : 'tries'} left.` }) };
+    }
+    const claimed = await em.nativeUpdate(MfaChallengeSchema, { id: challenge.id, consumedAt: null }, { consumedAt: now });
+    if (claimed !== 1) return spent(user);
+    return { ok: true, user, challenge, method };
+  }
+
+  private guessMethod(user: User, code: string): MfaMethod {
+    if (!/^\d{6}$/.test(code)) return 'recovery-code';
+    return user.totpEnabledAt ? 'totp' : 'email';
+  }
+
+  private async checkCode(em: EntityManager, user: User, challenge: MfaChallenge, method: MfaMethod, code: string, now: Date) {
+    switch (method) {
+      case 'totp':
+        return Boolean(user.totpEnabledAt) && this.reauthentication.useTotpCode(em, user, code);
+      case 'recovery-code':
+        return Boolean(user.totpEnabledAt) && spendRecoveryCode(em, user.id, code, now);
+      case 'email':
+        return Boolean(challenge.emailCodeHash) && constantTimeEqual(emailCodeHash(challenge.id, code), challenge.emailCodeHash!);
+    }
+  }
+}

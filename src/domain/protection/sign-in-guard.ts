@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { EntityManager } from '@mikro-orm/core';
+import type { Logger } from 'pino';
+import { BlockedIpSchema, UserSchema } from '../../db/entities.js';
+import { addSeconds, type Clock } from '../clock.js';
+import { ProblemError } from '../../http/problem.js';
+import { enqueueMail } from '../../mail/outbox.js';
+import { accountLockedMail } from '../../mail/templates.js';
+import type { Counters } from './counters.js';
+
+export interface LockoutOptions {
+  accountThreshold: number;
+  accountSeconds: number;
+  ipThreshold: number;
+  ipSeconds: number;
+  appUrl: string;
+}
+
+/** The counted attempt a password check runs under. */
+export interface Reservation {
+  email: string;
+  ip: string;
+  accountFailures: number;
+  ipFailures: number;
+}
+
+export class SignInLocked extends ProblemError {
+  constructor(
+    readonly scope: 'account' | 'ip',
+    retryAfterSeconds: number,
+  ) {
+    super('too-many-failed-attempts', {
+      detail: `Sign-in is locked after too many failed attempts. Try again in ${retryAfterSeconds} seconds.`,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}
+
+const retryAfter = (rejection: RateLimiterRes) => Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+
+/**
+ * Account lockout and IP blocking for password checks.
+ *
+ * Each attempt is counted before its password is checked (`reserve`), so that parallel guesses cannot all read a
+ * count under the threshold: of 30 parallel wrong passwords, at most the threshold are checked. A success resets
+ * the email's count and gives the IP its point back; the failure that reaches a threshold starts the lock, mails
+ * the owner (account) or records the block (IP). Keys are emails, not users, so an unknown email locks exactly like
+ * a known one. A success does not clear the IP's count: an attacker cannot reset it by signing in to an account of
+ * their own between guesses.
+ */
+export class SignInGuard {
+  private readonly accountFailures: RateLimiterAbstract;
+  private readonly ipFailures: RateLimiterAbstract;
+
+  constructor(
+    counters: Counters,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: LockoutOptions,
+  ) {
+    this.accountFailures = counters.create({ name: 'fail:account', points: options.accountThreshold, durationSeconds: options.accountSeconds });
+    this.ipFailures = counters.create({ name: 'fail:ip', points: options.ipThreshold, durationSeconds: options.ipSeconds });
+  }
+
+  async reserve(email: string, ip: string): Promise<Reservation> {
+    let ipFailures: number;
+    try {
+      ipFailures = (await this.ipFailures.consume(ip)).consumedPoints;
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) throw new SignInLocked('ip', retryAfter(rejection));
+      throw rejection;
+    }
+    try {
+      const accountFailures = (await this.accountFailures.consume(email)).consumedPoints;
+      return { email, ip, accountFailures, ipFailures };
+    } catch (rejection) {
+      // No password is checked, so the IP's point goes back.
+      await this.ipFailures.reward(ip, 1);
+      if (rejection instanceof RateLimiterRes) throw new SignInLocked('account', retryAfter(rejection));
+      throw rejection;
+    }
+  }
+
+  async succeeded(reservation: Reservation): Promise<void> {
+    await Promise.all([this.accountFailures.delete(reservation.email), this.ipFailures.reward(reservation.ip, 1)]);
+  }
+
+  /** Records a failed check; the failure that reaches a threshold starts the lock. */
+  async failed(em: EntityManager, reservation: Reservation): Promise<void> {
+    if (reservation.accountFailures === this.options.accountThreshold) {
+      await this.accountFailures.block(reservation.email, this.options.accountSeconds);
+      await this.mailOwner(em, reservation.email);
+    }
+    if (reservation.ipFailures === this.options.ipThreshold) {
+      await this.ipFailures.block(reservation.ip, this.options.ipSeconds);
+      const now = this.clock.now();
+      em.create(BlockedIpSchema, {
+        id: randomUUID(),
+        ip: reservation.ip,
+        blockedAt: now,
+        expiresAt: addSeconds(now, this.options.ipSeconds),
+        failures: reservation.ipFailures,
+        unblockedAt: null,
+      });
+      await em.flush();
+      this.logger.warn({ ip: reservation.ip, failures: reservation.ipFailures }, 'sign-in: IP blocked after repeated failures');
+    }
+  }
+
+  /** Lifts an IP block early (administrators). */
+  async unblockIp(ip: string): Promise<void> {
+    await this.ipFailures.delete(ip);
+  }
+
+  private async mailOwner(em: EntityManager, email: string): Promise<void> {
+    const owner = await em.findOne(UserSchema, { email, deletedAt: null }, { fields: ['id', 'email'] });
+    if (!owner) return;
+    const now = this.clock.now();
+    enqueueMail(em, now, owner.email, accountLockedMail({ minutes: Math.round(this.options.accountSeconds / 60), appUrl: this.options.appUrl }));
+    await em.flush();
+  }
+}

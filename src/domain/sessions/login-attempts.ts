@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import { LoginAttemptSchema, type LoginAttempt, type LoginMethod, type LoginOutcome, type User } from '../../db/entities.js';
+import type { Clock } from '../clock.js';
+import type { ClientInfo } from '../../http/context.js';
+import { describeUserAgent } from './user-agent.js';
+import { enqueueMail } from '../../mail/outbox.js';
+import { newDeviceMail } from '../../mail/templates.js';
+import { ProblemError } from '../../http/problem.js';
+import type { components } from '../../../generated/openapi.js';
+
+export interface AttemptInput {
+  email: string;
+  user: Pick<User, 'id'> | null;
+  client: ClientInfo;
+  outcome: LoginOutcome;
+  reason?: string;
+  method?: LoginMethod;
+}
+
+type LoginRecord = components['schemas']['LoginRecord'];
+
+/** Every sign-in attempt, and what follows from the successful ones: login history and new-device mail. */
+export class LoginAttempts {
+  constructor(
+    private readonly clock: Clock,
+    private readonly options: { appUrl: string },
+  ) {}
+
+  /** Writes the attempt at once, so that it stays recorded when the request then fails. */
+  async record(em: EntityManager, input: AttemptInput): Promise<LoginAttempt> {
+    const { deviceType, browser, os, deviceKey } = describeUserAgent(input.client.userAgent);
+    const attempt = em.create(LoginAttemptSchema, {
+      id: randomUUID(),
+      createdAt: this.clock.now(),
+      email: input.email,
+      userId: input.user?.id ?? null,
+      ip: input.client.ip,
+      userAgent: input.client.userAgent,
+      deviceType,
+      browser,
+      os,
+      deviceKey,
+      outcome: input.outcome,
+      reason: input.reason ?? null,
+      method: input.method ?? null,
+    });
+    await em.flush();
+    return attempt;
+  }
+
+  /**
+   * Records a successful sign-in and, when the account has signed in before but never from this kind of device
+   * (device type, browser and OS names), queues a mail to the owner. The very first sign-in mails nothing: every
+   * device is new then.
+   */
+  async recordSuccess(em: EntityManager, user: User, client: ClientInfo, method: LoginMethod): Promise<void> {
+    const { deviceKey } = describeUserAgent(client.userAgent);
+    const [seenBefore, signedInBefore] = await Promise.all([
+      em.count(LoginAttemptSchema, { userId: user.id, outcome: 'success', deviceKey }),
+      em.count(LoginAttemptSchema, { userId: user.id, outcome: 'success' }),
+    ]);
+    const attempt = await this.record(em, { email: user.email, user, client, outcome: 'success', method });
+    if (signedInBefore > 0 && seenBefore === 0) {
+      const device = [attempt.browser, attempt.os && `on ${attempt.os}`].filter(Boolean).join(' ') || 'an unrecognised device';
+      enqueueMail(em, attempt.createdAt, user.email, newDeviceMail({ device, ip: client.ip, at: attempt.createdAt, appUrl: this.options.appUrl }));
+      await em.flush();
+    }
+  }
+
+  /** The user's successful sign-ins, newest first, one page at a time. */
+  async history(em: EntityManager, userId: string, page: { limit: number; cursor?: string }): Promise<{ items: LoginRecord[]; nextCursor: string | null }> {
+    const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+    const rows = await em.find(
+      LoginAttemptSchema,
+      {
+        userId,
+        outcome: 'success',
+        ...(after
+          ? { $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] }
+          : {}),
+      },
+      { orderBy: { createdAt: 'desc', id: 'desc' }, limit: page.limit + 1 },
+    );
+    const items = rows.slice(0, page.limit);
+    const last = items.at(-1);
+    return {
+      items: items.map((row) => ({
+        id: row.id,
+        createdAt: row.createdAt.toISOString(),
+        method: row.method ?? 'password',
+        ip: row.ip,
+        deviceType: row.deviceType,
+        browser: row.browser,
+        os: row.os,
+      })),
+      nextCursor: rows.length > page.limit && last ? encodeCursor(last) : null,
+    };
+  }
+}
+
+const encodeCursor = (row: { createdAt: Date; id: string }) => Buffer.from(`${row.createdAt.getTime()}:${row.id}`).toString('base64url');
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const match = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) {
+    throw new ProblemError('validation-failed', {
+      detail: 'The cursor is not one this API gave out.',
+      errors: [{ pointer: '/query/cursor', detail: 'not a cursor from a previous page' }],
+    });
+  }
+  return { createdAt: new Date(Number(match[1])), id: match[2] };
+}
