@@ -12,6 +12,10 @@ export async function start(env: Record<string, string | undefined> = process.en
   const services = await createServices(config);
   const app = createApp(services);
   const server = createServer(app.callback());
+  // Longer than the idle timeout of common load balancers (60 s), so that the balancer, not this server, closes an
+  // idle keep-alive connection; otherwise a request can race the close and fail. Node's default is 5 s.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   server.listen(config.PORT, config.HOST);
   await once(server, 'listening');
   const jobs = startJobs(services);

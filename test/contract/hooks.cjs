@@ -18,7 +18,8 @@
  */
 const hooks = require('hooks');
 const { readFileSync } = require('node:fs');
-const { randomBytes } = require('node:crypto');
+const { randomBytes, randomUUID } = require('node:crypto');
+const { generate: totpCode } = require('otplib');
 const { getContext, activeSkips, findSkip, documentedResponses, responseKey, toJsonSchema } = require('./contract.cjs');
 const { verificationTokenOf } = require('./mail-catcher.cjs');
 
@@ -56,7 +57,12 @@ async function api(method, path, { body, token, expect } = {}) {
   const headers = { accept: 'application/json, application/problem+json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let response;
+  try {
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (error) {
+    throw new Error(`setup: ${method} ${path} got no answer: ${error.cause?.message ?? error.message}`, { cause: error });
+  }
   const text = await response.text();
   let json;
   try {
@@ -110,6 +116,32 @@ async function throwAwayAccount(prefix) {
   const account = { email: freshEmail(prefix), password: strongPassword() };
   await registerAndVerify(account.email, account.password);
   return account;
+}
+
+/**
+ * A throw-away account with an authenticator app turned on, made once and shared by the transactions that need
+ * one. Its recovery codes are handed out one per use.
+ */
+let totpAccountPromise;
+function totpAccount() {
+  totpAccountPromise ??= (async () => {
+    const account = await throwAwayAccount('totp');
+    const { accessToken } = await signIn(account);
+    const { json: enrolment } = await api('POST', '/v1/me/mfa/totp', { token: accessToken, expect: 200 });
+    const { json: confirmed } = await api('POST', '/v1/me/mfa/totp/confirm', {
+      token: accessToken,
+      body: { code: await totpCode({ secret: enrolment.secret }) },
+      expect: 200,
+    });
+    return { ...account, accessToken, recoveryCodes: confirmed.recoveryCodes };
+  })();
+  return totpAccountPromise;
+}
+
+/** Replaces the whole request target (path and query). */
+function requestTarget(transaction, target) {
+  transaction.fullPath = target;
+  transaction.request.uri = target;
 }
 
 /** Puts a real value in place of the spec's example for a path parameter. */
@@ -211,6 +243,19 @@ const BEFORE = {
   'login 415': (t) => textPlain(t),
 
   // The main session's refresh token as the browser cookie, so the new one comes back in the documented Set-Cookie.
+  // A sign-in of the TOTP account finished with one of its recovery codes (a TOTP code works once per 30 s).
+  'verifyMfa 200': async (t) => {
+    const account = await totpAccount();
+    const { json: challenge } = await api('POST', '/v1/auth/login', {
+      body: { email: account.email, password: account.password },
+      expect: 200,
+    });
+    jsonBody(t, { challengeId: challenge.challengeId, code: account.recoveryCodes.shift(), method: 'recovery-code' });
+  },
+  'verifyMfa 400': (t) => jsonBody(t, { challengeId: 'not-a-uuid', code: '123456' }),
+  'verifyMfa 401': (t) => jsonBody(t, { challengeId: randomUUID(), code: '123456' }),
+  'verifyMfa 415': (t) => textPlain(t),
+
   'refreshTokens 200': (t) => {
     setHeader(t, 'Cookie', `${REFRESH_COOKIE}=${state.refreshToken}`);
     jsonBody(t, {});
@@ -328,6 +373,128 @@ const BEFORE = {
     textPlain(t);
   },
 
+  'listMyLoginHistory 200': (t) => {
+    bearer(t);
+    requestTarget(t, '/v1/me/login-history?limit=5');
+  },
+  'listMyLoginHistory 400': (t) => {
+    bearer(t);
+    requestTarget(t, '/v1/me/login-history?limit=0');
+  },
+  'listMyLoginHistory 401': (t) => noAuthorization(t),
+
+  'getMfaStatus 200': (t) => bearer(t),
+  'getMfaStatus 401': (t) => noAuthorization(t),
+
+  // A pending enrolment of the main account: sign-in does not ask for it until it is confirmed.
+  'enrollTotp 200': (t) => bearer(t),
+  'enrollTotp 401': (t) => noAuthorization(t),
+  'enrollTotp 409': async (t) => bearer(t, (await totpAccount()).accessToken),
+
+  // The main account has no authenticator app on: turning it off is a no-op that still needs the password.
+  'disableTotp 204': (t) => {
+    bearer(t);
+    jsonBody(t, { password: state.password });
+  },
+  'disableTotp 400': (t) => {
+    bearer(t);
+    jsonBody(t, { password: '' });
+  },
+  'disableTotp 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { password: state.password });
+  },
+  'disableTotp 403': (t) => {
+    bearer(t);
+    jsonBody(t, { password: `${state.password}-wrong` });
+  },
+  'disableTotp 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+
+  // Turns TOTP on for the main account; AFTER turns it off again.
+  'confirmTotp 200': async (t) => {
+    const { json } = await api('POST', '/v1/me/mfa/totp', { token: state.accessToken, expect: 200 });
+    bearer(t);
+    jsonBody(t, { code: await totpCode({ secret: json.secret }) });
+  },
+  'confirmTotp 400': (t) => {
+    bearer(t);
+    jsonBody(t, { code: 'abcdef' });
+  },
+  'confirmTotp 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { code: '123456' });
+  },
+  // Before confirmTotp 200 in spec order? No: statuses run in order, so this runs after AFTER turned TOTP off and
+  // dropped the secret: there is no enrolment to confirm.
+  'confirmTotp 409': (t) => {
+    bearer(t);
+    jsonBody(t, { code: '123456' });
+  },
+  'confirmTotp 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  'confirmTotp 422': async (t) => {
+    await api('POST', '/v1/me/mfa/totp', { token: state.accessToken, expect: 200 });
+    bearer(t);
+    jsonBody(t, { code: '000000' });
+  },
+
+  // Turns email codes on for the main account; AFTER turns them off again.
+  'enableEmailOtp 200': (t) => bearer(t),
+  'enableEmailOtp 401': (t) => noAuthorization(t),
+
+  'disableEmailOtp 204': (t) => {
+    bearer(t);
+    jsonBody(t, { password: state.password });
+  },
+  'disableEmailOtp 400': (t) => {
+    bearer(t);
+    jsonBody(t, { password: '' });
+  },
+  'disableEmailOtp 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { password: state.password });
+  },
+  'disableEmailOtp 403': (t) => {
+    bearer(t);
+    jsonBody(t, { password: `${state.password}-wrong` });
+  },
+  'disableEmailOtp 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+
+  'regenerateRecoveryCodes 200': async (t) => {
+    const account = await totpAccount();
+    bearer(t, account.accessToken);
+    jsonBody(t, { password: account.password });
+  },
+  'regenerateRecoveryCodes 400': (t) => {
+    bearer(t);
+    jsonBody(t, { password: '' });
+  },
+  'regenerateRecoveryCodes 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { password: state.password });
+  },
+  'regenerateRecoveryCodes 403': async (t) => {
+    bearer(t, (await totpAccount()).accessToken);
+    jsonBody(t, { password: 'not the password' });
+  },
+  // The main account has no authenticator app, so it has no recovery codes to replace.
+  'regenerateRecoveryCodes 409': (t) => {
+    bearer(t);
+    jsonBody(t, { password: state.password });
+  },
+  'regenerateRecoveryCodes 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+
   'listMySessions 200': (t) => bearer(t),
   'listMySessions 401': (t) => noAuthorization(t),
 
@@ -348,6 +515,19 @@ const BEFORE = {
 
 /** What a transaction leaves for the ones after it. */
 const AFTER = {
+  // A sign-in of the TOTP account finished with one of its recovery codes (a TOTP code works once per 30 s).
+  'verifyMfa 200': async (t) => {
+    const account = await totpAccount();
+    const { json: challenge } = await api('POST', '/v1/auth/login', {
+      body: { email: account.email, password: account.password },
+      expect: 200,
+    });
+    jsonBody(t, { challengeId: challenge.challengeId, code: account.recoveryCodes.shift(), method: 'recovery-code' });
+  },
+  'verifyMfa 400': (t) => jsonBody(t, { challengeId: 'not-a-uuid', code: '123456' }),
+  'verifyMfa 401': (t) => jsonBody(t, { challengeId: randomUUID(), code: '123456' }),
+  'verifyMfa 415': (t) => textPlain(t),
+
   'refreshTokens 200': (t) => {
     if (t.real?.statusCode !== 200) return;
     const rotated = refreshCookieOf(t.real);
@@ -357,6 +537,13 @@ const AFTER = {
   },
   'logoutAll 204': async () => {
     await signInMainSession();
+  },
+  // Leave the main account without second factors, so that its password sign-in keeps giving tokens.
+  'confirmTotp 200': async () => {
+    await api('DELETE', '/v1/me/mfa/totp', { token: state.accessToken, body: { password: state.password }, expect: 204 });
+  },
+  'enableEmailOtp 200': async () => {
+    await api('DELETE', '/v1/me/mfa/email', { token: state.accessToken, body: { password: state.password }, expect: 204 });
   },
   'changePassword 204': async (t) => {
     if (t.real?.statusCode !== 204) return;
@@ -379,7 +566,7 @@ const asHook = (fn) =>
       .then(
         () => done(),
         (error) => {
-          const reason = `hook error: ${error?.message || error}`;
+          const reason = `hook error: ${error?.message || error}${error?.cause ? ` (${error.cause.code || error.cause.message || error.cause})` : ""}`;
           if (Array.isArray(transaction)) {
             console.error(`[contract hooks] ${reason}`);
           } else {

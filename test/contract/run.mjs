@@ -162,6 +162,7 @@ async function startServer({ port, databaseUrl, smtpUrl }) {
     SMTP_URL: smtpUrl,
     BCRYPT_COST: '4',
     RATE_LIMIT_PER_MINUTE: '10000',
+    RATE_LIMIT_ACCOUNT_PER_HOUR: '10000',
     LOG_LEVEL: 'warn',
     NODE_ENV: 'test',
     VALIDATE_RESPONSES: 'true',
