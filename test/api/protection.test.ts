@@ -4,7 +4,7 @@ import { BlockedIpSchema, LoginAttemptSchema } from '../../src/db/entities.js';
 import { TestServer, uniqueEmail, usingPostgres } from '../helpers/server.js';
 
 /** The counter stores this run can exercise: memory always, the database on PostgreSQL, Redis when given one. */
-const stores = [
+const stores: Array<{ store: string; env: Record<string, string> }> = [
   { store: 'memory', env: {} },
   ...(usingPostgres ? [{ store: 'database', env: {} }] : []),
   ...(process.env.TEST_REDIS_URL ? [{ store: 'redis', env: { REDIS_URL: process.env.TEST_REDIS_URL } }] : []),
