@@ -185,6 +185,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the social sign-in providers
+         * @description The providers this server is configured for, with the URL that starts a sign-in with each.
+         */
+        get: operations["listProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oauth/{provider}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start a social sign-in
+         * @description For a browser to navigate to (not to fetch): redirects to the provider with an authorization-code request
+         *     protected by PKCE, `state` and `nonce`, and sets a short-lived cookie that ties the sign-in to this browser.
+         *     With `intent=link`, the provider identity is added to the signed-in account (identified by the refresh
+         *     cookie or a bearer token); without a session, it redirects to the app with `error=sign-in-required`.
+         */
+        get: operations["startOAuth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finish a social sign-in
+         * @description Where the provider sends the browser back. Checks `state` (single-use, tied to the browser that started),
+         *     exchanges the code with the PKCE verifier, validates the ID token and its `nonce`, then signs in, signs up or
+         *     links as the introduction describes. Always redirects to `{APP_URL}/oauth/complete`: on success with
+         *     `provider` (and `linked=true` when linking) and the refresh cookie set, on failure with `error`.
+         */
+        get: operations["finishOAuth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -407,6 +473,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the linked provider identities */
+        get: operations["listMyIdentities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/identities/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink a provider identity
+         * @description Removes the identity of this provider from the account. Refused with `409 last-sign-in-method` when the
+         *     account would be left with no way to sign in (no password and no other identity): set a password first
+         *     with `changePassword`.
+         */
+        delete: operations["unlinkIdentity"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/mfa": {
         parameters: {
             query?: never;
@@ -526,7 +631,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -882,6 +987,72 @@ export interface components {
         SessionList: {
             items: components["schemas"]["Session"][];
         };
+        /**
+         * @default login
+         * @enum {string}
+         */
+        OAuthIntent: "login" | "link";
+        Provider: {
+            /**
+             * @description The `provider` path parameter.
+             * @example google
+             */
+            name: string;
+            /** @example Google */
+            displayName: string;
+            /**
+             * @description Where a browser goes to start a sign-in with this provider (`startOAuth`).
+             * @example /v1/auth/oauth/google/authorize
+             */
+            authorizeUrl: string;
+        };
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "name": "google",
+         *           "displayName": "Google",
+         *           "authorizeUrl": "/v1/auth/oauth/google/authorize"
+         *         }
+         *       ]
+         *     }
+         */
+        ProviderList: {
+            items: components["schemas"]["Provider"][];
+        };
+        /**
+         * @example {
+         *       "provider": "google",
+         *       "email": "ada@example.com",
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "lastUsedAt": "2026-11-21T10:00:00.000Z"
+         *     }
+         */
+        Identity: {
+            /** @example google */
+            provider: string;
+            /** @description The email the provider reported for this identity. */
+            email: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastUsedAt: string;
+        };
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "provider": "google",
+         *           "email": "ada@example.com",
+         *           "createdAt": "2026-11-21T10:00:00.000Z",
+         *           "lastUsedAt": "2026-11-21T10:00:00.000Z"
+         *         }
+         *       ]
+         *     }
+         */
+        IdentityList: {
+            items: components["schemas"]["Identity"][];
+        };
         /** @description Tokens, or a challenge for a second factor when the account has one on. */
         LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["MfaChallenge"];
         /**
@@ -988,10 +1159,10 @@ export interface components {
             code?: string;
         };
         /**
-         * @description How the sign-in was completed.
+         * @description How the sign-in was completed (`social`, through a provider of `listProviders`).
          * @enum {string}
          */
-        LoginMethod: "password" | "totp" | "email" | "recovery-code";
+        LoginMethod: "password" | "totp" | "email" | "recovery-code" | "social";
         /**
          * @example {
          *       "id": "9b1de027-1f45-49ed-9946-adb7e3d54d6f",
@@ -1345,6 +1516,25 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description Unlinking would leave the account with no way to sign in. */
+        LastSignInMethod: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:last-sign-in-method",
+                 *       "code": "last-sign-in-method",
+                 *       "title": "This is the account's last way to sign in",
+                 *       "status": 409,
+                 *       "detail": "Set a password before unlinking google.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The authenticator app is already on (`totp-already-enabled`), or not on or not enrolled (`totp-not-enabled`). */
         MfaStateConflict: {
             headers: {
@@ -1405,6 +1595,11 @@ export interface components {
         };
     };
     parameters: {
+        /**
+         * @description A provider name from `listProviders`.
+         * @example google
+         */
+        Provider: string;
         /**
          * @description How many items a page holds at most.
          * @example 20
@@ -1633,6 +1828,93 @@ export interface operations {
             401: components["responses"]["MfaFailed"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+        };
+    };
+    listProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The configured providers (possibly none). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+        };
+    };
+    startOAuth: {
+        parameters: {
+            query?: {
+                /** @description `login` (the default) signs in or up; `link` adds the identity to the signed-in account. */
+                intent?: components["schemas"]["OAuthIntent"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A provider name from `listProviders`.
+                 * @example google
+                 */
+                provider: components["parameters"]["Provider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider's authorization page (or to the app with an `error`). */
+            302: {
+                headers: {
+                    /** @description The provider's authorization URL. */
+                    Location?: string;
+                    /** @description `pulse_auth_oauth`: HttpOnly, SameSite=Lax, 10 minutes, path `/v1/auth/oauth`. */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    finishOAuth: {
+        parameters: {
+            query?: {
+                /** @description The authorization code. */
+                code?: string;
+                state?: string;
+                /** @description The provider's error, e.g. `access_denied` when consent was refused. */
+                error?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A provider name from `listProviders`.
+                 * @example google
+                 */
+                provider: components["parameters"]["Provider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To `{APP_URL}/oauth/complete`, with the outcome in the query. */
+            302: {
+                headers: {
+                    /** @description `{APP_URL}/oauth/complete?provider=<name>` or `{APP_URL}/oauth/complete?error=<code>`. */
+                    Location?: string;
+                    "Set-Cookie": components["headers"]["SetRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["NotFound"];
         };
     };
     refreshTokens: {
@@ -1943,6 +2225,55 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
+        };
+    };
+    listMyIdentities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider identities of the account. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+        };
+    };
+    unlinkIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A provider name from `listProviders`.
+                 * @example google
+                 */
+                provider: components["parameters"]["Provider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["LastSignInMethod"];
         };
     };
     getMfaStatus: {

@@ -15,6 +15,8 @@ import { Counters } from './domain/protection/counters.js';
 import { SignInGuard } from './domain/protection/sign-in-guard.js';
 import { LoginAttempts } from './domain/sessions/login-attempts.js';
 import { Mfa } from './domain/mfa/mfa.js';
+import { Providers } from './domain/oauth/providers.js';
+import { SocialSignIn } from './domain/oauth/social-sign-in.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
 
@@ -36,6 +38,8 @@ export interface Services {
   guard: SignInGuard;
   attempts: LoginAttempts;
   mfa: Mfa;
+  providers: Providers;
+  socialSignIn: SocialSignIn;
   mailTransport: MailTransport;
   mailer: MailDeliverer;
   close(): Promise<void>;
@@ -106,6 +110,11 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     challengeTtlSeconds: config.MFA_CHALLENGE_TTL,
     maxAttempts: config.MFA_MAX_ATTEMPTS,
   });
+  const providers = new Providers(config.providers, logger, {
+    publicUrl: config.PUBLIC_URL,
+    allowHttpIssuers: config.OIDC_ALLOW_HTTP_ISSUERS,
+  });
+  const socialSignIn = new SocialSignIn(providers, clock, logger, { adminEmails: config.adminEmails });
   const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
   const mailer = new MailDeliverer(orm, mailTransport, clock, logger, {
     maxAttempts: config.MAIL_MAX_ATTEMPTS,
@@ -129,6 +138,8 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     guard,
     attempts,
     mfa,
+    providers,
+    socialSignIn,
     mailTransport,
     mailer,
     async close() {

@@ -16,6 +16,16 @@ export interface Config extends Readonly<Omit<RawConfig, 'PUBLIC_URL' | 'APP_URL
   readonly VALIDATE_RESPONSES: boolean;
   readonly corsOrigins: readonly string[];
   readonly adminEmails: ReadonlySet<string>;
+  readonly providers: readonly ProviderConfig[];
+}
+
+/** A social sign-in provider: Google, or an OpenID Connect provider from OIDC_PROVIDERS. */
+export interface ProviderConfig {
+  name: string;
+  displayName: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
 }
 
 const KEYS = Object.keys(ConfigSchema.properties);
@@ -38,6 +48,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const raw = converted as RawConfig;
 
   const publicUrl = stripTrailingSlash(raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`);
+  const { providers, problems: providerProblems } = readProviders(raw, env);
   const config: Config = {
     ...raw,
     PUBLIC_URL: publicUrl,
@@ -46,10 +57,54 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     VALIDATE_RESPONSES: raw.VALIDATE_RESPONSES ?? raw.NODE_ENV !== 'production',
     corsOrigins: splitList(raw.CORS_ORIGINS),
     adminEmails: new Set(splitList(raw.ADMIN_EMAILS).map((email) => email.toLowerCase())),
+    providers,
   };
-  const semantic = checkCombinations(config);
+  const semantic = [...checkCombinations(config), ...providerProblems];
   if (semantic.length > 0) throw new ConfigError(semantic);
   return Object.freeze(config);
+}
+
+/** Google from its two keys; every name in OIDC_PROVIDERS from its three `OIDC_<NAME>_…` keys. */
+function readProviders(raw: RawConfig, env: Record<string, string | undefined>): { providers: ProviderConfig[]; problems: string[] } {
+  const providers: ProviderConfig[] = [];
+  const problems: string[] = [];
+  if (Boolean(raw.GOOGLE_CLIENT_ID) !== Boolean(raw.GOOGLE_CLIENT_SECRET)) {
+    problems.push('GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET: set both or neither');
+  } else if (raw.GOOGLE_CLIENT_ID) {
+    providers.push({
+      name: 'google',
+      displayName: 'Google',
+      issuer: 'https://accounts.google.com',
+      clientId: raw.GOOGLE_CLIENT_ID,
+      clientSecret: raw.GOOGLE_CLIENT_SECRET!,
+    });
+  }
+  for (const name of splitList(raw.OIDC_PROVIDERS)) {
+    if (!/^[a-z0-9-]{1,32}$/.test(name)) {
+      problems.push(`OIDC_PROVIDERS: "${name}" is not a provider name (lower-case letters, digits and dashes)`);
+      continue;
+    }
+    if (providers.some((provider) => provider.name === name)) {
+      problems.push(`OIDC_PROVIDERS: "${name}" is listed twice (or clashes with google)`);
+      continue;
+    }
+    const prefix = `OIDC_${name.toUpperCase().replace(/-/g, '_')}_`;
+    const [issuer, clientId, clientSecret] = ['ISSUER', 'CLIENT_ID', 'CLIENT_SECRET'].map((key) => env[prefix + key]);
+    for (const [key, value] of [['ISSUER', issuer], ['CLIENT_ID', clientId], ['CLIENT_SECRET', clientSecret]] as const) {
+      if (!value) problems.push(`${prefix}${key}: required for the "${name}" provider listed in OIDC_PROVIDERS`);
+    }
+    if (issuer && !/^https?:\/\//.test(issuer)) problems.push(`${prefix}ISSUER: must be an http(s) URL (got ${JSON.stringify(issuer)})`);
+    else if (issuer?.startsWith('http:') && !raw.OIDC_ALLOW_HTTP_ISSUERS) {
+      problems.push(`${prefix}ISSUER: an http:// issuer needs OIDC_ALLOW_HTTP_ISSUERS=true (local test providers only)`);
+    }
+    if (issuer && clientId && clientSecret) {
+      providers.push({ name, displayName: name.charAt(0).toUpperCase() + name.slice(1), issuer, clientId, clientSecret });
+    }
+  }
+  if (raw.OIDC_ALLOW_HTTP_ISSUERS && raw.NODE_ENV === 'production') {
+    problems.push('OIDC_ALLOW_HTTP_ISSUERS: not allowed in production (tokens would cross the network in clear)');
+  }
+  return { providers, problems };
 }
 
 function checkCombinations(config: Config): string[] {

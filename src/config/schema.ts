@@ -92,6 +92,17 @@ export const ConfigSchema = Type.Object({
   MFA_ISSUER: Type.String({ minLength: 1, default: 'Pulse Auth', description: 'the name authenticator apps show next to the account' }),
   MFA_CHALLENGE_TTL: seconds(300, 'seconds a sign-in has to enter its second factor (and an emailed code lives)'),
   MFA_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 5, description: 'wrong codes that spend an MFA challenge' }),
+  GOOGLE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'with GOOGLE_CLIENT_SECRET, enables the `google` provider' })),
+  GOOGLE_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'the OAuth client secret of the Google client' })),
+  OIDC_PROVIDERS: Type.String({
+    default: '',
+    description:
+      'comma-separated names of OpenID Connect providers; each NAME needs `OIDC_<NAME>_ISSUER`, `OIDC_<NAME>_CLIENT_ID` and `OIDC_<NAME>_CLIENT_SECRET`',
+  }),
+  OIDC_ALLOW_HTTP_ISSUERS: Type.Boolean({
+    default: false,
+    description: 'accept `http://` issuers (local test providers only; refused in production)',
+  }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'pino log level',

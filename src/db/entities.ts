@@ -160,7 +160,7 @@ export const PasswordResetTokenSchema = new EntitySchema<PasswordResetToken>({
 });
 
 export type LoginOutcome = 'success' | 'failure' | 'mfa-required' | 'locked';
-export type LoginMethod = 'password' | 'totp' | 'email' | 'recovery-code';
+export type LoginMethod = 'password' | 'totp' | 'email' | 'recovery-code' | 'social';
 
 /** Every sign-in attempt: the successful ones are the user's login history, all of them the admins' audit. */
 export interface LoginAttempt {
@@ -277,6 +277,65 @@ export const MfaChallengeSchema = new EntitySchema<MfaChallenge>({
   },
 });
 
+/** An account's identity at a social sign-in provider. */
+export interface Identity {
+  id: string;
+  userId: string;
+  provider: string;
+  /** The provider's `sub`: stable for the person at that provider. */
+  subject: string;
+  email: string | null;
+  createdAt: Date;
+  lastUsedAt: Date;
+}
+
+export const IdentitySchema = new EntitySchema<Identity>({
+  name: 'Identity',
+  tableName: 'identities',
+  uniques: [{ properties: ['provider', 'subject'] }, { properties: ['userId', 'provider'] }],
+  properties: {
+    id: { type: 'uuid', primary: true },
+    userId: { type: 'uuid', index: true },
+    provider: { type: 'string', length: 32 },
+    subject: { type: 'string', length: 255 },
+    email: { type: 'string', length: 254, nullable: true },
+    createdAt: { type: 'Date' },
+    lastUsedAt: { type: 'Date' },
+  },
+});
+
+/** A social sign-in between startOAuth and finishOAuth. Single-use; stored by the hash of its `state`. */
+export interface OAuthState {
+  id: string;
+  stateHash: string;
+  /** Hash of the random value in the browser's `pulse_auth_oauth` cookie: only that browser can finish. */
+  browserHash: string;
+  provider: string;
+  codeVerifier: string;
+  nonce: string;
+  intent: 'login' | 'link';
+  linkUserId: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export const OAuthStateSchema = new EntitySchema<OAuthState>({
+  name: 'OAuthState',
+  tableName: 'oauth_states',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    stateHash: { type: 'string', length: 64, unique: true },
+    browserHash: { type: 'string', length: 64 },
+    provider: { type: 'string', length: 32 },
+    codeVerifier: { type: 'string', length: 128 },
+    nonce: { type: 'string', length: 128 },
+    intent: { type: 'string', length: 8 },
+    linkUserId: { type: 'uuid', nullable: true },
+    createdAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
+  },
+});
+
 /** A key pair that signs access tokens. Published in the JWKS from `createdAt` until `retiresAt`. */
 export interface SigningKey {
   kid: string;
@@ -346,6 +405,8 @@ export const entities = [
   BlockedIpSchema,
   RecoveryCodeSchema,
   MfaChallengeSchema,
+  IdentitySchema,
+  OAuthStateSchema,
   SigningKeySchema,
   OutboxMailSchema,
 ];

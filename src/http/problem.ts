@@ -22,6 +22,7 @@ const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
   'mfa-challenge-invalid': { status: 401, title: 'The sign-in challenge is no longer valid' },
   'totp-already-enabled': { status: 409, title: 'The authenticator app is already on' },
   'totp-not-enabled': { status: 409, title: 'The authenticator app is not on' },
+  'last-sign-in-method': { status: 409, title: "This is the account's last way to sign in" },
   'not-found': { status: 404, title: 'Not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   'payload-too-large': { status: 413, title: 'Payload too large' },

@@ -3,6 +3,7 @@ import {
   BlockedIpSchema,
   LoginAttemptSchema,
   MfaChallengeSchema,
+  OAuthStateSchema,
   PasswordResetTokenSchema,
   PendingRegistrationSchema,
   RefreshTokenSchema,
@@ -25,11 +26,12 @@ export async function deleteExpiredRegistrations(em: EntityManager, now: Date): 
 }
 
 /**
- * Spent credentials: used or expired reset links and MFA challenges, refresh tokens rotated long ago, and sessions
+ * Spent credentials: used or expired reset links, MFA challenges and social sign-in states, refresh tokens rotated long ago, and sessions
  * that ended (signed out, revoked or expired) more than SESSION_RETENTION_DAYS ago, with their refresh tokens.
  */
 export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRetentionDays: number): Promise<JobCounts> {
   const mfaChallenges = await em.nativeDelete(MfaChallengeSchema, { expiresAt: { $lte: addSeconds(now, -DAY) } });
+  const oauthStates = await em.nativeDelete(OAuthStateSchema, { expiresAt: { $lte: now } });
   const resetTokens = await em.nativeDelete(PasswordResetTokenSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const rotatedBefore = addSeconds(now, -ROTATED_TOKEN_RETENTION_DAYS * DAY);
   let refreshTokens = await em.nativeDelete(RefreshTokenSchema, { rotatedAt: { $lte: rotatedBefore } });
@@ -47,7 +49,7 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
     sessions += await em.nativeDelete(SessionSchema, { id: { $in: ids } });
     em.clear();
   }
-  return { resetTokens, mfaChallenges, refreshTokens, sessions };
+  return { resetTokens, mfaChallenges, oauthStates, refreshTokens, sessions };
 }
 
 /** Sign-in attempts older than LOGIN_HISTORY_DAYS, and IP blocks that ended as long ago. */

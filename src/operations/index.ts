@@ -3,6 +3,7 @@ import type { Services } from '../services.js';
 import { healthOperations } from './health.js';
 import { passwordOperations } from './passwords.js';
 import { mfaOperations } from './mfa.js';
+import { socialOperations } from './social.js';
 import { sessionOperations } from './sessions.js';
 import { profileOperations } from './profile.js';
 import { registrationOperations } from './registration.js';
@@ -17,6 +18,7 @@ export function createHandlers(services: Services): Handlers {
     ...sessionOperations(services),
     ...passwordOperations(services),
     ...mfaOperations(services),
+    ...socialOperations(services),
     ...profileOperations(services),
   };
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, SessionSchema, UserSchema } from '../../db/entities.js';
+import { PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, SessionSchema, UserSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
@@ -50,5 +50,6 @@ export async function purgeUsers(em: EntityManager, userIds: string[]): Promise<
   await em.nativeDelete(RecoveryCodeSchema, { userId: { $in: userIds } });
   await em.nativeDelete(MfaChallengeSchema, { userId: { $in: userIds } });
   await em.nativeDelete(LoginAttemptSchema, { userId: { $in: userIds } });
+  await em.nativeDelete(IdentitySchema, { userId: { $in: userIds } });
   return em.nativeDelete(UserSchema, { id: { $in: userIds } });
 }

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import * as oidc from 'openid-client';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
+import type { Logger } from 'pino';
+import { IdentitySchema, OAuthStateSchema, PendingRegistrationSchema, UserSchema, type User } from '../../db/entities.js';
+import { addSeconds, type Clock } from '../clock.js';
+import { constantTimeEqual, hashToken, randomSecret } from '../tokens/secrets.js';
+import { normaliseEmail } from '../users/views.js';
+import { ProviderUnavailable, type Providers } from './providers.js';
+import type { ProviderConfig } from '../../config/load.js';
+
+const STATE_TTL_SECONDS = 600;
+
+/** Why a social sign-in failed: the `error` of the redirect to the app (listed in the spec's introduction). */
+export type SocialSignInError =
+  | 'access-denied'
+  | 'invalid-state'
+  | 'provider-unavailable'
+  | 'provider-error'
+  | 'email-not-verified'
+  | 'identity-in-use'
+  | 'sign-in-required'
+  | 'account-disabled';
+
+export class SocialSignInFailed extends Error {
+  constructor(
+    readonly code: SocialSignInError,
+    options?: { cause?: unknown },
+  ) {
+    super(code, options);
+  }
+}
+
+export interface Started {
+  authorizationUrl: string;
+  /** Goes to the browser in the `pulse_auth_oauth` cookie; finishing needs it back. */
+  browserSecret: string;
+}
+
+export interface Finished {
+  user: User;
+  provider: ProviderConfig;
+  linked: boolean;
+}
+
+/**
+ * Sign-in, sign-up and linking through OpenID Connect providers: authorization code with PKCE, `state` and
+ * `nonce`; the state is single-use, stored by hash, and tied to the starting browser by a cookie.
+ *
+ * Linking rules against account pre-hijacking: an identity joins an existing account only when the provider says
+ * the email is verified (local accounts are verified by construction); a pending registration with that email
+ * never captures it (its link simply stops working once the account exists).
+ */
+export class SocialSignIn {
+  constructor(
+    private readonly providers: Providers,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: { adminEmails: ReadonlySet<string> },
+  ) {}
+
+  async start(em: EntityManager, provider: ProviderConfig, intent: { linkUserId: string | null }): Promise<Started> {
+    const config = await this.providers.configuration(provider).catch((error) => {
+      throw new SocialSignInFailed('provider-unavailable', { cause: error });
+    });
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const browserSecret = randomSecret();
+    const now = this.clock.now();
+    em.create(OAuthStateSchema, {
+      id: randomUUID(),
+      stateHash: hashToken(state),
+      browserHash: hashToken(browserSecret),
+      provider: provider.name,
+      codeVerifier,
+      nonce,
+      intent: intent.linkUserId ? 'link' : 'login',
+      linkUserId: intent.linkUserId,
+      createdAt: now,
+      expiresAt: addSeconds(now, STATE_TTL_SECONDS),
+    });
+    await em.flush();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: this.providers.callbackUrl(provider.name),
+      scope: 'openid email profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    return { authorizationUrl: url.href, browserSecret };
+  }
+
+  /** Completes the provider's redirect back to us; `query` is the callback's query string as received. */
+  async finish(em: EntityManager, provider: ProviderConfig, query: URLSearchParams, browserSecret: string | undefined): Promise<Finished> {
+    const state = query.get('state');
+    // The state is spent first, whatever happens next: a replay of this callback finds nothing.
+    const pending = state ? await this.takeState(em, state) : null;
+    if (query.get('error')) throw new SocialSignInFailed(query.get('error') === 'access_denied' ? 'access-denied' : 'provider-error');
+    if (
+      !pending ||
+      pending.provider !== provider.name ||
+      !browserSecret ||
+      !constantTimeEqual(hashToken(browserSecret), pending.browserHash)
+    ) {
+      throw new SocialSignInFailed('invalid-state');
+    }
+
+    let claims: oidc.IDToken;
+    try {
+      const config = await this.providers.configuration(provider);
+      const callback = new URL(this.providers.callbackUrl(provider.name));
+      callback.search = query.toString();
+      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: pending.codeVerifier,
+        expectedState: state!,
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      });
+      claims = tokens.claims()!;
+    } catch (error) {
+      this.logger.warn({ provider: provider.name, err: error }, 'oauth: code exchange failed');
+      throw new SocialSignInFailed(error instanceof ProviderUnavailable ? 'provider-unavailable' : 'provider-error', { cause: error });
+    }
+
+    try {
+      return await em.transactional((tx) => this.resolveUser(tx, provider, claims, pending.linkUserId));
+    } catch (error) {
+      // Two sign-ins of one new person at once: the second finds the identity the first made.
+      if (error instanceof UniqueConstraintViolationException) {
+        return em.fork().transactional((tx) => this.resolveUser(tx, provider, claims, pending.linkUserId));
+      }
+      throw error;
+    }
+  }
+
+  private async takeState(em: EntityManager, state: string) {
+    const row = await em.findOne(OAuthStateSchema, { stateHash: hashToken(state) });
+    if (!row) return null;
+    const taken = await em.nativeDelete(OAuthStateSchema, { id: row.id, expiresAt: { $gt: this.clock.now() } });
+    return taken === 1 ? row : null;
+  }
+
+  private async resolveUser(em: EntityManager, provider: ProviderConfig, claims: oidc.IDToken, linkUserId: string | null): Promise<Finished> {
+    const now = this.clock.now();
+    const email = typeof claims.email === 'string' ? normaliseEmail(claims.email) : null;
+    const emailVerified = claims.email_verified === true;
+    const existing = await em.findOne(IdentitySchema, { provider: provider.name, subject: claims.sub });
+
+    if (existing) {
+      if (linkUserId && existing.userId !== linkUserId) throw new SocialSignInFailed('identity-in-use');
+      const user = await em.findOne(UserSchema, { id: existing.userId });
+      if (!user || user.deletedAt) throw new SocialSignInFailed('account-disabled');
+      existing.lastUsedAt = now;
+      existing.email = email;
+      return { user, provider, linked: false };
+    }
+
+    if (linkUserId) {
+      const user = await em.findOne(UserSchema, { id: linkUserId, deletedAt: null });
+      if (!user) throw new SocialSignInFailed('sign-in-required');
+      if (await em.count(IdentitySchema, { userId: user.id, provider: provider.name })) throw new SocialSignInFailed('identity-in-use');
+      this.addIdentity(em, user.id, provider, claims.sub, email, now);
+      return { user, provider, linked: true };
+    }
+
+    if (!email || !emailVerified) throw new SocialSignInFailed('email-not-verified');
+    const account = await em.findOne(UserSchema, { email });
+    if (account?.deletedAt) throw new SocialSignInFailed('account-disabled');
+    if (account) {
+      if (await em.count(IdentitySchema, { userId: account.id, provider: provider.name })) throw new SocialSignInFailed('identity-in-use');
+      this.addIdentity(em, account.id, provider, claims.sub, email, now);
+      return { user: account, provider, linked: true };
+    }
+
+    const user = em.create(UserSchema, {
+      id: randomUUID(),
+      email,
+      name: typeof claims.name === 'string' ? claims.name.slice(0, 100) : null,
+      passwordHash: null,
+      role: this.options.adminEmails.has(email) ? 'admin' : 'user',
+      emailVerified: true,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+      totpSecret: null,
+      totpEnabledAt: null,
+      totpLastStep: null,
+      emailOtpEnabledAt: null,
+    });
+    // Sign-ups still waiting for their link lose the race: the address now has an account.
+    await em.nativeDelete(PendingRegistrationSchema, { email });
+    this.addIdentity(em, user.id, provider, claims.sub, email, now);
+    return { user, provider, linked: false };
+  }
+
+  private addIdentity(em: EntityManager, userId: string, provider: ProviderConfig, subject: string, email: string | null, now: Date) {
+    em.create(IdentitySchema, { id: randomUUID(), userId, provider: provider.name, subject, email, createdAt: now, lastUsedAt: now });
+  }
+}

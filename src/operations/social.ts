@@ -1,0 +1,144 @@
+import { stringifySetCookie } from 'cookie';
+import { IdentitySchema, UserSchema } from '../db/entities.js';
+import { completeSignIn } from '../domain/sessions/sign-in.js';
+import { mfaMethodsOf } from '../domain/mfa/mfa.js';
+import { SocialSignInFailed } from '../domain/oauth/social-sign-in.js';
+import { clientInfo, type AppContext } from '../http/context.js';
+import { cookiePolicyOf, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
+import { ProblemError } from '../http/problem.js';
+import type { OperationGroup } from './group.js';
+
+const BROWSER_COOKIE = 'pulse_auth_oauth';
+const BROWSER_COOKIE_PATH = '/v1/auth/oauth';
+
+export const socialOperations: OperationGroup<'listProviders' | 'startOAuth' | 'finishOAuth' | 'listMyIdentities' | 'unlinkIdentity'> = (
+  services,
+) => {
+  const { providers, socialSignIn, sessions, config, mailer } = services;
+  const cookiePolicy = cookiePolicyOf(config);
+
+  const providerOr404 = (name: string) => {
+    const provider = providers.find(name);
+    if (!provider) throw new ProblemError('not-found', { detail: `There is no provider named "${name}".` });
+    return provider;
+  };
+
+  /** Sends the browser to the app's landing page with the outcome; never a token in the URL. */
+  function toApp(ctx: AppContext, outcome: Record<string, string>) {
+    ctx.set('Location', `${config.APP_URL}/oauth/complete?${new URLSearchParams(outcome)}`);
+    ctx.set('Cache-Control', 'no-store');
+    return { status: 302 as const };
+  }
+
+  /**
+   * The cookie that ties a sign-in to the browser that started it. SameSite=Lax, not Strict: the provider's
+   * redirect back is a cross-site navigation, and a Strict cookie would not come along.
+   */
+  function browserCookie(ctx: AppContext, value: string | null) {
+    ctx.append(
+      'Set-Cookie',
+      stringifySetCookie({
+        name: BROWSER_COOKIE,
+        value: value ?? '',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: cookiePolicy.secure,
+        path: BROWSER_COOKIE_PATH,
+        maxAge: value ? 600 : 0,
+      }),
+    );
+  }
+
+  /** Whose account a link is for: the bearer token's, or the refresh cookie's session's. */
+  async function linkingUser(ctx: AppContext): Promise<string | null> {
+    if (ctx.state.principal) return ctx.state.principal.userId;
+    const refreshToken = refreshCookieOf(ctx);
+    const session = refreshToken ? await sessions.findByRefreshToken(ctx.state.em, refreshToken) : null;
+    return session?.userId ?? null;
+  }
+
+  return {
+    async listProviders() {
+      return {
+        status: 200,
+        body: {
+          items: providers.list.map((provider) => ({
+            name: provider.name,
+            displayName: provider.displayName,
+            authorizeUrl: `/v1/auth/oauth/${provider.name}/authorize`,
+          })),
+        },
+      };
+    },
+
+    async startOAuth({ path, query, ctx }) {
+      const provider = providerOr404(path.provider);
+      let linkUserId: string | null = null;
+      if (query.intent === 'link') {
+        linkUserId = await linkingUser(ctx);
+        if (!linkUserId) return toApp(ctx, { error: 'sign-in-required' });
+      }
+      try {
+        const started = await socialSignIn.start(ctx.state.em, provider, { linkUserId });
+        browserCookie(ctx, started.browserSecret);
+        ctx.set('Location', started.authorizationUrl);
+        return { status: 302 };
+      } catch (error) {
+        if (error instanceof SocialSignInFailed) return toApp(ctx, { error: error.code });
+        throw error;
+      }
+    },
+
+    async finishOAuth({ path, ctx }) {
+      const provider = providerOr404(path.provider);
+      browserCookie(ctx, null);
+      let finished;
+      try {
+        finished = await socialSignIn.finish(ctx.state.em, provider, new URLSearchParams(ctx.querystring), ctx.state.cookies[BROWSER_COOKIE]);
+      } catch (error) {
+        if (error instanceof SocialSignInFailed) return toApp(ctx, { error: error.code });
+        throw error;
+      }
+      const client = clientInfo(ctx);
+      const methods = mfaMethodsOf(finished.user);
+      if (methods.length > 0) {
+        const challenge = await services.mfa.startChallenge(ctx.state.em, finished.user, client, 'cookie');
+        mailer.kick();
+        return toApp(ctx, { mfaChallenge: challenge.id, methods: methods.join(',') });
+      }
+      const issued = await completeSignIn(ctx.state.em, services, finished.user, client, 'social');
+      mailer.kick();
+      setRefreshCookie(ctx, cookiePolicy, issued.refreshToken, issued.session.expiresAt);
+      return toApp(ctx, { provider: provider.name, ...(finished.linked ? { linked: 'true' } : {}) });
+    },
+
+    async listMyIdentities({ ctx }) {
+      const identities = await ctx.state.em.find(IdentitySchema, { userId: ctx.state.principal!.userId }, { orderBy: { createdAt: 'asc' } });
+      return {
+        status: 200,
+        body: {
+          items: identities.map((identity) => ({
+            provider: identity.provider,
+            email: identity.email,
+            createdAt: identity.createdAt.toISOString(),
+            lastUsedAt: identity.lastUsedAt.toISOString(),
+          })),
+        },
+      };
+    },
+
+    async unlinkIdentity({ path, ctx }) {
+      const { userId } = ctx.state.principal!;
+      const em = ctx.state.em;
+      const identity = await em.findOne(IdentitySchema, { userId, provider: path.provider });
+      if (!identity) throw new ProblemError('not-found', { detail: `No ${path.provider} identity is linked to this account.` });
+      const user = await em.findOneOrFail(UserSchema, { id: userId }, { populate: ['passwordHash'] });
+      const others = await em.count(IdentitySchema, { userId, id: { $ne: identity.id } });
+      if (!user.passwordHash && others === 0) {
+        throw new ProblemError('last-sign-in-method', { detail: `Set a password before unlinking ${path.provider}.` });
+      }
+      await em.nativeDelete(IdentitySchema, { id: identity.id });
+      return { status: 204 };
+    },
+  };
+};
