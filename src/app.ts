@@ -37,7 +37,8 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(problemResponses());
   app.use(
     helmet({
-      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      // An API answers JSON: nothing in a response may load anything or be framed. (/docs sets its own.)
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
       strictTransportSecurity: config.PUBLIC_URL.startsWith('https:'),
     }),
   );

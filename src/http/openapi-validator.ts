@@ -101,7 +101,7 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
       responseError = undefined;
       res.statusCode = ctx.status;
       if (ctx.type) res.setHeader('content-type', ctx.type);
-      (res as unknown as { json: (body: unknown) => void }).json(ctx.body ?? undefined);
+      (res as unknown as { json: (body: unknown) => void }).json(ctx.body === '' || ctx.body === null ? undefined : ctx.body);
       if (responseError) {
         const error = new Error(
           `response of ${openapi.schema.operationId} (${ctx.status}) does not match the spec: ${(responseError as Error).message}`,

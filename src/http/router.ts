@@ -95,6 +95,8 @@ function dispatch(operation: SpecOperation, handlers: Handlers): Middleware<AppS
     });
     ctx.status = result.status;
     if (result.body !== undefined) ctx.body = result.body;
+    // Koa would fill a bodiless redirect with its status text ("Found"); a redirect here has no body.
+    else if (result.status >= 300 && result.status < 400) ctx.body = '';
   };
   Object.defineProperty(run, 'name', { value: operation.operationId });
   return run;

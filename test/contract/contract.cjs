@@ -51,6 +51,24 @@ const SKIPS = [
       'needs an unused verification token, which only the mail carries; no mail catcher receives the server\'s mail ' +
       '(set CONTRACT_SMTP_PORT and point the server\'s SMTP_URL at this host)',
   },
+  ...['startOAuth', 'finishOAuth'].map((operationId) => ({
+    operationId,
+    status: '302',
+    when: 'no-provider',
+    reason: 'the server has no social sign-in provider configured (listProviders is empty)',
+  })),
+  {
+    operationId: 'unlinkIdentity',
+    status: '204',
+    reason:
+      'needs an account with a linked provider identity, which takes a full sign-in at a real OpenID provider; ' +
+      'test/api/oauth.test.ts covers it against a local oidc-provider',
+  },
+  {
+    operationId: 'unlinkIdentity',
+    status: '409',
+    reason: 'needs an account made through a provider (no password, one identity); covered by test/api/oauth.test.ts',
+  },
   ...[
     ['verifyMfa', '200'],
     ['enrollTotp', '409'],
@@ -67,8 +85,11 @@ const SKIPS = [
 ];
 
 /** The skips that apply to this run. */
-function activeSkips({ mailAvailable }) {
-  return SKIPS.filter((skip) => !skip.when || (skip.when === 'no-mail' && !mailAvailable));
+function activeSkips({ mailAvailable, providerAvailable }) {
+  return SKIPS.filter(
+    (skip) =>
+      !skip.when || (skip.when === 'no-mail' && !mailAvailable) || (skip.when === 'no-provider' && !providerAvailable),
+  );
 }
 
 function findSkip(skips, operationId, status) {

@@ -48,6 +48,8 @@ const state = {
 
 /** The example of the sessionId path parameter in the spec, which dredd puts in the URL. */
 const SESSION_ID_EXAMPLE = '3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
+/** The example of the provider path parameter. */
+const PROVIDER_EXAMPLE = 'google';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Plain HTTP calls for the setup (outside dredd's transactions).
@@ -256,6 +258,19 @@ const BEFORE = {
   'verifyMfa 401': (t) => jsonBody(t, { challengeId: randomUUID(), code: '123456' }),
   'verifyMfa 415': (t) => textPlain(t),
 
+  'listProviders 200': () => {},
+  // The provider of the server we start does not answer, so this redirects to the app with an error: still a 302.
+  'startOAuth 302': (t) => {
+    pathParameter(t, PROVIDER_EXAMPLE, context.provider);
+    // The browser-binding cookie comes only with a redirect to the provider; this redirect to the app has none.
+    delete t.expected.headers['Set-Cookie'];
+  },
+  'startOAuth 400': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider ?? 'google'}/authorize?intent=bogus`),
+  'startOAuth 404': (t) => pathParameter(t, PROVIDER_EXAMPLE, 'no-such-provider'),
+  // A callback without state: redirects to the app with error=invalid-state.
+  'finishOAuth 302': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider}/callback?error=access_denied`),
+  'finishOAuth 404': (t) => requestTarget(t, '/v1/auth/oauth/no-such-provider/callback?code=x&state=y'),
+
   'refreshTokens 200': (t) => {
     setHeader(t, 'Cookie', `${REFRESH_COOKIE}=${state.refreshToken}`);
     jsonBody(t, {});
@@ -382,6 +397,16 @@ const BEFORE = {
     requestTarget(t, '/v1/me/login-history?limit=0');
   },
   'listMyLoginHistory 401': (t) => noAuthorization(t),
+
+  'listMyIdentities 200': (t) => bearer(t),
+  'listMyIdentities 401': (t) => noAuthorization(t),
+  'unlinkIdentity 400': (t) => {
+    bearer(t);
+    pathParameter(t, PROVIDER_EXAMPLE, 'NOT_A_NAME');
+  },
+  'unlinkIdentity 401': (t) => noAuthorization(t),
+  // The main account has no provider identity.
+  'unlinkIdentity 404': (t) => bearer(t),
 
   'getMfaStatus 200': (t) => bearer(t),
   'getMfaStatus 401': (t) => noAuthorization(t),
@@ -528,6 +553,19 @@ const AFTER = {
   'verifyMfa 401': (t) => jsonBody(t, { challengeId: randomUUID(), code: '123456' }),
   'verifyMfa 415': (t) => textPlain(t),
 
+  'listProviders 200': () => {},
+  // The provider of the server we start does not answer, so this redirects to the app with an error: still a 302.
+  'startOAuth 302': (t) => {
+    pathParameter(t, PROVIDER_EXAMPLE, context.provider);
+    // The browser-binding cookie comes only with a redirect to the provider; this redirect to the app has none.
+    delete t.expected.headers['Set-Cookie'];
+  },
+  'startOAuth 400': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider ?? 'google'}/authorize?intent=bogus`),
+  'startOAuth 404': (t) => pathParameter(t, PROVIDER_EXAMPLE, 'no-such-provider'),
+  // A callback without state: redirects to the app with error=invalid-state.
+  'finishOAuth 302': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider}/callback?error=access_denied`),
+  'finishOAuth 404': (t) => requestTarget(t, '/v1/auth/oauth/no-such-provider/callback?code=x&state=y'),
+
   'refreshTokens 200': (t) => {
     if (t.real?.statusCode !== 200) return;
     const rotated = refreshCookieOf(t.real);
@@ -593,7 +631,7 @@ hooks.beforeAll(
       operations.set(`${response.method} ${response.path}`, response.operationId);
       schemas.set(responseKey(response), response.schema);
     }
-    skips = activeSkips({ mailAvailable: Boolean(context.mail) });
+    skips = activeSkips({ mailAvailable: Boolean(context.mail), providerAvailable: Boolean(context.provider) });
     try {
       if (context.mail) {
         state.email = freshEmail('main');

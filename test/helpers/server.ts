@@ -60,13 +60,23 @@ export class TestServer {
   baseUrl = '';
   private server?: Server;
 
-  static async start(env: Record<string, string> = {}): Promise<TestServer> {
+  /**
+   * `publicUrlIsServer`: PUBLIC_URL is this server's own `http://127.0.0.1:<port>` (the port is bound first), for
+   * tests where something outside follows URLs the server builds from it (an OpenID provider's redirect back).
+   * Otherwise PUBLIC_URL is `http://pulse-auth.test`, which nothing can reach.
+   */
+  static async start(env: Record<string, string> = {}, options: { publicUrlIsServer?: boolean } = {}): Promise<TestServer> {
     const instance = new TestServer();
-    await instance.boot(env);
+    await instance.boot(env, options);
     return instance;
   }
 
-  private async boot(env: Record<string, string>) {
+  private async boot(env: Record<string, string>, options: { publicUrlIsServer?: boolean }) {
+    if (options.publicUrlIsServer) {
+      this.server = createServer();
+      await this.listen();
+      env = { ...env, PUBLIC_URL: this.baseUrl };
+    }
     const smtpPort = await this.mail.start();
     // A DATABASE_URL passed in means "share that database" (a second instance): it is used as it is.
     const shared = env.DATABASE_URL;
@@ -93,10 +103,19 @@ export class TestServer {
     });
     const logger = pino({ level: config.LOG_LEVEL }, sink);
     this.services = await createServices(config, { logger, clock: this.clock });
-    this.server = createServer(createApp(this.services).callback());
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const handler = createApp(this.services).callback();
+    if (this.server) {
+      this.server.on('request', handler);
+    } else {
+      this.server = createServer(handler);
+      await this.listen();
+    }
+  }
+
+  private async listen() {
+    this.server!.listen(0, '127.0.0.1');
+    await once(this.server!, 'listening');
+    this.baseUrl = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {
