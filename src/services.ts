@@ -77,7 +77,11 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const clock = overrides.clock ?? systemClock;
   const orm = await openDatabase(config.DATABASE_URL);
   const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS });
-  const signingKeys = new SigningKeys(orm, clock);
+  const signingKeys = new SigningKeys(orm, clock, logger, {
+    publishSeconds: config.SIGNING_KEY_PUBLISH_SECONDS,
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL,
+    configuredKey: config.SIGNING_KEY,
+  });
   await signingKeys.init();
   const accessTokens = new AccessTokens(signingKeys, clock, {
     issuer: config.PUBLIC_URL,

@@ -38,6 +38,17 @@ export const ConfigSchema = Type.Object({
   ADMIN_EMAILS: Type.String({ default: '', description: 'comma-separated emails that get the `admin` role when verified' }),
   ACCESS_TOKEN_TTL: seconds(900, 'access-token lifetime, seconds'),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, description: "the access token's `aud`; default PUBLIC_URL" })),
+  SIGNING_KEY_PUBLISH_SECONDS: seconds(
+    600,
+    'how long a rotated-in signing key is published in the JWKS before it signs (longer than verifiers cache the JWKS)',
+    0,
+  ),
+  SIGNING_KEY: Type.Optional(
+    Type.String({
+      minLength: 2,
+      description: 'an operator-supplied private JWK (JSON, Ed25519 or P-256, with a `kid`); replaces the generated keys and rotation',
+    }),
+  ),
   REFRESH_TOKEN_TTL: seconds(2_592_000, "absolute lifetime of a session's refresh chain, seconds"),
   REFRESH_REUSE_GRACE: seconds(10, 'seconds in which a just-rotated refresh token may be presented again', 0),
   BCRYPT_COST: Type.Integer({ minimum: 4, maximum: 15, default: 12, description: 'bcrypt work factor' }),

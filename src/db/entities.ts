@@ -22,6 +22,8 @@ export interface User {
   updatedAt: Date;
   /** Set by a soft delete; the purge job removes the account DELETION_GRACE_DAYS later. */
   deletedAt: Date | null;
+  /** Set by an administrator: the account cannot sign in until unlocked. */
+  lockedAt: Date | null;
   /** The authenticator-app secret (base32); asked for at sign-in once `totpEnabledAt` is set. */
   totpSecret: string | null;
   totpEnabledAt: Date | null;
@@ -43,6 +45,7 @@ export const UserSchema = new EntitySchema<User>({
     createdAt: { type: 'Date' },
     updatedAt: { type: 'Date' },
     deletedAt: { type: 'Date', nullable: true, index: true },
+    lockedAt: { type: 'Date', nullable: true },
     totpSecret: { type: 'string', length: 64, nullable: true, lazy: true },
     totpEnabledAt: { type: 'Date', nullable: true },
     totpLastStep: { type: 'integer', nullable: true },
@@ -336,13 +339,48 @@ export const OAuthStateSchema = new EntitySchema<OAuthState>({
   },
 });
 
-/** A key pair that signs access tokens. Published in the JWKS from `createdAt` until `retiresAt`. */
+/** Who did what to whom, from where: the trail of every security-relevant action. */
+export interface AuditEvent {
+  id: string;
+  createdAt: Date;
+  action: string;
+  outcome: 'success' | 'failure';
+  actorUserId: string | null;
+  targetUserId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  /** Small, non-secret facts about the event (a problem code, a new role, a key id). */
+  details: Record<string, unknown> | null;
+}
+
+export const AuditEventSchema = new EntitySchema<AuditEvent>({
+  name: 'AuditEvent',
+  tableName: 'audit_events',
+  indexes: [{ properties: ['targetUserId', 'createdAt'] }, { properties: ['actorUserId', 'createdAt'] }],
+  properties: {
+    id: { type: 'uuid', primary: true },
+    createdAt: { type: 'Date', index: true },
+    action: { type: 'string', length: 64, index: true },
+    outcome: { type: 'string', length: 8 },
+    actorUserId: { type: 'uuid', nullable: true },
+    targetUserId: { type: 'uuid', nullable: true },
+    ip: { type: 'string', length: 45, nullable: true },
+    userAgent: { type: 'string', length: 512, nullable: true },
+    details: { type: 'json', nullable: true },
+  },
+});
+
+/**
+ * A key pair that signs access tokens. Published in the JWKS from `createdAt`, signs from `activatesAt` (so that
+ * verifiers that cache the JWKS know it before they meet a token it signed), published until `retiresAt`.
+ */
 export interface SigningKey {
   kid: string;
   alg: string;
   publicJwk: Record<string, unknown>;
   privateJwk: Record<string, unknown>;
   createdAt: Date;
+  activatesAt: Date;
   retiresAt: Date | null;
 }
 
@@ -355,6 +393,7 @@ export const SigningKeySchema = new EntitySchema<SigningKey>({
     publicJwk: { type: 'json' },
     privateJwk: { type: 'json', lazy: true },
     createdAt: { type: 'Date' },
+    activatesAt: { type: 'Date', nullable: true },
     retiresAt: { type: 'Date', nullable: true },
   },
 });
@@ -407,6 +446,7 @@ export const entities = [
   MfaChallengeSchema,
   IdentitySchema,
   OAuthStateSchema,
+  AuditEventSchema,
   SigningKeySchema,
   OutboxMailSchema,
 ];

@@ -76,6 +76,15 @@ export async function runJob(services: Services, job: Job): Promise<JobCounts | 
   return counts;
 }
 
+/** Runs every cleanup job now, one after the other (adminRunCleanup, `pulse-auth cleanup`). */
+export async function runCleanup(services: Services): Promise<Array<{ name: string; counts: JobCounts | 'skipped' }>> {
+  const results = [];
+  for (const job of jobs(services).filter((candidate) => candidate.exclusive)) {
+    results.push({ name: job.name, counts: await runJob(services, job) });
+  }
+  return results;
+}
+
 /** Schedules every job. `protect` keeps a run from starting while the previous one is still going. */
 export function startJobs(services: Services): { stop(): void } {
   const scheduled = jobs(services).map(

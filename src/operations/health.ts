@@ -21,6 +21,6 @@ export const healthOperations: OperationGroup<'getHealth' | 'getReadiness' | 'ge
 
   async getJwks({ ctx }) {
     ctx.set('Cache-Control', 'public, max-age=300');
-    return { status: 200, body: { keys: services.signingKeys.publicJwks() as never } };
+    return { status: 200, body: { keys: (await services.signingKeys.currentJwks()) as never } };
   },
 });

@@ -28,6 +28,7 @@ describe('account deletion (deleteMe) and the purge', () => {
       createdAt: now,
       updatedAt: now,
       deletedAt: null,
+      lockedAt: null,
       totpSecret: null,
       totpEnabledAt: null,
       totpLastStep: null,

@@ -184,6 +184,7 @@ export class SocialSignIn {
       createdAt: now,
       updatedAt: now,
       deletedAt: null,
+      lockedAt: null,
       totpSecret: null,
       totpEnabledAt: null,
       totpLastStep: null,

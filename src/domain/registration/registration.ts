@@ -103,6 +103,7 @@ export class Registration {
           createdAt: now,
           updatedAt: now,
           deletedAt: null,
+          lockedAt: null,
           totpSecret: null,
           totpEnabledAt: null,
           totpLastStep: null,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Clock } from '../clock.js';
-import { SIGNING_ALGORITHM, type SigningKeys } from './signing-keys.js';
+import { ACCEPTED_ALGORITHMS, type SigningKeys } from './signing-keys.js';
 import type { UserRole } from '../../db/entities.js';
 
 /** RFC 9068 marks access tokens with this `typ`, so an ID token or any other JWT of ours cannot pass as one. */
@@ -32,7 +32,7 @@ export class AccessTokens {
   }
 
   async issue(subject: { userId: string; sessionId: string; role: UserRole }): Promise<string> {
-    const key = this.keys.signingKey();
+    const key = await this.keys.signingKey();
     const now = Math.floor(this.clock.now().getTime() / 1000);
     return new SignJWT({ sid: subject.sessionId, role: subject.role })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
@@ -49,7 +49,7 @@ export class AccessTokens {
   async verify(token: string): Promise<AccessTokenClaims> {
     try {
       const { payload } = await jwtVerify(token, this.keys.verificationKey(), {
-        algorithms: [SIGNING_ALGORITHM],
+        algorithms: ACCEPTED_ALGORITHMS,
         typ: ACCESS_TOKEN_TYPE,
         issuer: this.options.issuer,
         audience: this.options.audience,

@@ -3,10 +3,12 @@ import { Migration20261121232404_initial } from './Migration20261121232404_initi
 import { Migration20261121233459_accounts_and_resets } from './Migration20261121233459_accounts_and_resets.js';
 import { Migration20261121234613_protection_and_mfa } from './Migration20261121234613_protection_and_mfa.js';
 import { Migration20261122000425_social_sign_in } from './Migration20261122000425_social_sign_in.js';
+import { Migration20261122001111_administration } from './Migration20261122001111_administration.js';
 
 export const postgresqlMigrations = [
   { name: 'Migration20261121232404_initial', class: Migration20261121232404_initial },
   { name: 'Migration20261121233459_accounts_and_resets', class: Migration20261121233459_accounts_and_resets },
   { name: 'Migration20261121234613_protection_and_mfa', class: Migration20261121234613_protection_and_mfa },
   { name: 'Migration20261122000425_social_sign_in', class: Migration20261122000425_social_sign_in },
+  { name: 'Migration20261122001111_administration', class: Migration20261122001111_administration },
 ];
