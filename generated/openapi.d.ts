@@ -622,6 +622,213 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List users
+         * @description Newest first, paged by cursor; filter by email prefix, status and role.
+         */
+        get: operations["adminListUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a user */
+        get: operations["adminGetUser"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a user
+         * @description Soft by default, like `deleteMe`: the account is disabled, its sessions end, and it is purged after
+         *     `DELETION_GRACE_DAYS` unless restored. `hard=true` purges it now, with its data. Deleting the last
+         *     administrator is refused.
+         */
+        delete: operations["adminDeleteUser"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a user's role, lock, verification or profile
+         * @description Changes the fields that are present. Locking ends every session of the account and refuses its sign-ins
+         *     until it is unlocked. Removing the role of the last administrator is refused (`409 last-admin`).
+         */
+        patch: operations["adminUpdateUser"];
+        trace?: never;
+    };
+    "/v1/admin/users/{userId}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo a soft delete
+         * @description Within the grace period only; the person signs in again afterwards.
+         */
+        post: operations["adminRestoreUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{userId}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a user's sessions */
+        get: operations["adminListUserSessions"];
+        put?: never;
+        post?: never;
+        /** Sign a user out everywhere */
+        delete: operations["adminRevokeUserSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/login-attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List sign-in attempts
+         * @description Every attempt, newest first; filter by user, email, IP, outcome and time.
+         */
+        get: operations["adminListLoginAttempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/blocked-ips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List blocked IPs
+         * @description IPs blocked after repeated failed sign-ins, newest first; by default only the blocks still in force.
+         */
+        get: operations["adminListBlockedIps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/blocked-ips/{ip}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Lift an IP block */
+        delete: operations["adminUnblockIp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit events
+         * @description Newest first. Each security-relevant action leaves one: sign-ins and failed sign-ins, lockouts and IP blocks,
+         *     password changes and resets, MFA changes, session revocations, role and lock changes, deletions and
+         *     restores, key rotations, cleanup runs.
+         */
+        get: operations["adminListAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/maintenance/cleanup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the cleanup jobs now
+         * @description Runs every cleanup job (expired registrations, spent tokens, old attempts, due purges) and reports what each removed.
+         */
+        post: operations["adminRunCleanup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/signing-keys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the signing key
+         * @description Publishes a new key in the JWKS at once; it signs from `activatesAt` (after `SIGNING_KEY_PUBLISH_SECONDS`),
+         *     and the current key stays published until the last token it signs has expired. Refused when the key comes
+         *     from the `SIGNING_KEY` setting.
+         */
+        post: operations["adminRotateSigningKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -631,7 +838,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -986,6 +1193,205 @@ export interface components {
          */
         SessionList: {
             items: components["schemas"]["Session"][];
+        };
+        /**
+         * @description `locked`: an administrator locked it; `pending-deletion`: soft-deleted, purged at `purgeAt` unless restored.
+         * @enum {string}
+         */
+        UserStatus: "active" | "locked" | "pending-deletion";
+        /**
+         * @example {
+         *       "id": "0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d",
+         *       "email": "ada@example.com",
+         *       "name": "Ada Lovelace",
+         *       "role": "user",
+         *       "emailVerified": true,
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "updatedAt": "2026-11-21T10:00:00.000Z",
+         *       "status": "active",
+         *       "lockedAt": null,
+         *       "deletedAt": null,
+         *       "purgeAt": null,
+         *       "hasPassword": true,
+         *       "mfaEnabled": false
+         *     }
+         */
+        AdminUser: {
+            /** Format: uuid */
+            id: string;
+            email: components["schemas"]["Email"];
+            name: string | null;
+            role: components["schemas"]["UserRole"];
+            emailVerified: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            status: components["schemas"]["UserStatus"];
+            /** Format: date-time */
+            lockedAt: string | null;
+            /** Format: date-time */
+            deletedAt: string | null;
+            /**
+             * Format: date-time
+             * @description When a soft-deleted account will be purged.
+             */
+            purgeAt: string | null;
+            hasPassword: boolean;
+            mfaEnabled: boolean;
+        };
+        AdminUserPage: {
+            items: components["schemas"]["AdminUser"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @example {
+         *       "role": "admin"
+         *     }
+         */
+        AdminUpdateUserRequest: {
+            role?: components["schemas"]["UserRole"];
+            /** @description `true` locks the account (ending its sessions); `false` unlocks it. */
+            locked?: boolean;
+            /** @description An account whose email is not verified cannot sign in. */
+            emailVerified?: boolean;
+            name?: string | null;
+        };
+        /** @enum {string} */
+        LoginOutcome: "success" | "failure" | "mfa-required" | "locked";
+        /**
+         * @example {
+         *       "id": "9b1de027-1f45-49ed-9946-adb7e3d54d6f",
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "email": "ada@example.com",
+         *       "userId": "0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d",
+         *       "ip": "203.0.113.7",
+         *       "userAgent": "Mozilla/5.0",
+         *       "outcome": "failure",
+         *       "reason": "wrong-password",
+         *       "method": null
+         *     }
+         */
+        LoginAttemptRecord: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            createdAt: string;
+            email: string;
+            /** Format: uuid */
+            userId: string | null;
+            ip: string | null;
+            userAgent: string | null;
+            outcome: components["schemas"]["LoginOutcome"];
+            /** @description Why it failed (`wrong-password`, `unknown-email`, `account-locked`, `ip-locked`, `mfa-code`, …). */
+            reason: string | null;
+            /** @description For successes: a `LoginMethod` value (`password`, `totp`, `email`, `recovery-code`, `social`). */
+            method: string | null;
+        };
+        LoginAttemptPage: {
+            items: components["schemas"]["LoginAttemptRecord"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @example {
+         *       "ip": "203.0.113.5",
+         *       "blockedAt": "2026-11-21T10:00:00.000Z",
+         *       "expiresAt": "2026-11-21T11:00:00.000Z",
+         *       "failures": 20,
+         *       "active": true
+         *     }
+         */
+        BlockedIp: {
+            ip: string;
+            /** Format: date-time */
+            blockedAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            failures: number;
+            /** @description Whether the block is still in force. */
+            active: boolean;
+        };
+        BlockedIpList: {
+            items: components["schemas"]["BlockedIp"][];
+        };
+        /**
+         * @example {
+         *       "id": "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "action": "password.changed",
+         *       "outcome": "success",
+         *       "actorUserId": "0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d",
+         *       "targetUserId": "0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d",
+         *       "ip": "203.0.113.7",
+         *       "details": null
+         *     }
+         */
+        AuditEventRecord: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description What happened, e.g. `user.signed-in`, `password.changed`, `admin.user-updated`. */
+            action: string;
+            /** @enum {string} */
+            outcome: "success" | "failure";
+            /**
+             * Format: uuid
+             * @description Who did it (null for anonymous callers and the system).
+             */
+            actorUserId: string | null;
+            /**
+             * Format: uuid
+             * @description Whose account it concerns.
+             */
+            targetUserId: string | null;
+            ip: string | null;
+            /** @description Non-secret facts (a problem code, the changed fields, a key id). */
+            details: {
+                [key: string]: unknown;
+            } | null;
+        };
+        AuditEventPage: {
+            items: components["schemas"]["AuditEventRecord"][];
+            nextCursor: string | null;
+        };
+        CleanupJobResult: {
+            /** @example delete-expired-registrations */
+            name: string;
+            /** @description Another instance was running this job at that moment. */
+            skipped: boolean;
+            /**
+             * @description What the job removed, by kind.
+             * @example {
+             *       "registrations": 3
+             *     }
+             */
+            counts: {
+                [key: string]: number;
+            };
+        };
+        CleanupReport: {
+            jobs: components["schemas"]["CleanupJobResult"][];
+        };
+        /**
+         * @example {
+         *       "kid": "2026-11-21T10-00-00Z-3f9a1c",
+         *       "activatesAt": "2026-11-21T10:10:00.000Z",
+         *       "retiring": [
+         *         "2026-10-01T08-00-00Z-9e8d7c"
+         *       ]
+         *     }
+         */
+        SigningKeyRotation: {
+            /** @description The new key's id, now in the JWKS. */
+            kid: string;
+            /**
+             * Format: date-time
+             * @description When it starts signing.
+             */
+            activatesAt: string;
+            /** @description The keys it replaces; each stays published until its last token has expired. */
+            retiring: string[];
         };
         /**
          * @default login
@@ -1516,6 +1922,44 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The operation needs the `admin` role. */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:forbidden",
+                 *       "code": "forbidden",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "This operation needs the admin role.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The change would leave no administrator (`last-admin`), the account is not deleted (`not-deleted`), or the signing key is configured (`signing-key-configured`). */
+        AdminConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:last-admin",
+                 *       "code": "last-admin",
+                 *       "title": "This is the last administrator",
+                 *       "status": 409,
+                 *       "detail": "Make another account an administrator first.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Unlinking would leave the account with no way to sign in. */
         LastSignInMethod: {
             headers: {
@@ -1595,6 +2039,12 @@ export interface components {
         };
     };
     parameters: {
+        /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+        UserId: string;
+        /** @description Only items at or after this time. */
+        From: string;
+        /** @description Only items before this time. */
+        To: string;
         /**
          * @description A provider name from `listProviders`.
          * @example google
@@ -2448,6 +2898,398 @@ export interface operations {
             403: components["responses"]["ReauthenticationRequired"];
             409: components["responses"]["MfaStateConflict"];
             415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    adminListUsers: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only emails that start with this (case does not matter).
+                 * @example ada@
+                 */
+                email?: string;
+                status?: components["schemas"]["UserStatus"];
+                role?: components["schemas"]["UserRole"];
+                /**
+                 * @description How many items a page holds at most.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `nextCursor` of the previous page; omit it for the first page.
+                 * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of users. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    adminGetUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    adminDeleteUser: {
+        parameters: {
+            query?: {
+                /** @description Purge now instead of after the grace period. */
+                hard?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["AdminConflict"];
+        };
+    };
+    adminUpdateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminUpdateUserRequest"];
+            };
+        };
+        responses: {
+            /** @description The updated user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["AdminConflict"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    adminRestoreUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The restored user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["AdminConflict"];
+        };
+    };
+    adminListUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's live sessions (`current` is always false here). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    adminRevokeUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every session of the user has ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    adminListLoginAttempts: {
+        parameters: {
+            query?: {
+                userId?: string;
+                email?: string;
+                ip?: string;
+                outcome?: components["schemas"]["LoginOutcome"];
+                /** @description Only items at or after this time. */
+                from?: components["parameters"]["From"];
+                /** @description Only items before this time. */
+                to?: components["parameters"]["To"];
+                /**
+                 * @description How many items a page holds at most.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `nextCursor` of the previous page; omit it for the first page.
+                 * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of attempts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginAttemptPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    adminListBlockedIps: {
+        parameters: {
+            query?: {
+                /** @description Include blocks that have ended or were lifted. */
+                all?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The blocks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedIpList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    adminUnblockIp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The blocked IP address.
+                 * @example 203.0.113.5
+                 */
+                ip: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The IP may sign in again. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    adminListAuditEvents: {
+        parameters: {
+            query?: {
+                /** @example password.changed */
+                action?: string;
+                actorId?: string;
+                targetId?: string;
+                /** @description Only items at or after this time. */
+                from?: components["parameters"]["From"];
+                /** @description Only items before this time. */
+                to?: components["parameters"]["To"];
+                /**
+                 * @description How many items a page holds at most.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `nextCursor` of the previous page; omit it for the first page.
+                 * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    adminRunCleanup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What each job did. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CleanupReport"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    adminRotateSigningKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SigningKeyRotation"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["AdminConflict"];
         };
     };
 }

@@ -8,7 +8,8 @@ import { docsAndSpec } from './http/docs.js';
 import { openApiValidator } from './http/openapi-validator.js';
 import { rateLimits } from './http/rate-limit.js';
 import { buildRouter } from './http/router.js';
-import { bearerAuthenticator } from './http/auth.js';
+import { authorizeAdmin, bearerAuthenticator } from './http/auth.js';
+import { auditTrail } from './http/audit.js';
 import { loadSpec } from './http/spec.js';
 import { createHandlers } from './operations/index.js';
 import type { Services } from './services.js';
@@ -31,6 +32,7 @@ export function createApp(services: Services): Koa<AppState> {
     spec.document as never,
     createHandlers(services),
     bearerAuthenticator(services.accessTokens, services.sessions),
+    authorizeAdmin,
   );
 
   app.use(requestContext(services.logger));
@@ -67,6 +69,7 @@ export function createApp(services: Services): Koa<AppState> {
   );
   app.use(requestEntityManager(services.orm));
   app.use(openApiValidator({ spec: spec.document, validateResponses: config.VALIDATE_RESPONSES }));
+  app.use(auditTrail(services.audit));
   app.use(rateLimits(services.counters, { perMinute: config.RATE_LIMIT_PER_MINUTE, accountPerHour: config.RATE_LIMIT_ACCOUNT_PER_HOUR }));
   app.use(router.routes());
   return app;

@@ -17,6 +17,8 @@ import { LoginAttempts } from './domain/sessions/login-attempts.js';
 import { Mfa } from './domain/mfa/mfa.js';
 import { Providers } from './domain/oauth/providers.js';
 import { SocialSignIn } from './domain/oauth/social-sign-in.js';
+import { AuditLog } from './domain/audit/audit-log.js';
+import { AdminUsers } from './domain/admin/admin-users.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
 
@@ -40,6 +42,8 @@ export interface Services {
   mfa: Mfa;
   providers: Providers;
   socialSignIn: SocialSignIn;
+  audit: AuditLog;
+  adminUsers: AdminUsers;
   mailTransport: MailTransport;
   mailer: MailDeliverer;
   close(): Promise<void>;
@@ -76,6 +80,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const logger = overrides.logger ?? createLogger(config);
   const clock = overrides.clock ?? systemClock;
   const orm = await openDatabase(config.DATABASE_URL);
+  const audit = new AuditLog(orm, clock, logger);
   const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS });
   const signingKeys = new SigningKeys(orm, clock, logger, {
     publishSeconds: config.SIGNING_KEY_PUBLISH_SECONDS,
@@ -101,7 +106,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const reauthentication = new Reauthentication(clock, hasher, { maxAgeSeconds: config.REAUTH_MAX_AGE });
   const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, { graceDays: config.DELETION_GRACE_DAYS });
   const counters = new Counters(config, orm, logger);
-  const guard = new SignInGuard(counters, clock, logger, {
+  const guard = new SignInGuard(counters, clock, logger, audit, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
     accountSeconds: config.LOCKOUT_ACCOUNT_SECONDS,
     ipThreshold: config.LOCKOUT_IP_THRESHOLD,
@@ -119,6 +124,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     allowHttpIssuers: config.OIDC_ALLOW_HTTP_ISSUERS,
   });
   const socialSignIn = new SocialSignIn(providers, clock, logger, { adminEmails: config.adminEmails });
+  const adminUsers = new AdminUsers(clock, sessions, accountDeletion, { deletionGraceDays: config.DELETION_GRACE_DAYS });
   const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
   const mailer = new MailDeliverer(orm, mailTransport, clock, logger, {
     maxAttempts: config.MAIL_MAX_ATTEMPTS,
@@ -144,6 +150,8 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     mfa,
     providers,
     socialSignIn,
+    audit,
+    adminUsers,
     mailTransport,
     mailer,
     async close() {

@@ -3,6 +3,7 @@ import { InvalidAccessToken, type AccessTokens } from '../domain/tokens/access-t
 import type { Sessions } from '../domain/sessions/sessions.js';
 import { ProblemError } from './problem.js';
 import type { AppContext, Principal } from './context.js';
+import { UserSchema } from '../db/entities.js';
 
 const challenge = (error: string, description: string) =>
   `Bearer realm="pulse-auth", error="${error}", error_description="${description}"`;
@@ -34,4 +35,16 @@ export function bearerAuthenticator(accessTokens: AccessTokens, sessions: Sessio
     }
     return { userId: claims.userId, sessionId: claims.sessionId, role: claims.role };
   };
+}
+
+/**
+ * The admin-role check. It reads the role from the account, not only from the token: a demoted administrator's
+ * token (valid for up to ACCESS_TOKEN_TTL) stops opening the administration API at once.
+ */
+export async function authorizeAdmin(ctx: AppContext): Promise<void> {
+  const principal = ctx.state.principal;
+  const user = principal ? await ctx.state.em.findOne(UserSchema, { id: principal.userId, deletedAt: null }, { fields: ['role', 'lockedAt'] }) : null;
+  if (!principal || principal.role !== 'admin' || user?.role !== 'admin' || user.lockedAt) {
+    throw new ProblemError('forbidden', { detail: 'This operation needs the admin role.' });
+  }
 }

@@ -21,6 +21,14 @@ export interface AppState {
   principal?: Principal;
   /** This request's own unit of work. */
   em: EntityManager;
+  /** What a handler adds to the request's audit event (see http/audit.ts). */
+  audit?: {
+    action?: string;
+    outcome?: 'success' | 'failure';
+    targetUserId?: string | null;
+    actorUserId?: string | null;
+    details?: Record<string, unknown>;
+  };
 }
 
 export type AppContext = ParameterizedContext<AppState>;

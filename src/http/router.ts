@@ -7,6 +7,7 @@ const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'] as 
 
 interface SpecOperation {
   operationId: OperationId;
+  tags: string[];
   method: (typeof METHODS)[number];
   path: string;
   security: Array<Record<string, string[]>>;
@@ -14,7 +15,7 @@ interface SpecOperation {
 
 interface Spec {
   security?: Array<Record<string, string[]>>;
-  paths: Record<string, Partial<Record<string, { operationId?: string; security?: Array<Record<string, string[]>> }>>>;
+  paths: Record<string, Partial<Record<string, { operationId?: string; tags?: string[]; security?: Array<Record<string, string[]>> }>>>;
 }
 
 export function operationsOf(spec: Spec): SpecOperation[] {
@@ -26,6 +27,7 @@ export function operationsOf(spec: Spec): SpecOperation[] {
       if (!operation.operationId) throw new Error(`${method.toUpperCase()} ${path} has no operationId`);
       found.push({
         operationId: operation.operationId as OperationId,
+        tags: operation.tags ?? [],
         method,
         path,
         security: operation.security ?? spec.security ?? [],
@@ -43,6 +45,7 @@ export function buildRouter(
   spec: Spec,
   handlers: Handlers,
   authenticate: (ctx: AppContext) => Promise<Principal>,
+  authorizeAdmin: (ctx: AppContext) => Promise<void> = async () => {},
 ): Router<AppState> {
   const operations = operationsOf(spec);
   const specIds = new Set<string>(operations.map((op) => op.operationId));
@@ -63,25 +66,34 @@ export function buildRouter(
   const router = new Router<AppState>();
   for (const operation of operations) {
     const koaPath = operation.path.replace(/\{([^}]+)\}/g, ':$1');
-    router[operation.method](operation.operationId, koaPath, authentication(operation, authenticate), dispatch(operation, handlers));
+    router[operation.method](operation.operationId, koaPath, authentication(operation, authenticate, authorizeAdmin), dispatch(operation, handlers));
   }
   return router;
 }
 
-/** Applies the operation's security requirement: bearer required, optional, or none. */
+/**
+ * Applies the operation's security requirement: bearer required, optional, or none; and for the operations tagged
+ * Administration, the admin role.
+ */
 function authentication(
   operation: SpecOperation,
   authenticate: (ctx: AppContext) => Promise<Principal>,
+  authorizeAdmin: (ctx: AppContext) => Promise<void>,
 ): Middleware<AppState> {
   const acceptsBearer = operation.security.some((requirement) => 'bearerAuth' in requirement);
   const requiresBearer = acceptsBearer && operation.security.every((requirement) => 'bearerAuth' in requirement);
+  const adminOnly = operation.tags.includes(ADMIN_TAG);
   return async function checkBearerToken(ctx, next) {
     if (requiresBearer || (acceptsBearer && ctx.get('authorization'))) {
       ctx.state.principal = await authenticate(ctx);
     }
+    if (adminOnly) await authorizeAdmin(ctx);
     await next();
   };
 }
+
+/** The spec's tag of the operations that need the admin role. */
+export const ADMIN_TAG = 'Administration';
 
 function dispatch(operation: SpecOperation, handlers: Handlers): Middleware<AppState> {
   const handler = handlers[operation.operationId] as (input: unknown) => Promise<{ status: number; body?: unknown }>;

@@ -4,6 +4,7 @@ import { healthOperations } from './health.js';
 import { passwordOperations } from './passwords.js';
 import { mfaOperations } from './mfa.js';
 import { socialOperations } from './social.js';
+import { adminOperations } from './admin.js';
 import { sessionOperations } from './sessions.js';
 import { profileOperations } from './profile.js';
 import { registrationOperations } from './registration.js';
@@ -19,6 +20,7 @@ export function createHandlers(services: Services): Handlers {
     ...passwordOperations(services),
     ...mfaOperations(services),
     ...socialOperations(services),
+    ...adminOperations(services),
     ...profileOperations(services),
   };
 }

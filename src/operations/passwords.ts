@@ -9,7 +9,8 @@ export const passwordOperations: OperationGroup<'forgotPassword' | 'resetPasswor
   },
 
   async resetPassword({ body, ctx }) {
-    await passwords.resetWithToken(ctx.state.em, body.token, body.password);
+    const userId = await passwords.resetWithToken(ctx.state.em, body.token, body.password);
+    ctx.state.audit = { targetUserId: userId, actorUserId: userId };
     mailer.kick();
     return { status: 204 };
   },

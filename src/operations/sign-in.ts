@@ -45,6 +45,7 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
         delivery,
       }).finally(() => mailer.kick()); // a lockout, new-device or sign-in-code mail may be queued, failure or not
       if (outcome.kind === 'session') return tokenResponse(ctx, outcome.issued, delivery);
+      ctx.state.audit = { action: 'user.sign-in-mfa-required', targetUserId: outcome.challenge.userId, actorUserId: outcome.challenge.userId };
       ctx.set('Cache-Control', 'no-store');
       return {
         status: 200,
@@ -63,9 +64,11 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
       if (!completed.ok) {
         const { user } = completed;
         await attempts.record(ctx.state.em, { email: user?.email ?? '', user, client, outcome: 'failure', reason: 'mfa-code' });
+        ctx.state.audit = { action: 'user.mfa-failed', targetUserId: user?.id ?? null };
         throw completed.problem;
       }
       const issued = await completeSignIn(ctx.state.em, services, completed.user, client, completed.method);
+      ctx.state.audit = { details: { method: completed.method } };
       mailer.kick();
       return tokenResponse(ctx, issued, completed.challenge.refreshTokenDelivery);
     },

@@ -96,13 +96,16 @@ export const socialOperations: OperationGroup<'listProviders' | 'startOAuth' | '
       try {
         finished = await socialSignIn.finish(ctx.state.em, provider, new URLSearchParams(ctx.querystring), ctx.state.cookies[BROWSER_COOKIE]);
       } catch (error) {
-        if (error instanceof SocialSignInFailed) return toApp(ctx, { error: error.code });
-        throw error;
+        if (!(error instanceof SocialSignInFailed)) throw error;
+        ctx.state.audit = { action: 'user.sign-in-failed', outcome: 'failure', details: { provider: provider.name, error: error.code } };
+        return toApp(ctx, { error: error.code });
       }
+      ctx.state.audit = { actorUserId: finished.user.id, targetUserId: finished.user.id, details: { provider: provider.name, linked: finished.linked } };
       const client = clientInfo(ctx);
       const methods = mfaMethodsOf(finished.user);
       if (methods.length > 0) {
         const challenge = await services.mfa.startChallenge(ctx.state.em, finished.user, client, 'cookie');
+        ctx.state.audit.action = 'user.sign-in-mfa-required';
         mailer.kick();
         return toApp(ctx, { mfaChallenge: challenge.id, methods: methods.join(',') });
       }

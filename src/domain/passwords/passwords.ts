@@ -66,12 +66,12 @@ export class Passwords {
    * Sets a new password with a reset link. The link is spent by a conditional update, so of several concurrent
    * uses exactly one wins; every session of the account ends.
    */
-  async resetWithToken(em: EntityManager, token: string, newPassword: string): Promise<void> {
+  async resetWithToken(em: EntityManager, token: string, newPassword: string): Promise<string> {
     assertStrongPassword(newPassword);
     const passwordHash = await this.hasher.hash(newPassword);
     const invalid = () =>
       new ProblemError('invalid-reset-token', { detail: 'The link is unknown, was already used, was replaced by a newer one, or has expired.' });
-    await em.transactional(async (tx) => {
+    return em.transactional(async (tx) => {
       const now = this.clock.now();
       const tokenHash = hashToken(token);
       const spent = await tx.nativeUpdate(
@@ -87,6 +87,7 @@ export class Passwords {
       user.updatedAt = now;
       await this.sessions.revokeAllOf(tx, user.id, 'password-reset');
       enqueueMail(tx, now, user.email, passwordChangedMail({ how: 'reset', appUrl: this.options.appUrl }));
+      return user.id;
     });
   }
 

@@ -8,6 +8,7 @@ import { ProblemError } from '../../http/problem.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { accountLockedMail } from '../../mail/templates.js';
 import type { Counters } from './counters.js';
+import type { AuditLog } from '../audit/audit-log.js';
 
 export interface LockoutOptions {
   accountThreshold: number;
@@ -57,6 +58,7 @@ export class SignInGuard {
     counters: Counters,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly audit: AuditLog,
     private readonly options: LockoutOptions,
   ) {
     this.accountFailures = counters.create({ name: 'fail:account', points: options.accountThreshold, durationSeconds: options.accountSeconds });
@@ -90,7 +92,14 @@ export class SignInGuard {
   async failed(em: EntityManager, reservation: Reservation): Promise<void> {
     if (reservation.accountFailures === this.options.accountThreshold) {
       await this.accountFailures.block(reservation.email, this.options.accountSeconds);
-      await this.mailOwner(em, reservation.email);
+      const owner = await this.mailOwner(em, reservation.email);
+      await this.audit.record({
+        action: 'user.locked-out',
+        outcome: 'failure',
+        targetUserId: owner?.id ?? null,
+        ip: reservation.ip,
+        details: { email: reservation.email, failures: reservation.accountFailures, seconds: this.options.accountSeconds },
+      });
     }
     if (reservation.ipFailures === this.options.ipThreshold) {
       await this.ipFailures.block(reservation.ip, this.options.ipSeconds);
@@ -105,19 +114,29 @@ export class SignInGuard {
       });
       await em.flush();
       this.logger.warn({ ip: reservation.ip, failures: reservation.ipFailures }, 'sign-in: IP blocked after repeated failures');
+      await this.audit.record({
+        action: 'ip.blocked',
+        outcome: 'failure',
+        ip: reservation.ip,
+        details: { failures: reservation.ipFailures, seconds: this.options.ipSeconds },
+      });
     }
   }
 
-  /** Lifts an IP block early (administrators). */
-  async unblockIp(ip: string): Promise<void> {
+  /** Lifts an IP block early (administrators); false when the IP has no block in force. */
+  async unblockIp(em: EntityManager, ip: string): Promise<boolean> {
+    const now = this.clock.now();
+    const lifted = await em.nativeUpdate(BlockedIpSchema, { ip, unblockedAt: null, expiresAt: { $gt: now } }, { unblockedAt: now });
     await this.ipFailures.delete(ip);
+    return lifted > 0;
   }
 
-  private async mailOwner(em: EntityManager, email: string): Promise<void> {
+  private async mailOwner(em: EntityManager, email: string) {
     const owner = await em.findOne(UserSchema, { email, deletedAt: null }, { fields: ['id', 'email'] });
-    if (!owner) return;
+    if (!owner) return null;
     const now = this.clock.now();
     enqueueMail(em, now, owner.email, accountLockedMail({ minutes: Math.round(this.options.accountSeconds / 60), appUrl: this.options.appUrl }));
     await em.flush();
+    return owner;
   }
 }

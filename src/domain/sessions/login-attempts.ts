@@ -6,7 +6,7 @@ import type { ClientInfo } from '../../http/context.js';
 import { describeUserAgent } from './user-agent.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { newDeviceMail } from '../../mail/templates.js';
-import { ProblemError } from '../../http/problem.js';
+import { afterCursor, NEWEST_FIRST, page } from '../pagination.js';
 import type { components } from '../../../generated/openapi.js';
 
 export interface AttemptInput {
@@ -69,45 +69,20 @@ export class LoginAttempts {
   }
 
   /** The user's successful sign-ins, newest first, one page at a time. */
-  async history(em: EntityManager, userId: string, page: { limit: number; cursor?: string }): Promise<{ items: LoginRecord[]; nextCursor: string | null }> {
-    const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+  async history(em: EntityManager, userId: string, request: { limit: number; cursor?: string }): Promise<{ items: LoginRecord[]; nextCursor: string | null }> {
     const rows = await em.find(
       LoginAttemptSchema,
-      {
-        userId,
-        outcome: 'success',
-        ...(after
-          ? { $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] }
-          : {}),
-      },
-      { orderBy: { createdAt: 'desc', id: 'desc' }, limit: page.limit + 1 },
+      { userId, outcome: 'success', ...afterCursor(request.cursor) },
+      { orderBy: NEWEST_FIRST, limit: request.limit + 1 },
     );
-    const items = rows.slice(0, page.limit);
-    const last = items.at(-1);
-    return {
-      items: items.map((row) => ({
-        id: row.id,
-        createdAt: row.createdAt.toISOString(),
-        method: row.method ?? 'password',
-        ip: row.ip,
-        deviceType: row.deviceType,
-        browser: row.browser,
-        os: row.os,
-      })),
-      nextCursor: rows.length > page.limit && last ? encodeCursor(last) : null,
-    };
+    return page(rows, request.limit, (row) => ({
+      id: row.id,
+      createdAt: row.createdAt.toISOString(),
+      method: row.method ?? 'password',
+      ip: row.ip,
+      deviceType: row.deviceType,
+      browser: row.browser,
+      os: row.os,
+    }));
   }
-}
-
-const encodeCursor = (row: { createdAt: Date; id: string }) => Buffer.from(`${row.createdAt.getTime()}:${row.id}`).toString('base64url');
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const match = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) {
-    throw new ProblemError('validation-failed', {
-      detail: 'The cursor is not one this API gave out.',
-      errors: [{ pointer: '/query/cursor', detail: 'not a cursor from a previous page' }],
-    });
-  }
-  return { createdAt: new Date(Number(match[1])), id: match[2] };
 }

@@ -14,7 +14,9 @@ export type RevokeReason =
   | 'refresh-token-reuse'
   | 'password-reset'
   | 'password-change'
-  | 'account-deleted';
+  | 'account-deleted'
+  | 'locked-by-admin'
+  | 'revoked-by-admin';
 
 export interface IssuedSession {
   session: Session;
@@ -78,7 +80,7 @@ export class Sessions {
       if (!token) return { error: 'The refresh token is unknown.' } as const;
       const session = await this.liveSession(tx, token.sessionId, now);
       if (!session) return { error: 'The session has ended.' } as const;
-      const user = await tx.findOne(UserSchema, { id: session.userId, deletedAt: null });
+      const user = await tx.findOne(UserSchema, { id: session.userId, deletedAt: null, lockedAt: null, emailVerified: true });
       if (!user) return { error: 'The session has ended.' } as const;
       const successor = hmac(session.refreshSecret, presented);
 

@@ -53,6 +53,11 @@ export async function signInWithPassword(
     throw new ProblemError('invalid-credentials');
   }
   await deps.guard.succeeded(reservation);
+  if (user.lockedAt || !user.emailVerified) {
+    // Only someone who knows the password learns this.
+    await deps.attempts.record(em, { email, user, client: input.client, outcome: 'failure', reason: 'account-disabled' });
+    throw new ProblemError('account-disabled', { detail: 'An administrator has disabled this account.' });
+  }
   if (deps.hasher.needsRehash(user.passwordHash)) {
     // BCRYPT_COST changed since this hash was made: store one at the current cost.
     user.passwordHash = await deps.hasher.hash(input.password);

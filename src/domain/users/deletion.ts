@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, SessionSchema, UserSchema } from '../../db/entities.js';
+import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, SessionSchema, UserSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
@@ -28,15 +28,21 @@ export class AccountDeletion {
   async deleteOwn(em: EntityManager, principal: Principal, password: string | undefined): Promise<void> {
     const user = await this.reauthentication.loadUser(em, principal);
     await this.reauthentication.confirm(em, user, principal, { password });
+    await em.transactional((tx) => this.softDelete(tx, user));
+  }
+
+  /**
+   * Disables the account and ends its sessions, in the caller's transaction; the owner is mailed when it will be
+   * purged. With a grace period of 0, it is purged at once.
+   */
+  async softDelete(em: EntityManager, user: Pick<User, 'id' | 'email'>): Promise<void> {
     const now = this.clock.now();
-    await em.transactional(async (tx) => {
-      await tx.nativeUpdate(UserSchema, { id: user.id }, { deletedAt: now, updatedAt: now });
-      await this.sessions.revokeAllOf(tx, user.id, 'account-deleted');
-      await tx.nativeDelete(PasswordResetTokenSchema, { userId: user.id });
-      const purgeOn = this.options.graceDays > 0 ? addSeconds(now, this.options.graceDays * DAY) : null;
-      enqueueMail(tx, now, user.email, accountDeletedMail({ purgeOn }));
-      if (this.options.graceDays === 0) await purgeUsers(tx, [user.id]);
-    });
+    await em.nativeUpdate(UserSchema, { id: user.id }, { deletedAt: now, updatedAt: now });
+    await this.sessions.revokeAllOf(em, user.id, 'account-deleted');
+    await em.nativeDelete(PasswordResetTokenSchema, { userId: user.id });
+    const purgeOn = this.options.graceDays > 0 ? addSeconds(now, this.options.graceDays * DAY) : null;
+    enqueueMail(em, now, user.email, accountDeletedMail({ purgeOn }));
+    if (this.options.graceDays === 0) await purgeUsers(em, [user.id]);
   }
 }
 

@@ -1,0 +1,108 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { UserSchema, type User } from '../../db/entities.js';
+import { addSeconds, type Clock } from '../clock.js';
+import { afterCursor, NEWEST_FIRST, page } from '../pagination.js';
+import type { Sessions } from '../sessions/sessions.js';
+import type { AccountDeletion } from '../users/deletion.js';
+import { purgeUsers } from '../users/deletion.js';
+import { ProblemError } from '../../http/problem.js';
+import type { components } from '../../../generated/openapi.js';
+
+type AdminUserView = components['schemas']['AdminUser'];
+type UserStatus = components['schemas']['UserStatus'];
+type UpdateRequest = components['schemas']['AdminUpdateUserRequest'];
+
+const DAY = 86_400;
+
+/** User administration: listing, changes, locks, deletion and restore, with the last administrator protected. */
+export class AdminUsers {
+  constructor(
+    private readonly clock: Clock,
+    private readonly sessions: Sessions,
+    private readonly deletion: AccountDeletion,
+    private readonly options: { deletionGraceDays: number },
+  ) {}
+
+  view(user: User): AdminUserView {
+    const status: UserStatus = user.deletedAt ? 'pending-deletion' : user.lockedAt ? 'locked' : 'active';
+    return {
+      id: user.id,
+      email: user.email,
+      name: user.name,
+      role: user.role,
+      emailVerified: user.emailVerified,
+      createdAt: user.createdAt.toISOString(),
+      updatedAt: user.updatedAt.toISOString(),
+      status,
+      lockedAt: user.lockedAt?.toISOString() ?? null,
+      deletedAt: user.deletedAt?.toISOString() ?? null,
+      purgeAt: user.deletedAt ? addSeconds(user.deletedAt, this.options.deletionGraceDays * DAY).toISOString() : null,
+      hasPassword: Boolean(user.passwordHash),
+      mfaEnabled: Boolean(user.totpEnabledAt || user.emailOtpEnabledAt),
+    };
+  }
+
+  async list(em: EntityManager, filter: { email?: string; status?: UserStatus; role?: 'user' | 'admin'; limit: number; cursor?: string }) {
+    const where: Record<string, unknown> = { ...afterCursor(filter.cursor) };
+    if (filter.email) where.email = { $like: `${filter.email.trim().toLowerCase().replace(/[\\%_]/g, '\\$&')}%` };
+    if (filter.role) where.role = filter.role;
+    if (filter.status === 'pending-deletion') where.deletedAt = { $ne: null };
+    if (filter.status === 'locked') Object.assign(where, { deletedAt: null, lockedAt: { $ne: null } });
+    if (filter.status === 'active') Object.assign(where, { deletedAt: null, lockedAt: null });
+    const rows = await em.find(UserSchema, where, { orderBy: NEWEST_FIRST, limit: filter.limit + 1, populate: ['passwordHash'] });
+    return page(rows, filter.limit, (user) => this.view(user));
+  }
+
+  async get(em: EntityManager, userId: string): Promise<User> {
+    const user = await em.findOne(UserSchema, { id: userId }, { populate: ['passwordHash'] });
+    if (!user) throw new ProblemError('not-found', { detail: 'There is no user with this id.' });
+    return user;
+  }
+
+  async update(em: EntityManager, userId: string, changes: UpdateRequest): Promise<User> {
+    return em.transactional(async (tx) => {
+      const user = await this.get(tx, userId);
+      const now = this.clock.now();
+      if (changes.role !== undefined && changes.role !== user.role) {
+        if (user.role === 'admin') await this.assertAnotherAdmin(tx, user.id);
+        user.role = changes.role;
+      }
+      if (changes.locked !== undefined && changes.locked !== Boolean(user.lockedAt)) {
+        if (changes.locked && user.role === 'admin') await this.assertAnotherAdmin(tx, user.id);
+        user.lockedAt = changes.locked ? now : null;
+        if (changes.locked) await this.sessions.revokeAllOf(tx, user.id, 'locked-by-admin');
+      }
+      if (changes.emailVerified !== undefined) {
+        user.emailVerified = changes.emailVerified;
+        if (!changes.emailVerified) await this.sessions.revokeAllOf(tx, user.id, 'locked-by-admin');
+      }
+      if (changes.name !== undefined) user.name = changes.name;
+      user.updatedAt = now;
+      return user;
+    });
+  }
+
+  async delete(em: EntityManager, userId: string, hard: boolean): Promise<void> {
+    await em.transactional(async (tx) => {
+      const user = await this.get(tx, userId);
+      if (user.role === 'admin' && !user.deletedAt) await this.assertAnotherAdmin(tx, user.id);
+      if (hard) await purgeUsers(tx, [user.id]);
+      else if (!user.deletedAt) await this.deletion.softDelete(tx, user);
+    });
+  }
+
+  async restore(em: EntityManager, userId: string): Promise<User> {
+    const user = await this.get(em, userId);
+    if (!user.deletedAt) throw new ProblemError('not-deleted', { detail: 'The account is not deleted.' });
+    user.deletedAt = null;
+    user.updatedAt = this.clock.now();
+    await em.flush();
+    return user;
+  }
+
+  /** Refuses a change that would leave no active administrator. */
+  private async assertAnotherAdmin(em: EntityManager, exceptUserId: string): Promise<void> {
+    const others = await em.count(UserSchema, { role: 'admin', deletedAt: null, lockedAt: null, id: { $ne: exceptUserId } });
+    if (others === 0) throw new ProblemError('last-admin', { detail: 'Make another account an administrator first.' });
+  }
+}

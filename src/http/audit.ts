@@ -1,0 +1,76 @@
+import type { Middleware } from 'koa';
+import type { AppState, AppContext } from './context.js';
+import type { OperationId } from './operation.js';
+import type { AuditLog } from '../domain/audit/audit-log.js';
+
+/** The action each audited operation records. A handler may name the target (or another action) in ctx.state.audit. */
+const ACTIONS: Partial<Record<OperationId, string>> = {
+  verifyEmail: 'user.registered',
+  login: 'user.signed-in',
+  verifyMfa: 'user.signed-in',
+  finishOAuth: 'user.signed-in',
+  logout: 'session.ended',
+  logoutAll: 'session.ended-all',
+  revokeMySession: 'session.revoked',
+  resetPassword: 'password.reset',
+  changePassword: 'password.changed',
+  deleteMe: 'user.deleted',
+  enrollTotp: 'mfa.totp-enrolled',
+  confirmTotp: 'mfa.totp-enabled',
+  disableTotp: 'mfa.totp-disabled',
+  enableEmailOtp: 'mfa.email-enabled',
+  disableEmailOtp: 'mfa.email-disabled',
+  regenerateRecoveryCodes: 'mfa.recovery-codes-regenerated',
+  unlinkIdentity: 'identity.unlinked',
+  adminUpdateUser: 'admin.user-updated',
+  adminDeleteUser: 'admin.user-deleted',
+  adminRestoreUser: 'admin.user-restored',
+  adminRevokeUserSessions: 'admin.sessions-revoked',
+  adminUnblockIp: 'admin.ip-unblocked',
+  adminRunCleanup: 'admin.cleanup-run',
+  adminRotateSigningKey: 'admin.signing-key-rotated',
+};
+
+/** Failures worth a trail: refused credentials, refused permissions, conflicts, lockouts. Not malformed requests. */
+const AUDITED_FAILURES = new Set([401, 403, 409, 429]);
+
+/**
+ * Writes an audit event for every security-relevant operation, once its outcome is known: who (the signed-in
+ * caller, or the user who just signed in), whom (the path's user, or the caller), what, from where.
+ */
+export function auditTrail(audit: AuditLog): Middleware<AppState> {
+  return async function recordAuditEvent(ctx, next) {
+    try {
+      await next();
+    } finally {
+      const operationId = ctx.state.operation?.operationId as OperationId | undefined;
+      const action = operationId && ACTIONS[operationId];
+      const succeeded = ctx.status < 400;
+      if (action && (succeeded || AUDITED_FAILURES.has(ctx.status))) {
+        const note = ctx.state.audit ?? {};
+        if (!note.action && !succeeded && action === 'user.signed-in') note.action = 'user.sign-in-failed';
+        const signedIn = signedInUser(ctx);
+        await audit.record({
+          action: note.action ?? action,
+          outcome: note.outcome ?? (succeeded ? 'success' : 'failure'),
+          actorUserId: note.actorUserId ?? ctx.state.principal?.userId ?? signedIn ?? null,
+          targetUserId: note.targetUserId ?? ctx.state.operation?.pathParams.userId ?? ctx.state.principal?.userId ?? signedIn ?? null,
+          ip: ctx.ip || null,
+          userAgent: ctx.get('user-agent') || null,
+          details: {
+            operationId,
+            ...(succeeded ? {} : { status: ctx.status, code: (ctx.body as { code?: string })?.code }),
+            ...note.details,
+          },
+        });
+      }
+    }
+  };
+}
+
+/** The user a token response is for (login, verifyMfa), or the one an email verification created. */
+function signedInUser(ctx: AppContext): string | undefined {
+  const body = ctx.body as { user?: { id?: string }; id?: string; email?: string } | undefined;
+  if (ctx.status >= 400 || !body || typeof body !== 'object') return undefined;
+  return body.user?.id ?? (body.email && body.id ? body.id : undefined);
+}

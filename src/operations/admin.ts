@@ -1,0 +1,180 @@
+import { AuditEventSchema, BlockedIpSchema, LoginAttemptSchema } from '../db/entities.js';
+import { afterCursor, NEWEST_FIRST, page } from '../domain/pagination.js';
+import { toSessionView } from '../domain/users/views.js';
+import { SigningKeyConfigured } from '../domain/tokens/signing-keys.js';
+import { runCleanup } from '../jobs/scheduler.js';
+import { ProblemError } from '../http/problem.js';
+import type { OperationGroup } from './group.js';
+
+/** Time bounds of the admin lists: `from` inclusive, `to` exclusive. */
+function between(from?: string, to?: string): Record<string, unknown> {
+  if (!from && !to) return {};
+  return { createdAt: { ...(from ? { $gte: new Date(from) } : {}), ...(to ? { $lt: new Date(to) } : {}) } };
+}
+
+export const adminOperations: OperationGroup<
+  | 'adminListUsers'
+  | 'adminGetUser'
+  | 'adminUpdateUser'
+  | 'adminDeleteUser'
+  | 'adminRestoreUser'
+  | 'adminListUserSessions'
+  | 'adminRevokeUserSessions'
+  | 'adminListLoginAttempts'
+  | 'adminListBlockedIps'
+  | 'adminUnblockIp'
+  | 'adminListAuditEvents'
+  | 'adminRunCleanup'
+  | 'adminRotateSigningKey'
+> = (services) => {
+  const { adminUsers, sessions, guard, signingKeys, clock } = services;
+
+  return {
+    async adminListUsers({ query, ctx }) {
+      return { status: 200, body: await adminUsers.list(ctx.state.em, { ...query, limit: query.limit ?? 20 }) };
+    },
+
+    async adminGetUser({ path, ctx }) {
+      return { status: 200, body: adminUsers.view(await adminUsers.get(ctx.state.em, path.userId)) };
+    },
+
+    async adminUpdateUser({ path, body, ctx }) {
+      const user = await adminUsers.update(ctx.state.em, path.userId, body);
+      ctx.state.audit = { details: { changes: body } };
+      return { status: 200, body: adminUsers.view(user) };
+    },
+
+    async adminDeleteUser({ path, query, ctx }) {
+      await adminUsers.delete(ctx.state.em, path.userId, query.hard ?? false);
+      ctx.state.audit = { details: { hard: query.hard ?? false } };
+      services.mailer.kick();
+      return { status: 204 };
+    },
+
+    async adminRestoreUser({ path, ctx }) {
+      return { status: 200, body: adminUsers.view(await adminUsers.restore(ctx.state.em, path.userId)) };
+    },
+
+    async adminListUserSessions({ path, ctx }) {
+      await adminUsers.get(ctx.state.em, path.userId);
+      const live = await sessions.listLive(ctx.state.em, path.userId);
+      return { status: 200, body: { items: live.map((session) => toSessionView(session, undefined)) } };
+    },
+
+    async adminRevokeUserSessions({ path, ctx }) {
+      await adminUsers.get(ctx.state.em, path.userId);
+      const ended = await sessions.revokeAllOf(ctx.state.em, path.userId, 'revoked-by-admin');
+      ctx.state.audit = { details: { sessions: ended } };
+      return { status: 204 };
+    },
+
+    async adminListLoginAttempts({ query, ctx }) {
+      const limit = query.limit ?? 20;
+      const rows = await ctx.state.em.find(
+        LoginAttemptSchema,
+        {
+          ...(query.userId ? { userId: query.userId } : {}),
+          ...(query.email ? { email: query.email.trim().toLowerCase() } : {}),
+          ...(query.ip ? { ip: query.ip } : {}),
+          ...(query.outcome ? { outcome: query.outcome } : {}),
+          ...between(query.from, query.to),
+          ...afterCursor(query.cursor),
+        },
+        { orderBy: NEWEST_FIRST, limit: limit + 1 },
+      );
+      return {
+        status: 200,
+        body: page(rows, limit, (row) => ({
+          id: row.id,
+          createdAt: row.createdAt.toISOString(),
+          email: row.email,
+          userId: row.userId,
+          ip: row.ip,
+          userAgent: row.userAgent,
+          outcome: row.outcome,
+          reason: row.reason,
+          method: row.method,
+        })),
+      };
+    },
+
+    async adminListBlockedIps({ query, ctx }) {
+      const now = clock.now();
+      const rows = await ctx.state.em.find(
+        BlockedIpSchema,
+        query.all ? {} : { unblockedAt: null, expiresAt: { $gt: now } },
+        { orderBy: { blockedAt: 'desc' }, limit: 1000 },
+      );
+      return {
+        status: 200,
+        body: {
+          items: rows.map((row) => ({
+            ip: row.ip,
+            blockedAt: row.blockedAt.toISOString(),
+            expiresAt: row.expiresAt.toISOString(),
+            failures: row.failures,
+            active: !row.unblockedAt && row.expiresAt > now,
+          })),
+        },
+      };
+    },
+
+    async adminUnblockIp({ path, ctx }) {
+      if (!(await guard.unblockIp(ctx.state.em, path.ip))) {
+        throw new ProblemError('not-found', { detail: 'This IP has no block in force.' });
+      }
+      ctx.state.audit = { targetUserId: null, details: { ip: path.ip } };
+      return { status: 204 };
+    },
+
+    async adminListAuditEvents({ query, ctx }) {
+      const limit = query.limit ?? 20;
+      const rows = await ctx.state.em.find(
+        AuditEventSchema,
+        {
+          ...(query.action ? { action: query.action } : {}),
+          ...(query.actorId ? { actorUserId: query.actorId } : {}),
+          ...(query.targetId ? { targetUserId: query.targetId } : {}),
+          ...between(query.from, query.to),
+          ...afterCursor(query.cursor),
+        },
+        { orderBy: NEWEST_FIRST, limit: limit + 1 },
+      );
+      return {
+        status: 200,
+        body: page(rows, limit, (row) => ({
+          id: row.id,
+          createdAt: row.createdAt.toISOString(),
+          action: row.action,
+          outcome: row.outcome,
+          actorUserId: row.actorUserId,
+          targetUserId: row.targetUserId,
+          ip: row.ip,
+          details: row.details,
+        })),
+      };
+    },
+
+    async adminRunCleanup({ ctx }) {
+      const results = await runCleanup(services);
+      ctx.state.audit = { targetUserId: null };
+      return {
+        status: 200,
+        body: {
+          jobs: results.map(({ name, counts }) => ({ name, skipped: counts === 'skipped', counts: counts === 'skipped' ? {} : counts })),
+        },
+      };
+    },
+
+    async adminRotateSigningKey({ ctx }) {
+      try {
+        const rotation = await signingKeys.rotate();
+        ctx.state.audit = { targetUserId: null, details: { kid: rotation.kid } };
+        return { status: 200, body: { kid: rotation.kid, activatesAt: rotation.activatesAt.toISOString(), retiring: rotation.retiring } };
+      } catch (error) {
+        if (error instanceof SigningKeyConfigured) throw new ProblemError('signing-key-configured', { detail: error.message });
+        throw error;
+      }
+    },
+  };
+};
