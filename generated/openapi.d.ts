@@ -1922,6 +1922,25 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The password is right, but an administrator has locked the account or marked its email unverified. */
+        AccountDisabled: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:account-disabled",
+                 *       "code": "account-disabled",
+                 *       "title": "The account is disabled",
+                 *       "status": 403,
+                 *       "detail": "An administrator has disabled this account.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The operation needs the `admin` role. */
         Forbidden: {
             headers: {
@@ -2247,6 +2266,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidCredentials"];
+            403: components["responses"]["AccountDisabled"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
         };

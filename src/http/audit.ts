@@ -40,16 +40,23 @@ const AUDITED_FAILURES = new Set([401, 403, 409, 429]);
  */
 export function auditTrail(audit: AuditLog): Middleware<AppState> {
   return async function recordAuditEvent(ctx, next) {
+    // Errors are rendered further out (problemResponses): their status and code come from the error itself.
+    let failure: { status: number; code?: string } | undefined;
     try {
       await next();
+    } catch (error) {
+      const problem = error as { status?: number; code?: string };
+      failure = { status: typeof problem.status === 'number' ? problem.status : 500, code: problem.code };
+      throw error;
     } finally {
       const operationId = ctx.state.operation?.operationId as OperationId | undefined;
       const action = operationId && ACTIONS[operationId];
-      const succeeded = ctx.status < 400;
-      if (action && (succeeded || AUDITED_FAILURES.has(ctx.status))) {
+      const status = failure?.status ?? ctx.status;
+      const succeeded = status < 400;
+      if (action && (succeeded || AUDITED_FAILURES.has(status))) {
         const note = ctx.state.audit ?? {};
         if (!note.action && !succeeded && action === 'user.signed-in') note.action = 'user.sign-in-failed';
-        const signedIn = signedInUser(ctx);
+        const signedIn = failure ? undefined : signedInUser(ctx);
         await audit.record({
           action: note.action ?? action,
           outcome: note.outcome ?? (succeeded ? 'success' : 'failure'),
@@ -57,11 +64,7 @@ export function auditTrail(audit: AuditLog): Middleware<AppState> {
           targetUserId: note.targetUserId ?? ctx.state.operation?.pathParams.userId ?? ctx.state.principal?.userId ?? signedIn ?? null,
           ip: ctx.ip || null,
           userAgent: ctx.get('user-agent') || null,
-          details: {
-            operationId,
-            ...(succeeded ? {} : { status: ctx.status, code: (ctx.body as { code?: string })?.code }),
-            ...note.details,
-          },
+          details: { operationId, ...(succeeded ? {} : { status, code: failure?.code }), ...note.details },
         });
       }
     }

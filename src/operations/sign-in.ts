@@ -1,6 +1,7 @@
 import { completeSignIn, signInWithPassword } from '../domain/sessions/sign-in.js';
 import type { IssuedSession } from '../domain/sessions/sessions.js';
-import { toSessionView, toUserView } from '../domain/users/views.js';
+import { normaliseEmail, toSessionView, toUserView } from '../domain/users/views.js';
+import { UserSchema } from '../db/entities.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
 import { ProblemError } from '../http/problem.js';
@@ -43,7 +44,15 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
         password: body.password,
         client: clientInfo(ctx),
         delivery,
-      }).finally(() => mailer.kick()); // a lockout, new-device or sign-in-code mail may be queued, failure or not
+      })
+        .catch(async (error) => {
+          // The audit event of a failed sign-in names the account it was aimed at, when there is one.
+          const email = normaliseEmail(body.email);
+          const target = await ctx.state.em.findOne(UserSchema, { email }, { fields: ['id'] });
+          ctx.state.audit = { targetUserId: target?.id ?? null, details: { email } };
+          throw error;
+        })
+        .finally(() => mailer.kick()); // a lockout, new-device or sign-in-code mail may be queued, failure or not
       if (outcome.kind === 'session') return tokenResponse(ctx, outcome.issued, delivery);
       ctx.state.audit = { action: 'user.sign-in-mfa-required', targetUserId: outcome.challenge.userId, actorUserId: outcome.challenge.userId };
       ctx.set('Cache-Control', 'no-store');
