@@ -10,6 +10,7 @@ import { rateLimits } from './http/rate-limit.js';
 import { buildRouter } from './http/router.js';
 import { authorizeAdmin, bearerAuthenticator } from './http/auth.js';
 import { auditTrail } from './http/audit.js';
+import { measureRequests, metricsEndpoint } from './http/metrics.js';
 import { loadSpec } from './http/spec.js';
 import { createHandlers } from './operations/index.js';
 import type { Services } from './services.js';
@@ -36,6 +37,7 @@ export function createApp(services: Services): Koa<AppState> {
   );
 
   app.use(requestContext(services.logger));
+  app.use(measureRequests(services.metrics));
   app.use(problemResponses());
   app.use(
     helmet({
@@ -54,6 +56,7 @@ export function createApp(services: Services): Koa<AppState> {
     }),
   );
   app.use(docsAndSpec(spec));
+  app.use(metricsEndpoint(services.metrics, config.METRICS_TOKEN));
   app.use(readCookies());
   app.use(
     koaBody({

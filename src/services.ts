@@ -19,6 +19,7 @@ import { Providers } from './domain/oauth/providers.js';
 import { SocialSignIn } from './domain/oauth/social-sign-in.js';
 import { AuditLog } from './domain/audit/audit-log.js';
 import { AdminUsers } from './domain/admin/admin-users.js';
+import { Metrics } from './observability/metrics.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
 
@@ -43,6 +44,7 @@ export interface Services {
   providers: Providers;
   socialSignIn: SocialSignIn;
   audit: AuditLog;
+  metrics: Metrics;
   adminUsers: AdminUsers;
   mailTransport: MailTransport;
   mailer: MailDeliverer;
@@ -81,6 +83,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const clock = overrides.clock ?? systemClock;
   const orm = await openDatabase(config.DATABASE_URL);
   const audit = new AuditLog(orm, clock, logger);
+  const metrics = new Metrics(orm);
   const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS });
   const signingKeys = new SigningKeys(orm, clock, logger, {
     publishSeconds: config.SIGNING_KEY_PUBLISH_SECONDS,
@@ -106,7 +109,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const reauthentication = new Reauthentication(clock, hasher, { maxAgeSeconds: config.REAUTH_MAX_AGE });
   const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, { graceDays: config.DELETION_GRACE_DAYS });
   const counters = new Counters(config, orm, logger);
-  const guard = new SignInGuard(counters, clock, logger, audit, {
+  const guard = new SignInGuard(counters, clock, logger, audit, metrics, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
     accountSeconds: config.LOCKOUT_ACCOUNT_SECONDS,
     ipThreshold: config.LOCKOUT_IP_THRESHOLD,
@@ -126,7 +129,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const socialSignIn = new SocialSignIn(providers, clock, logger, { adminEmails: config.adminEmails });
   const adminUsers = new AdminUsers(clock, sessions, accountDeletion, { deletionGraceDays: config.DELETION_GRACE_DAYS });
   const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
-  const mailer = new MailDeliverer(orm, mailTransport, clock, logger, {
+  const mailer = new MailDeliverer(orm, mailTransport, clock, logger, metrics, {
     maxAttempts: config.MAIL_MAX_ATTEMPTS,
     retrySeconds: config.MAIL_RETRY_SECONDS,
   });
@@ -151,6 +154,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     providers,
     socialSignIn,
     audit,
+    metrics,
     adminUsers,
     mailTransport,
     mailer,

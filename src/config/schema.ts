@@ -114,6 +114,9 @@ export const ConfigSchema = Type.Object({
     default: false,
     description: 'accept `http://` issuers (local test providers only; refused in production)',
   }),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({ minLength: 16, description: '`/metrics` answers only requests with `Authorization: Bearer <METRICS_TOKEN>`; unset: open' }),
+  ),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'pino log level',

@@ -58,8 +58,20 @@ export async function runJob(services: Services, job: Job): Promise<JobCounts | 
   const started = Date.now();
   const now = services.clock.now();
   const em = services.orm.em.fork();
-  const counts = job.exclusive
-    ? await em.transactional(async (tx) => {
+  const counts = await runWithin(services, job, em, now).catch((error) => {
+    services.metrics.jobRuns.inc({ job: job.name, result: 'error' });
+    throw error;
+  });
+  services.metrics.jobRuns.inc({ job: job.name, result: counts === 'skipped' ? 'skipped' : 'ok' });
+  const total = counts === 'skipped' ? 0 : Object.values(counts).reduce((sum, n) => sum + n, 0);
+  // A run that did nothing is not worth a line at info level every ten seconds.
+  services.logger[total > 0 ? 'info' : 'debug']({ job: job.name, ...(counts === 'skipped' ? { skipped: true } : counts), ms: Date.now() - started }, 'job ran');
+  return counts;
+}
+
+function runWithin(services: Services, job: Job, em: EntityManager, now: Date): Promise<JobCounts | 'skipped'> {
+  return job.exclusive
+    ? em.transactional(async (tx) => {
         if (dialectOf(services.config.DATABASE_URL) === 'postgresql') {
           const [row] = await tx.getConnection().execute<{ locked: boolean }[]>(
             'select pg_try_advisory_xact_lock(hashtext(?)) as locked',
@@ -69,11 +81,7 @@ export async function runJob(services: Services, job: Job): Promise<JobCounts | 
         }
         return job.run(tx, now);
       })
-    : await job.run(em, now);
-  const total = counts === 'skipped' ? 0 : Object.values(counts).reduce((sum, n) => sum + n, 0);
-  // A run that did nothing is not worth a line at info level every ten seconds.
-  services.logger[total > 0 ? 'info' : 'debug']({ job: job.name, ...(counts === 'skipped' ? { skipped: true } : counts), ms: Date.now() - started }, 'job ran');
-  return counts;
+    : job.run(em, now);
 }
 
 /** Runs every cleanup job now, one after the other (adminRunCleanup, `pulse-auth cleanup`). */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { OutboxMailSchema, type OutboxMail } from '../db/entities.js';
 import { addSeconds, type Clock } from '../domain/clock.js';
 import type { MailTransport } from './transport.js';
+import type { Metrics } from '../observability/metrics.js';
 
 const BATCH = 20;
 const CLAIM_SECONDS = 120;
@@ -28,6 +29,7 @@ export class MailDeliverer {
     private readonly transport: MailTransport,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly metrics: Metrics,
     private readonly options: { maxAttempts: number; retrySeconds: number },
   ) {}
 
@@ -96,6 +98,7 @@ export class MailDeliverer {
       return 'sent';
     } catch (error) {
       const message = String((error as Error)?.message ?? error).slice(0, 500);
+      this.metrics.mailFailures.inc();
       if (attempts >= this.options.maxAttempts) {
         await em.nativeUpdate(OutboxMailSchema, { id: mail.id }, { failedAt: this.clock.now(), lockedUntil: null, lastError: message, textBody: null, htmlBody: null });
         this.logger.error({ mailId: mail.id, attempts, error: message }, 'mail given up after its last attempt');

@@ -9,6 +9,7 @@ import { enqueueMail } from '../../mail/outbox.js';
 import { accountLockedMail } from '../../mail/templates.js';
 import type { Counters } from './counters.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { Metrics } from '../../observability/metrics.js';
 
 export interface LockoutOptions {
   accountThreshold: number;
@@ -59,6 +60,7 @@ export class SignInGuard {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly audit: AuditLog,
+    private readonly metrics: Metrics,
     private readonly options: LockoutOptions,
   ) {
     this.accountFailures = counters.create({ name: 'fail:account', points: options.accountThreshold, durationSeconds: options.accountSeconds });
@@ -92,6 +94,7 @@ export class SignInGuard {
   async failed(em: EntityManager, reservation: Reservation): Promise<void> {
     if (reservation.accountFailures === this.options.accountThreshold) {
       await this.accountFailures.block(reservation.email, this.options.accountSeconds);
+      this.metrics.lockouts.inc({ scope: 'account' });
       const owner = await this.mailOwner(em, reservation.email);
       await this.audit.record({
         action: 'user.locked-out',
@@ -103,6 +106,7 @@ export class SignInGuard {
     }
     if (reservation.ipFailures === this.options.ipThreshold) {
       await this.ipFailures.block(reservation.ip, this.options.ipSeconds);
+      this.metrics.lockouts.inc({ scope: 'ip' });
       const now = this.clock.now();
       em.create(BlockedIpSchema, {
         id: randomUUID(),

@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MikroORM } from '@mikro-orm/core';
+import { OutboxMailSchema } from '../db/entities.js';
+
+/**
+ * The Prometheus metrics: requests by operationId and status, sign-in outcomes, lockouts, mail outbox depth and
+ * failures, job runs, and Node's own process metrics. One registry per app, so tests can run several apps.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'pulse_http_requests_total',
+    help: 'HTTP requests by operationId and status',
+    labelNames: ['operation', 'status'],
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'pulse_http_request_duration_seconds',
+    help: 'HTTP request latency by operationId and status',
+    labelNames: ['operation', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly signIns = new Counter({
+    name: 'pulse_sign_ins_total',
+    help: 'Sign-in outcomes (password, MFA and social): success, mfa-required, failure, locked, disabled',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly lockouts = new Counter({
+    name: 'pulse_lockouts_total',
+    help: 'Locks started after repeated failed sign-ins, by scope (account, ip)',
+    labelNames: ['scope'],
+    registers: [this.registry],
+  });
+  readonly mailFailures = new Counter({
+    name: 'pulse_mail_delivery_failures_total',
+    help: 'Failed mail delivery attempts (each is retried until MAIL_MAX_ATTEMPTS)',
+    registers: [this.registry],
+  });
+  readonly jobRuns = new Counter({
+    name: 'pulse_job_runs_total',
+    help: 'Scheduled job runs by job and result (ok, skipped, error)',
+    labelNames: ['job', 'result'],
+    registers: [this.registry],
+  });
+
+  constructor(orm: MikroORM) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'pulse_' });
+    new Gauge({
+      name: 'pulse_mail_outbox_depth',
+      help: 'Mails waiting in the outbox (queued or retrying)',
+      registers: [this.registry],
+      async collect() {
+        this.set(await orm.em.fork().count(OutboxMailSchema, { sentAt: null, failedAt: null }));
+      },
+    });
+    new Gauge({
+      name: 'pulse_mail_given_up',
+      help: 'Mails given up after their last delivery attempt (kept in the outbox with their last error)',
+      registers: [this.registry],
+      async collect() {
+        this.set(await orm.em.fork().count(OutboxMailSchema, { failedAt: { $ne: null } }));
+      },
+    });
+  }
+}
