@@ -69,6 +69,49 @@ const SKIPS = [
     status: '409',
     reason: 'needs an account made through a provider (no password, one identity); covered by test/api/oauth.test.ts',
   },
+  // The administration API: an admin account is needed for everything but 401 (and 403, which a plain user gets).
+  ...[
+    ['adminListUsers', ['200', '400']],
+    ['adminGetUser', ['200', '400', '404']],
+    ['adminUpdateUser', ['200', '400', '404', '415']],
+    ['adminDeleteUser', ['400', '404']],
+    ['adminRestoreUser', ['400', '404', '409']],
+    ['adminListUserSessions', ['200', '400', '404']],
+    ['adminRevokeUserSessions', ['204', '400', '404']],
+    ['adminListLoginAttempts', ['200', '400']],
+    ['adminListBlockedIps', ['200', '400']],
+    ['adminUnblockIp', ['404']],
+    ['adminListAuditEvents', ['200', '400']],
+    ['adminRunCleanup', ['200']],
+  ].flatMap(([operationId, statuses]) =>
+    statuses.map((status) => ({
+      operationId,
+      status,
+      when: 'no-admin',
+      reason: 'needs an administrator: against a base URL, set CONTRACT_ADMIN_EMAIL and CONTRACT_ADMIN_PASSWORD',
+    })),
+  ),
+  ...[
+    ['adminDeleteUser', '204'],
+    ['adminRestoreUser', '200'],
+    ['login', '403'],
+  ].map(([operationId, status]) => ({
+    operationId,
+    status,
+    when: 'no-mail-or-admin',
+    reason: 'needs an administrator and a throw-away account to change (accounts are made through mail)',
+  })),
+  ...[
+    ['adminUpdateUser', '409', 'needs the only administrator (last-admin); a staging server may have several'],
+    ['adminDeleteUser', '409', 'needs the only administrator (last-admin); a staging server may have several'],
+    ['adminUnblockIp', '204', 'blocks an IP of its own first: done only on a server this run started (TRUST_PROXY)'],
+    ['adminRotateSigningKey', '200', 'rotates the signing key: done only on a server this run started'],
+  ].map(([operationId, status, reason]) => ({ operationId, status, when: 'external', reason })),
+  {
+    operationId: 'adminRotateSigningKey',
+    status: '409',
+    reason: 'needs a server whose key comes from SIGNING_KEY; covered by test/api/admin-keys.test.ts',
+  },
   ...[
     ['verifyMfa', '200'],
     ['enrollTotp', '409'],
@@ -85,11 +128,15 @@ const SKIPS = [
 ];
 
 /** The skips that apply to this run. */
-function activeSkips({ mailAvailable, providerAvailable }) {
-  return SKIPS.filter(
-    (skip) =>
-      !skip.when || (skip.when === 'no-mail' && !mailAvailable) || (skip.when === 'no-provider' && !providerAvailable),
-  );
+function activeSkips({ mailAvailable, providerAvailable, adminAvailable, external }) {
+  const applies = {
+    'no-mail': !mailAvailable,
+    'no-provider': !providerAvailable,
+    'no-admin': !adminAvailable,
+    'no-mail-or-admin': !mailAvailable || !adminAvailable,
+    external,
+  };
+  return SKIPS.filter((skip) => !skip.when || applies[skip.when]);
 }
 
 function findSkip(skips, operationId, status) {

@@ -48,6 +48,10 @@ const state = {
 
 /** The example of the sessionId path parameter in the spec, which dredd puts in the URL. */
 const SESSION_ID_EXAMPLE = '3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
+/** The examples of the userId and ip path parameters, and the IP adminUnblockIp 204 blocks and lifts. */
+const USER_ID_EXAMPLE = '0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d';
+const IP_EXAMPLE = '203.0.113.5';
+const BLOCKED_IP = '203.0.113.250';
 /** The example of the provider path parameter. */
 const PROVIDER_EXAMPLE = 'google';
 
@@ -138,6 +142,38 @@ function totpAccount() {
     return { ...account, accessToken, recoveryCodes: confirmed.recoveryCodes };
   })();
   return totpAccountPromise;
+}
+
+/** The administrator's access token (registered on our own server, given against a base URL). */
+let adminPromise;
+function adminToken() {
+  adminPromise ??= (async () => {
+    if (context.admin.register) await registerAndVerify(context.admin.email, context.admin.password);
+    const { json } = await api('POST', '/v1/auth/login', {
+      body: { email: context.admin.email, password: context.admin.password, refreshTokenDelivery: 'body' },
+      expect: 200,
+    });
+    if (!json?.accessToken) throw new Error('setup: the administrator signs in with a second factor; use one without');
+    return json.accessToken;
+  })();
+  return adminPromise;
+}
+
+/** The main account's user id (from getMe). */
+async function mainUserId() {
+  const { json } = await api('GET', '/v1/me', { token: state.accessToken, expect: 200 });
+  return json.id;
+}
+
+/** A throw-away account for administration transactions that change it (delete, restore). */
+let victimPromise;
+function victimAccount() {
+  victimPromise ??= (async () => {
+    const account = await throwAwayAccount('victim');
+    const { json } = await api('POST', '/v1/auth/login', { body: { ...account, refreshTokenDelivery: 'body' }, expect: 200 });
+    return { ...account, id: json.user.id };
+  })();
+  return victimPromise;
 }
 
 /** Replaces the whole request target (path and query). */
@@ -243,6 +279,13 @@ const BEFORE = {
   'login 400': (t) => jsonBody(t, { email: 'not-an-email', password: 'irrelevant' }),
   'login 401': (t) => jsonBody(t, { email: state.email, password: `${state.password}-wrong` }),
   'login 415': (t) => textPlain(t),
+  // A throw-away account that an administrator has locked: the right password gets 403 account-disabled.
+  'login 403': async (t) => {
+    const account = await throwAwayAccount('locked');
+    const { json } = await api('POST', '/v1/auth/login', { body: { ...account, refreshTokenDelivery: 'body' }, expect: 200 });
+    await api('PATCH', `/v1/admin/users/${json.user.id}`, { token: await adminToken(), body: { locked: true }, expect: 200 });
+    jsonBody(t, account);
+  },
 
   // The main session's refresh token as the browser cookie, so the new one comes back in the documented Set-Cookie.
   // A sign-in of the TOTP account finished with one of its recovery codes (a TOTP code works once per 30 s).
@@ -536,6 +579,174 @@ const BEFORE = {
   'revokeMySession 401': (t) => noAuthorization(t),
   // The example id names no session of this account.
   'revokeMySession 404': (t) => bearer(t),
+  // Administration. USER_ID_EXAMPLE names no user: it gives the 404s.
+  'adminListUsers 200': async (t) => bearer(t, await adminToken()),
+  'adminListUsers 400': async (t) => {
+    bearer(t, await adminToken());
+    requestTarget(t, '/v1/admin/users?limit=0');
+  },
+  'adminListUsers 401': (t) => noAuthorization(t),
+  'adminListUsers 403': (t) => bearer(t),
+
+  'adminGetUser 200': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+  },
+  'adminGetUser 400': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'adminGetUser 401': (t) => noAuthorization(t),
+  'adminGetUser 403': (t) => bearer(t),
+  'adminGetUser 404': async (t) => bearer(t, await adminToken()),
+
+  'adminUpdateUser 200': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+    jsonBody(t, { name: 'Contract Tester' });
+  },
+  'adminUpdateUser 400': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { role: 'root' });
+  },
+  'adminUpdateUser 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { name: 'Contract Tester' });
+  },
+  'adminUpdateUser 403': (t) => {
+    bearer(t);
+    jsonBody(t, { name: 'Contract Tester' });
+  },
+  'adminUpdateUser 404': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { name: 'Contract Tester' });
+  },
+  // The run's administrator is the server's only one: taking its role away is refused.
+  'adminUpdateUser 409': async (t) => {
+    const token = await adminToken();
+    const { json } = await api('GET', '/v1/me', { token, expect: 200 });
+    bearer(t, token);
+    pathParameter(t, USER_ID_EXAMPLE, json.id);
+    jsonBody(t, { role: 'user' });
+  },
+  'adminUpdateUser 415': async (t) => {
+    bearer(t, await adminToken());
+    textPlain(t);
+  },
+
+  'adminDeleteUser 204': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, (await victimAccount()).id);
+  },
+  'adminDeleteUser 400': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'adminDeleteUser 401': (t) => noAuthorization(t),
+  'adminDeleteUser 403': (t) => bearer(t),
+  'adminDeleteUser 404': async (t) => bearer(t, await adminToken()),
+  'adminDeleteUser 409': async (t) => {
+    const token = await adminToken();
+    const { json } = await api('GET', '/v1/me', { token, expect: 200 });
+    bearer(t, token);
+    pathParameter(t, USER_ID_EXAMPLE, json.id);
+  },
+
+  // The victim deleted by adminDeleteUser 204 comes back.
+  'adminRestoreUser 200': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, (await victimAccount()).id);
+  },
+  'adminRestoreUser 400': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'adminRestoreUser 401': (t) => noAuthorization(t),
+  'adminRestoreUser 403': (t) => bearer(t),
+  'adminRestoreUser 404': async (t) => bearer(t, await adminToken()),
+  'adminRestoreUser 409': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+  },
+
+  'adminListUserSessions 200': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+  },
+  'adminListUserSessions 400': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'adminListUserSessions 401': (t) => noAuthorization(t),
+  'adminListUserSessions 403': (t) => bearer(t),
+  'adminListUserSessions 404': async (t) => bearer(t, await adminToken()),
+
+  // Signs the main account out everywhere; AFTER signs it in again.
+  'adminRevokeUserSessions 204': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+  },
+  'adminRevokeUserSessions 400': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'adminRevokeUserSessions 401': (t) => noAuthorization(t),
+  'adminRevokeUserSessions 403': (t) => bearer(t),
+  'adminRevokeUserSessions 404': async (t) => bearer(t, await adminToken()),
+
+  'adminListLoginAttempts 200': async (t) => {
+    bearer(t, await adminToken());
+    requestTarget(t, '/v1/admin/login-attempts?limit=5');
+  },
+  'adminListLoginAttempts 400': async (t) => {
+    bearer(t, await adminToken());
+    requestTarget(t, '/v1/admin/login-attempts?outcome=maybe');
+  },
+  'adminListLoginAttempts 401': (t) => noAuthorization(t),
+  'adminListLoginAttempts 403': (t) => bearer(t),
+
+  'adminListBlockedIps 200': async (t) => bearer(t, await adminToken()),
+  'adminListBlockedIps 400': async (t) => {
+    bearer(t, await adminToken());
+    requestTarget(t, '/v1/admin/blocked-ips?all=perhaps');
+  },
+  'adminListBlockedIps 401': (t) => noAuthorization(t),
+  'adminListBlockedIps 403': (t) => bearer(t),
+
+  // Blocks an IP of its own first: the server we start trusts X-Forwarded-For and blocks after 20 failures.
+  'adminUnblockIp 204': async (t) => {
+    for (let i = 0; i < 20; i += 1) {
+      await fetch(new URL('v1/auth/login', `${context.baseUrl}/`), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': BLOCKED_IP },
+        body: JSON.stringify({ email: freshEmail('spray'), password: 'wrong password' }),
+      });
+    }
+    bearer(t, await adminToken());
+    pathParameter(t, IP_EXAMPLE, BLOCKED_IP);
+  },
+  'adminUnblockIp 401': (t) => noAuthorization(t),
+  'adminUnblockIp 403': (t) => bearer(t),
+  'adminUnblockIp 404': async (t) => bearer(t, await adminToken()),
+
+  'adminListAuditEvents 200': async (t) => {
+    bearer(t, await adminToken());
+    requestTarget(t, '/v1/admin/audit-events?limit=5');
+  },
+  'adminListAuditEvents 400': async (t) => {
+    bearer(t, await adminToken());
+    requestTarget(t, '/v1/admin/audit-events?from=yesterday');
+  },
+  'adminListAuditEvents 401': (t) => noAuthorization(t),
+  'adminListAuditEvents 403': (t) => bearer(t),
+
+  'adminRunCleanup 200': async (t) => bearer(t, await adminToken()),
+  'adminRunCleanup 401': (t) => noAuthorization(t),
+  'adminRunCleanup 403': (t) => bearer(t),
+
+  'adminRotateSigningKey 200': async (t) => bearer(t, await adminToken()),
+  'adminRotateSigningKey 401': (t) => noAuthorization(t),
+  'adminRotateSigningKey 403': (t) => bearer(t),
 };
 
 /** What a transaction leaves for the ones after it. */
@@ -582,6 +793,9 @@ const AFTER = {
   },
   'enableEmailOtp 200': async () => {
     await api('DELETE', '/v1/me/mfa/email', { token: state.accessToken, body: { password: state.password }, expect: 204 });
+  },
+  'adminRevokeUserSessions 204': async () => {
+    await signInMainSession();
   },
   'changePassword 204': async (t) => {
     if (t.real?.statusCode !== 204) return;
@@ -631,7 +845,12 @@ hooks.beforeAll(
       operations.set(`${response.method} ${response.path}`, response.operationId);
       schemas.set(responseKey(response), response.schema);
     }
-    skips = activeSkips({ mailAvailable: Boolean(context.mail), providerAvailable: Boolean(context.provider) });
+    skips = activeSkips({
+      mailAvailable: Boolean(context.mail),
+      providerAvailable: Boolean(context.provider),
+      adminAvailable: Boolean(context.admin),
+      external: context.external,
+    });
     try {
       if (context.mail) {
         state.email = freshEmail('main');

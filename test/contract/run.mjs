@@ -25,6 +25,11 @@
  *                         127.0.0.1. For a server we do not start (staging), set the server's SMTP_URL to
  *                         `smtp://<this host>:<CONTRACT_SMTP_PORT>` (plain SMTP, no TLS; any user:pass is accepted)
  *                         so that its verification mail reaches the hooks.
+ *   CONTRACT_ADMIN_EMAIL, CONTRACT_ADMIN_PASSWORD
+ *                         Against a base URL: an administrator's account for the administration operations (without
+ *                         it, their 2xx and their 403/404/409 transactions are skipped). Use a throw-away admin of a
+ *                         staging server: the run updates, deletes and restores throw-away users, revokes sessions,
+ *                         runs the cleanup jobs. It never rotates keys or unblocks IPs on a server it did not start.
  *   CONTRACT_EMAIL, CONTRACT_PASSWORD
  *                         Only against a base URL without CONTRACT_SMTP_PORT: an existing, verified account to sign
  *                         in with (its mail cannot be read, so no account can be verified). verifyEmail 200 is then
@@ -39,6 +44,7 @@
  *   CONTRACT_KEEP_TMP=1   Keep the temporary folder (bundle, SQLite database) and print its path.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once, EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -57,6 +63,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
 const HOOKS = join(HERE, 'hooks.cjs');
 const STARTUP_TIMEOUT_MS = 30_000;
+const CONTRACT_ADMIN_EMAIL = 'contract-admin@example.com';
 
 const cleanups = [];
 let cleaningUp;
@@ -163,6 +170,9 @@ async function startServer({ port, databaseUrl, smtpUrl }) {
     BCRYPT_COST: '4',
     RATE_LIMIT_PER_MINUTE: '10000',
     RATE_LIMIT_ACCOUNT_PER_HOUR: '10000',
+    ADMIN_EMAILS: CONTRACT_ADMIN_EMAIL,
+    // adminUnblockIp 204 blocks an IP of its own (from X-Forwarded-For); every other request comes from 127.0.0.1.
+    TRUST_PROXY: 'true',
     // A provider whose issuer does not answer: enough for startOAuth and finishOAuth to answer with their redirects.
     OIDC_PROVIDERS: 'contract',
     OIDC_CONTRACT_ISSUER: 'http://127.0.0.1:9',
@@ -370,8 +380,20 @@ async function main() {
     hooksRan: false,
   };
   context.provider = await firstProvider(baseUrl);
+  context.external = Boolean(options.baseUrl);
+  // An administrator: on our own server, an account ADMIN_EMAILS names (the hooks register it); elsewhere, given.
+  context.admin = options.baseUrl
+    ? process.env.CONTRACT_ADMIN_EMAIL && process.env.CONTRACT_ADMIN_PASSWORD
+      ? { email: process.env.CONTRACT_ADMIN_EMAIL, password: process.env.CONTRACT_ADMIN_PASSWORD, register: false }
+      : null
+    : { email: CONTRACT_ADMIN_EMAIL, password: `admin-${randomUUID()}`, register: true };
   setContext(context);
-  const skips = activeSkips({ mailAvailable: Boolean(mail), providerAvailable: Boolean(context.provider) });
+  const skips = activeSkips({
+    mailAvailable: Boolean(mail),
+    providerAvailable: Boolean(context.provider),
+    adminAvailable: Boolean(context.admin),
+    external: context.external,
+  });
 
   const { error, stats, results, stray } = await runDredd({ baseUrl, bundlePath });
   return report({ documented, skips, results, stray, stats, error, hooksRan: context.hooksRan, baseUrl });
