@@ -5,6 +5,7 @@ import { tokenFrom } from '../helpers/mail-catcher.js';
 import { Browser, TestOidcProvider, type FlowResult, type ProviderAccount } from '../helpers/oidc-provider.js';
 
 const LANDING = 'http://app.test/oauth/complete';
+const ADMIN_EMAIL = 'oauth-admin@example.com';
 
 describe('social sign-in through a real OpenID provider (listProviders, startOAuth, finishOAuth, identities)', () => {
   let idp: TestOidcProvider;
@@ -20,6 +21,7 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
         OIDC_DOWN_ISSUER: 'http://127.0.0.1:1',
         OIDC_DOWN_CLIENT_ID: 'down-client',
         OIDC_DOWN_CLIENT_SECRET: 'down-secret',
+        ADMIN_EMAILS: ADMIN_EMAIL,
       },
       { publicUrlIsServer: true },
     );
@@ -122,6 +124,12 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
       const identities = await identitiesOf(tokens.accessToken);
       expect(identities).to.have.length(1);
       expect(identities[0]).to.include({ provider: 'acme', email });
+
+      // Neither the code and state of the callback nor the refresh token reach the logs.
+      const callback = new URL(result.visited.find((hop) => hop.includes('/v1/auth/oauth/acme/callback?'))!.slice('GET '.length));
+      const secrets = [callback.searchParams.get('code')!, callback.searchParams.get('state')!, result.refreshCookie!.split('=')[1]];
+      for (const secret of secrets) expect(secret).to.have.length.of.at.least(20);
+      for (const secret of secrets) expect(app.logText()).not.to.contain(secret);
     });
 
     it('signs the same provider account into the same user the next time, with a new session', async () => {
@@ -176,12 +184,31 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
       const attackerLogin = await app.request('POST', '/v1/auth/login', { body: { email: victim, password: attackerPassword } });
       expect(attackerLogin.status).to.equal(401);
       expect(attackerLogin.body.code).to.equal('invalid-credentials');
+      // Nothing of the attacker's registration is left: asking for a fresh link mails nothing.
+      const mailsBefore = app.mail.count(victim);
+      expect((await app.request('POST', '/v1/auth/resend-verification', { body: { email: victim } })).status).to.equal(202);
+      await app.services.mailer.idle();
+      expect(app.mail.count(victim)).to.equal(mailsBefore);
 
       // The account is still the provider's, unchanged.
       const me = await app.request('GET', '/v1/me', { token: owner.accessToken });
       expect(me.body).to.include({ id: owner.user.id, name: 'Victim' });
       const again = await newBrowser().signIn('acme', { login });
       expect((await tokensFor(again.refreshCookie)).user.id).to.equal(owner.user.id);
+    });
+
+    it('makes no account from an email the provider has not verified', async () => {
+      const email = uniqueEmail('unverified');
+      const login = providerUser({ email, email_verified: false, name: 'Not Sure' });
+      const refused = await newBrowser().signIn('acme', { login });
+      expectLanding(refused, { error: 'email-not-verified' });
+      expect(refused.refreshCookie).to.equal(undefined);
+
+      // The address is still free: registering it mails a verification link, not an "already registered" notice.
+      const before = app.mail.mails.length;
+      expect((await app.request('POST', '/v1/auth/register', { body: { email, password: 'a perfectly fine passphrase' } })).status).to.equal(202);
+      const mail = await app.mail.next(email, { after: before });
+      expect(() => tokenFrom(mail), mail.subject).not.to.throw();
     });
 
     it('refuses to join a local account when the provider does not say the email is verified', async () => {
@@ -240,6 +267,21 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
 
       browser.store(callbackUrl.href, `pulse_auth_oauth=${browserCookie}; Path=/v1/auth/oauth`);
       expectLanding(await browser.follow(callbackUrl.href), { provider: 'acme' });
+    });
+
+    it('refuses a callback that comes back after the state has expired (10 minutes)', async () => {
+      const { browser, callbackUrl } = await pendingCallback();
+      app.clock.advance(601);
+      const late = await browser.follow(callbackUrl.href);
+      expectLanding(late, { error: 'invalid-state' });
+      expect(late.refreshCookie).to.equal(undefined);
+    });
+
+    it('refuses a callback that comes back under another provider\'s name', async () => {
+      const { browser, callbackUrl } = await pendingCallback();
+      const swapped = new URL(callbackUrl.href.replace('/oauth/acme/callback', '/oauth/down/callback'));
+      expect(browser.cookie(swapped.href, 'pulse_auth_oauth'), 'the cookie goes to every provider path').to.be.a('string');
+      expectLanding(await browser.follow(swapped.href), { error: 'invalid-state' });
     });
 
     it('refuses a callback that arrives in another browser (without the cookie of the one that started)', async () => {
@@ -304,6 +346,20 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
       const later = await newBrowser().signIn('acme', { login });
       expectLanding(later, { provider: 'acme' });
       expect((await tokensFor(later.refreshCookie)).user.id).to.equal(local.user.id);
+    });
+
+    it('refuses to link a provider account that already belongs to another user (identity-in-use)', async () => {
+      const owner = await providerAccount();
+      const other = await app.createUser();
+      const browser = newBrowser();
+      const signedIn = await app.request('POST', '/v1/auth/login', { body: { email: other.email, password: other.password, refreshTokenDelivery: 'cookie' } });
+      for (const setCookie of signedIn.headers.getSetCookie()) browser.store(`${app.baseUrl}/v1/auth/login`, setCookie);
+
+      const result = await browser.signIn('acme', { login: owner.login, intent: 'link' });
+      expectLanding(result, { error: 'identity-in-use' });
+      expect(result.refreshCookie).to.equal(undefined);
+      expect(await identitiesOf(signedIn.body.accessToken)).to.deep.equal([]);
+      expect(await identitiesOf(owner.accessToken)).to.have.length(1);
     });
 
     it('answers sign-in-required for intent=link without a live session, before going to the provider', async () => {
@@ -375,6 +431,58 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
       expect(verified.body.user.id).to.equal(account.user.id);
       expect(verified.body).not.to.have.property('refreshToken');
       expect(verified.headers.getSetCookie().some((c) => /^pulse_auth_refresh=[^;]+/.test(c))).to.equal(true);
+    });
+  });
+  describe('accounts an administrator has locked', () => {
+    let adminToken: string;
+    before(async () => {
+      const admin = await app.createUser({ email: ADMIN_EMAIL });
+      adminToken = (await app.login(admin.email, admin.password)).accessToken;
+    });
+
+    async function lock(userId: string) {
+      const reply = await app.request('PATCH', `/v1/admin/users/${userId}`, { token: adminToken, body: { locked: true } });
+      expect(reply.status, reply.text).to.equal(200);
+    }
+
+    // An administrator's lock (or an email marked unverified) holds for every way in, not only passwords.
+    it('refuses a provider sign-in into a locked account with account-disabled, and starts no session', async () => {
+      const account = await providerAccount();
+      await lock(account.user.id);
+
+      const result = await newBrowser().signIn('acme', { login: account.login });
+      expectLanding(result, { error: 'account-disabled' });
+      expect(result.refreshCookie).to.equal(undefined);
+    });
+
+    it('refuses a provider sign-in into an account whose email an administrator marked unverified', async () => {
+      const account = await providerAccount();
+      const reply = await app.request('PATCH', `/v1/admin/users/${account.user.id}`, { token: adminToken, body: { emailVerified: false } });
+      expect(reply.status, reply.text).to.equal(200);
+
+      const result = await newBrowser().signIn('acme', { login: account.login });
+      expectLanding(result, { error: 'account-disabled' });
+      expect(result.refreshCookie).to.equal(undefined);
+    });
+
+    it('refuses a provider sign-in into a locked account with TOTP on: no challenge that would end in tokens', async () => {
+      const account = await providerAccount();
+      const enrolment = await app.request('POST', '/v1/me/mfa/totp', { token: account.accessToken });
+      const codeNow = () => {
+        app.clock.advance(30);
+        return generate({ secret: enrolment.body.secret, epoch: Math.floor(app.clock.now().getTime() / 1000) });
+      };
+      expect((await app.request('POST', '/v1/me/mfa/totp/confirm', { token: account.accessToken, body: { code: await codeNow() } })).status).to.equal(200);
+      await lock(account.user.id);
+
+      const result = await newBrowser().signIn('acme', { login: account.login });
+      const challengeId = result.outcome.get('mfaChallenge');
+      if (challengeId) {
+        // If a challenge is given anyway, finishing it must not hand out tokens.
+        const verified = await app.request('POST', '/v1/auth/mfa/verify', { body: { challengeId, code: await codeNow() } });
+        expect(verified.status, `a locked account got ${verified.status} ${verified.text.slice(0, 120)}`).not.to.equal(200);
+      }
+      expectLanding(result, { error: 'account-disabled' });
     });
   });
 });

@@ -142,7 +142,10 @@ export class Mfa {
       problem: new ProblemError('mfa-challenge-invalid', { detail: 'The challenge is unknown, used, expired or locked. Sign in again.' }),
     });
     const challenge = await em.findOne(MfaChallengeSchema, { id: input.challengeId });
-    const user = challenge ? await em.findOne(UserSchema, { id: challenge.userId, deletedAt: null }, { populate: ['totpSecret'] }) : null;
+    // A lock or deletion after the challenge started still stops it.
+    const user = challenge
+      ? await em.findOne(UserSchema, { id: challenge.userId, deletedAt: null, lockedAt: null, emailVerified: true }, { populate: ['totpSecret'] })
+      : null;
     if (!challenge || !user) return spent(null);
     if (challenge.consumedAt || challenge.expiresAt <= now || challenge.attempts >= this.options.maxAttempts) return spent(user);
 

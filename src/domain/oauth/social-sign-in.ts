@@ -11,6 +11,9 @@ import type { ProviderConfig } from '../../config/load.js';
 
 const STATE_TTL_SECONDS = 600;
 
+/** Deleted, locked or unverified accounts do not sign in, whatever the way in. */
+const canSignIn = (user: User) => !user.deletedAt && !user.lockedAt && user.emailVerified;
+
 /** Why a social sign-in failed: the `error` of the redirect to the app (listed in the spec's introduction). */
 export type SocialSignInError =
   | 'access-denied'
@@ -151,7 +154,7 @@ export class SocialSignIn {
     if (existing) {
       if (linkUserId && existing.userId !== linkUserId) throw new SocialSignInFailed('identity-in-use');
       const user = await em.findOne(UserSchema, { id: existing.userId });
-      if (!user || user.deletedAt) throw new SocialSignInFailed('account-disabled');
+      if (!user || !canSignIn(user)) throw new SocialSignInFailed('account-disabled');
       existing.lastUsedAt = now;
       existing.email = email;
       return { user, provider, linked: false };
@@ -167,7 +170,7 @@ export class SocialSignIn {
 
     if (!email || !emailVerified) throw new SocialSignInFailed('email-not-verified');
     const account = await em.findOne(UserSchema, { email });
-    if (account?.deletedAt) throw new SocialSignInFailed('account-disabled');
+    if (account && !canSignIn(account)) throw new SocialSignInFailed('account-disabled');
     if (account) {
       if (await em.count(IdentitySchema, { userId: account.id, provider: provider.name })) throw new SocialSignInFailed('identity-in-use');
       this.addIdentity(em, account.id, provider, claims.sub, email, now);
