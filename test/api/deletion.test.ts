@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { SessionSchema, UserSchema } from '../../src/db/entities.js';
 import { jobs, runJob } from '../../src/jobs/scheduler.js';
+import { createUser } from '../../src/domain/users/new-user.js';
 import { TestServer, uniqueEmail } from '../helpers/server.js';
 
 describe('account deletion (deleteMe) and the purge', () => {
@@ -18,22 +19,7 @@ describe('account deletion (deleteMe) and the purge', () => {
   async function passwordlessAccount() {
     const em = app.services.orm.em.fork();
     const now = app.clock.now();
-    const user = em.create(UserSchema, {
-      id: randomUUID(),
-      email: uniqueEmail('social'),
-      name: null,
-      passwordHash: null,
-      role: 'user',
-      emailVerified: true,
-      createdAt: now,
-      updatedAt: now,
-      deletedAt: null,
-      lockedAt: null,
-      totpSecret: null,
-      totpEnabledAt: null,
-      totpLastStep: null,
-      emailOtpEnabledAt: null,
-    });
+    const user = createUser(em, { email: uniqueEmail('social'), name: null, passwordHash: null, role: 'user', now });
     await em.flush();
     const issued = await app.services.sessions.start(em, user, { ip: '127.0.0.1', userAgent: null });
     const refreshed = await app.request('POST', '/v1/auth/refresh', { body: { refreshToken: issued.refreshToken } });

@@ -6,6 +6,7 @@ import type { Sessions } from '../sessions/sessions.js';
 import type { AccountDeletion } from '../users/deletion.js';
 import { purgeUsers } from '../users/deletion.js';
 import { ProblemError } from '../../http/problem.js';
+import { toUserView } from '../users/views.js';
 import type { components } from '../../../generated/openapi.js';
 
 type AdminUserView = components['schemas']['AdminUser'];
@@ -26,13 +27,7 @@ export class AdminUsers {
   view(user: User): AdminUserView {
     const status: UserStatus = user.deletedAt ? 'pending-deletion' : user.lockedAt ? 'locked' : 'active';
     return {
-      id: user.id,
-      email: user.email,
-      name: user.name,
-      role: user.role,
-      emailVerified: user.emailVerified,
-      createdAt: user.createdAt.toISOString(),
-      updatedAt: user.updatedAt.toISOString(),
+      ...toUserView(user),
       status,
       lockedAt: user.lockedAt?.toISOString() ?? null,
       deletedAt: user.deletedAt?.toISOString() ?? null,

@@ -6,6 +6,7 @@ import { IdentitySchema, OAuthStateSchema, PendingRegistrationSchema, UserSchema
 import { addSeconds, type Clock } from '../clock.js';
 import { constantTimeEqual, hashToken, randomSecret } from '../tokens/secrets.js';
 import { normaliseEmail } from '../users/views.js';
+import { createUser } from '../users/new-user.js';
 import { ProviderUnavailable, type Providers } from './providers.js';
 import type { ProviderConfig } from '../../config/load.js';
 
@@ -177,21 +178,12 @@ export class SocialSignIn {
       return { user: account, provider, linked: true };
     }
 
-    const user = em.create(UserSchema, {
-      id: randomUUID(),
+    const user = createUser(em, {
       email,
       name: typeof claims.name === 'string' ? claims.name.slice(0, 100) : null,
       passwordHash: null,
       role: this.options.adminEmails.has(email) ? 'admin' : 'user',
-      emailVerified: true,
-      createdAt: now,
-      updatedAt: now,
-      deletedAt: null,
-      lockedAt: null,
-      totpSecret: null,
-      totpEnabledAt: null,
-      totpLastStep: null,
-      emailOtpEnabledAt: null,
+      now,
     });
     // Sign-ups still waiting for their link lose the race: the address now has an account.
     await em.nativeDelete(PendingRegistrationSchema, { email });

@@ -8,6 +8,7 @@ import type { PasswordHasher } from '../passwords/hasher.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { alreadyRegisteredMail, verificationMail } from '../../mail/templates.js';
 import { normaliseEmail } from '../users/views.js';
+import { createUser } from '../users/new-user.js';
 import { ProblemError } from '../../http/problem.js';
 
 export interface RegistrationOptions {
@@ -93,21 +94,12 @@ export class Registration {
         const claimed = await tx.nativeDelete(PendingRegistrationSchema, { id: pending.id, expiresAt: { $gt: now } });
         if (claimed !== 1) throw invalidToken();
         await tx.nativeDelete(PendingRegistrationSchema, { email: pending.email });
-        const user = tx.create(UserSchema, {
-          id: randomUUID(),
+        const user = createUser(tx, {
           email: pending.email,
           name: pending.name,
           passwordHash: pending.passwordHash,
           role: this.options.adminEmails.has(pending.email) ? 'admin' : 'user',
-          emailVerified: true,
-          createdAt: now,
-          updatedAt: now,
-          deletedAt: null,
-          lockedAt: null,
-          totpSecret: null,
-          totpEnabledAt: null,
-          totpLastStep: null,
-          emailOtpEnabledAt: null,
+          now,
         });
         await tx.flush();
         return user;
