@@ -16,6 +16,9 @@ import { FakeClock } from './clock.js';
 import { responseProblems } from './spec-validator.js';
 
 export const usingPostgres = Boolean(process.env.TEST_DATABASE_URL);
+
+/** Every response-validation failure any TestServer logged (checked once, after the whole suite: root-hooks.ts). */
+export const responseViolations: string[] = [];
 console.log(
   usingPostgres
     ? `API tests run on PostgreSQL (${new URL(process.env.TEST_DATABASE_URL!).host})`
@@ -119,6 +122,7 @@ export class TestServer {
   }
 
   async stop(): Promise<void> {
+    for (const line of this.logs) if (line.includes('does not match the spec')) responseViolations.push(line.slice(0, 1000));
     this.server?.closeAllConnections();
     await new Promise((resolve) => this.server?.close(resolve));
     await this.services?.close();
