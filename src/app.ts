@@ -5,6 +5,7 @@ import cors from '@koa/cors';
 import type { AppState } from './http/context.js';
 import { problemResponses, readCookies, requestContext, requestEntityManager } from './http/middleware.js';
 import { docsAndSpec } from './http/docs.js';
+import { hostedPages } from './http/pages.js';
 import { openApiValidator } from './http/openapi-validator.js';
 import { rateLimits } from './http/rate-limit.js';
 import { buildRouter } from './http/router.js';
@@ -56,6 +57,7 @@ export function createApp(services: Services): Koa<AppState> {
     }),
   );
   app.use(docsAndSpec(spec));
+  app.use(hostedPages());
   app.use(metricsEndpoint(services.metrics, config.METRICS_TOKEN));
   app.use(readCookies());
   app.use(

@@ -28,13 +28,13 @@ describe('spec and server agree', () => {
   it(`serves every one of the spec's ${operations.length} operations`, async () => {
     for (const { method, path, operationId } of operations) {
       const reply = await fetch(app.baseUrl + concrete(path), { method, redirect: 'manual' });
-      const body = reply.headers.get('content-type')?.includes('json') ? await reply.json() : undefined;
+      const body = (reply.headers.get('content-type')?.includes('json') ? await reply.json() : undefined) as { detail?: string } | undefined;
       const unrouted = (reply.status === 404 && body?.detail === 'There is no such route.') || reply.status === 405;
       expect(unrouted, `${operationId}: ${method} ${path} → ${reply.status}`).to.equal(false);
     }
   });
 
-  it('answers nothing outside the spec but the docs, the spec itself and the metrics', async () => {
+  it('answers nothing outside the spec but the docs, the spec itself, the metrics and the hosted pages', async () => {
     for (const [method, path] of [
       ['GET', '/'],
       ['GET', '/v1'],
@@ -50,7 +50,7 @@ describe('spec and server agree', () => {
       expect([404, 405], `${method} ${path}`).to.include(reply.status);
       expect(reply.headers.get('content-type')).to.match(/^application\/problem\+json/);
     }
-    for (const path of ['/docs', '/openapi.yaml', '/openapi.json', '/metrics']) {
+    for (const path of ['/docs', '/openapi.yaml', '/openapi.json', '/metrics', '/verify-email', '/reset-password', '/oauth/complete']) {
       expect((await fetch(app.baseUrl + path)).status, path).to.equal(200);
     }
   });

@@ -50,6 +50,11 @@ async function resetPostgres(url: string) {
   }
 }
 
+export interface ServerUrlOptions {
+  publicUrlIsServer?: boolean;
+  appUrlIsServer?: boolean;
+}
+
 /**
  * The real app on 127.0.0.1 with a fresh database (a temporary SQLite file, or TEST_DATABASE_URL reset to empty),
  * mail going over SMTP to a catcher, a fake clock and captured log lines. Every response it sees is checked
@@ -66,19 +71,21 @@ export class TestServer {
   /**
    * `publicUrlIsServer`: PUBLIC_URL is this server's own `http://127.0.0.1:<port>` (the port is bound first), for
    * tests where something outside follows URLs the server builds from it (an OpenID provider's redirect back).
-   * Otherwise PUBLIC_URL is `http://pulse-auth.test`, which nothing can reach.
+   * Otherwise PUBLIC_URL is `http://pulse-auth.test`, which nothing can reach. `appUrlIsServer`: the same for
+   * APP_URL (the links in mail then open the hosted pages of this server, for browser tests).
    */
-  static async start(env: Record<string, string> = {}, options: { publicUrlIsServer?: boolean } = {}): Promise<TestServer> {
+  static async start(env: Record<string, string> = {}, options: ServerUrlOptions = {}): Promise<TestServer> {
     const instance = new TestServer();
     await instance.boot(env, options);
     return instance;
   }
 
-  private async boot(env: Record<string, string>, options: { publicUrlIsServer?: boolean }) {
-    if (options.publicUrlIsServer) {
+  private async boot(env: Record<string, string>, options: ServerUrlOptions) {
+    if (options.publicUrlIsServer || options.appUrlIsServer) {
       this.server = createServer();
       await this.listen();
-      env = { ...env, PUBLIC_URL: this.baseUrl };
+      if (options.publicUrlIsServer) env = { ...env, PUBLIC_URL: this.baseUrl };
+      if (options.appUrlIsServer) env = { ...env, APP_URL: this.baseUrl };
     }
     const smtpPort = await this.mail.start();
     // A DATABASE_URL passed in means "share that database" (a second instance): it is used as it is.

@@ -1,0 +1,105 @@
+// Shared by the hosted pages: calls to the public API, and the two live regions every page has
+// (#status for progress and success, #problem for errors). Text only ever goes in as text, never as HTML.
+
+/** The API's base: the page's folder, told by <html data-root>, so the pages also work under a path prefix. */
+const root = new URL(document.documentElement.dataset.root || './', window.location.href);
+
+/**
+ * Calls an operation of the public API (`path` is relative, like `v1/auth/verify-email`). Resolves to
+ * `{ ok: true, status, data }` or `{ ok: false, status, problem }`, where `problem` is the RFC 9457 problem the
+ * API answered (or one made up here when the answer was not one, or nothing answered).
+ */
+export async function api(path, { method = 'POST', body, token } = {}) {
+  const headers = { accept: 'application/json, application/problem+json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(new URL(path, root), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'error',
+    });
+  } catch {
+    return {
+      ok: false,
+      status: 0,
+      problem: { title: 'The server could not be reached', detail: 'Check your connection, then reload this page to try again.' },
+    };
+  }
+  let data = null;
+  if (/json/i.test(response.headers.get('content-type') || '')) {
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+  }
+  if (response.ok) return { ok: true, status: response.status, data };
+  const problem =
+    data && typeof data === 'object' && typeof data.title === 'string'
+      ? data
+      : { title: 'Something went wrong', detail: `The server answered with status ${response.status}. Try again later.` };
+  return { ok: false, status: response.status, problem };
+}
+
+/** Reads parameters from the address, then removes the query from the address bar (and from the history). */
+export function takeQuery() {
+  const params = new URLSearchParams(window.location.search);
+  if (window.location.search) {
+    window.history.replaceState(null, '', window.location.pathname + window.location.hash);
+  }
+  return params;
+}
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+/** Puts one message, or several paragraphs, in the status region. `pending` styles it as work in progress. */
+export function setStatus(message, { pending = false } = {}) {
+  const region = document.getElementById('status');
+  region.classList.toggle('pending', pending);
+  const lines = Array.isArray(message) ? message : [message];
+  region.textContent = lines.filter(Boolean).join(' ');
+}
+
+/**
+ * Shows a problem in the alert region: its title, its detail, and the detail of each entry of `errors` (other
+ * than those a page shows next to their field: `skipPointers`). `advice` is a sentence of this page's own.
+ */
+export function showProblem(problem, { advice, skipPointers = [] } = {}) {
+  const region = document.getElementById('problem');
+  const nodes = [element('p', problem.title, 'problem-title')];
+  const details = [];
+  if (typeof problem.detail === 'string' && problem.detail !== problem.title) details.push(problem.detail);
+  const errors = Array.isArray(problem.errors) ? problem.errors : [];
+  const listed = errors
+    .filter((error) => error && typeof error.detail === 'string' && !skipPointers.includes(error.pointer))
+    .map((error) => error.detail)
+    .filter((detail) => !details.includes(detail));
+  for (const detail of details) nodes.push(element('p', detail));
+  if (listed.length > 0) {
+    const list = element('ul');
+    list.append(...listed.map((detail) => element('li', detail)));
+    nodes.push(list);
+  }
+  if (advice) nodes.push(element('p', advice));
+  region.replaceChildren(...nodes);
+}
+
+export function clearProblem() {
+  document.getElementById('problem').replaceChildren();
+}
+
+/** The field errors of a problem for one request field, like `/body/password`. */
+export function fieldErrors(problem, pointer) {
+  const errors = Array.isArray(problem.errors) ? problem.errors : [];
+  return errors.filter((error) => error && error.pointer === pointer && typeof error.detail === 'string').map((error) => error.detail);
+}
