@@ -2,6 +2,7 @@ import { MikroORM, type Options } from '@mikro-orm/core';
 import { LibSqlDriver } from '@mikro-orm/libsql';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import pg from 'pg';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { entities } from './entities.js';
@@ -72,6 +73,22 @@ export async function openDatabase(databaseUrl: string, options: { migrate?: boo
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   }
   const orm = await MikroORM.init(ormOptions(databaseUrl));
-  if (options.migrate !== false) await orm.getMigrator().up();
+  if (options.migrate !== false) await migrate(orm, databaseUrl);
   return orm;
+}
+
+/**
+ * Applies pending migrations. On PostgreSQL, under an advisory lock held on a connection of its own: instances that
+ * start together (or a rolling deploy) then migrate one after the other instead of racing to create the same tables.
+ */
+export async function migrate(orm: Orm, databaseUrl: string) {
+  if (dialectOf(databaseUrl) === 'sqlite') return orm.getMigrator().up();
+  const lock = new pg.Client({ connectionString: databaseUrl });
+  await lock.connect();
+  try {
+    await lock.query("select pg_advisory_lock(hashtext('pulse-auth:migrations'))");
+    return await orm.getMigrator().up();
+  } finally {
+    await lock.end(); // ending the session releases the lock
+  }
 }

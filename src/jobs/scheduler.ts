@@ -93,13 +93,28 @@ export async function runCleanup(services: Services): Promise<Array<{ name: stri
   return results;
 }
 
-/** Schedules every job. `protect` keeps a run from starting while the previous one is still going. */
-export function startJobs(services: Services): { stop(): void } {
+/**
+ * Schedules every job. `protect` keeps a run from starting while the previous one is still going. `stop()` ends
+ * the schedule and waits for the runs in progress, so that shutdown closes the pool only after them.
+ */
+export function startJobs(services: Services): { stop(): Promise<void> } {
+  const running = new Set<Promise<unknown>>();
   const scheduled = jobs(services).map(
     (job) =>
       new Cron(job.schedule, { name: job.name, protect: true, catch: (error) => services.logger.error({ err: error, job: job.name }, 'job failed') }, async () => {
-        await runJob(services, job);
+        const run = runJob(services, job);
+        running.add(run);
+        try {
+          await run;
+        } finally {
+          running.delete(run);
+        }
       }),
   );
-  return { stop: () => scheduled.forEach((cron) => cron.stop()) };
+  return {
+    async stop() {
+      scheduled.forEach((cron) => cron.stop());
+      await Promise.allSettled([...running]);
+    },
+  };
 }
