@@ -1,0 +1,185 @@
+import { expect } from 'chai';
+import { generate } from 'otplib';
+import { createPulseAuthClient, isMfaChallenge, type PulseAuthClient, type TokenResponse } from '../../sdk/index.js';
+import { TestServer, uniqueEmail } from '../helpers/server.js';
+import { tokenFrom } from '../helpers/mail-catcher.js';
+import { responseProblems } from '../helpers/spec-validator.js';
+
+/**
+ * The main journeys of a client app, through the generated SDK (sdk/: openapi-typescript types + openapi-fetch)
+ * against the real server. Every answer is also checked against the spec, as the API tests do.
+ */
+describe('SDK journeys (sdk/ against the real server)', () => {
+  let app: TestServer;
+  let specProblems: string[];
+
+  before(async () => {
+    app = await TestServer.start();
+  });
+  after(() => app?.stop());
+  beforeEach(() => {
+    specProblems = [];
+  });
+  afterEach(() => {
+    expect(specProblems, 'answers that do not match the spec').to.deep.equal([]);
+  });
+
+  /** A client as an app would make it, with a fetch that also checks each answer against the spec. */
+  function client(): PulseAuthClient {
+    return createPulseAuthClient({
+      baseUrl: app.baseUrl,
+      fetch: async (request: Request) => {
+        const response = await fetch(request);
+        const text = await response.clone().text();
+        const contentType = response.headers.get('content-type');
+        const body = text && /json/.test(contentType ?? '') ? JSON.parse(text) : text || undefined;
+        specProblems.push(...responseProblems(request.method, new URL(request.url).pathname, response.status, contentType, body));
+        return response;
+      },
+    });
+  }
+
+  /** The code the authenticator app shows now, by the server's (fake) clock, moved to a fresh 30-second step. */
+  async function totpCode(secret: string): Promise<string> {
+    app.clock.advance(30);
+    return generate({ secret, epoch: Math.floor(app.clock.now().getTime() / 1000) });
+  }
+
+  /** register → the mailed link → verifyEmail, through the SDK. */
+  async function signUp(sdk: PulseAuthClient, password = 'a perfectly fine passphrase') {
+    const email = uniqueEmail('sdk');
+    const before = app.mail.mails.length;
+    const registered = await sdk.POST('/v1/auth/register', { body: { email, password, name: 'Ada Lovelace' } });
+    expect(registered.error, JSON.stringify(registered.error)).to.equal(undefined);
+    expect(registered.response.status).to.equal(202);
+    expect(registered.data!.message).to.be.a('string').and.not.equal('');
+
+    const mail = await app.mail.next(email, { subject: /Confirm/, after: before });
+    const verified = await sdk.POST('/v1/auth/verify-email', { body: { token: tokenFrom(mail) } });
+    expect(verified.error, JSON.stringify(verified.error)).to.equal(undefined);
+    const user = verified.data!;
+    expect(user).to.include({ email, name: 'Ada Lovelace', emailVerified: true, role: 'user' });
+    return { email, password, user };
+  }
+
+  /** login with body delivery, expecting tokens (no second factor). */
+  async function logIn(sdk: PulseAuthClient, email: string, password: string): Promise<TokenResponse> {
+    const { data, error } = await sdk.POST('/v1/auth/login', { body: { email, password, refreshTokenDelivery: 'body' } });
+    expect(error, JSON.stringify(error)).to.equal(undefined);
+    if (!data || isMfaChallenge(data)) throw new Error(`expected tokens, got ${JSON.stringify(data)}`);
+    return data;
+  }
+
+  it('registers, verifies, signs in, reads the profile, refreshes, lists sessions and signs out', async () => {
+    const sdk = client();
+    const { email, password, user } = await signUp(sdk);
+
+    const tokens = await logIn(sdk, email, password);
+    expect(tokens.tokenType).to.equal('Bearer');
+    expect(tokens.expiresIn).to.be.a('number').greaterThan(0);
+    expect(tokens.user.id).to.equal(user.id);
+    expect(tokens.session.current).to.equal(true);
+    expect(tokens.refreshToken, 'body delivery').to.be.a('string');
+
+    // Without a token the profile is refused; with it (injected by the SDK's middleware), it is there.
+    const anonymous = await sdk.GET('/v1/me');
+    expect(anonymous.response.status).to.equal(401);
+    expect(anonymous.error?.code).to.equal('authentication-required');
+    sdk.setAccessToken(tokens.accessToken);
+    const me = await sdk.GET('/v1/me');
+    expect(me.error, JSON.stringify(me.error)).to.equal(undefined);
+    expect(me.data).to.deep.include({ id: user.id, email, name: 'Ada Lovelace' });
+
+    const refreshed = await sdk.POST('/v1/auth/refresh', { body: { refreshToken: tokens.refreshToken! } });
+    expect(refreshed.error, JSON.stringify(refreshed.error)).to.equal(undefined);
+    const renewed = refreshed.data!;
+    expect(renewed.session.id).to.equal(tokens.session.id);
+    expect(renewed.refreshToken).to.be.a('string').and.not.equal(tokens.refreshToken);
+    expect(renewed.accessToken).to.be.a('string');
+    sdk.setAccessToken(renewed.accessToken);
+
+    const sessions = await sdk.GET('/v1/me/sessions');
+    expect(sessions.error, JSON.stringify(sessions.error)).to.equal(undefined);
+    const current = sessions.data!.items.filter((session) => session.current);
+    expect(current.map((session) => session.id)).to.deep.equal([tokens.session.id]);
+
+    const loggedOut = await sdk.POST('/v1/auth/logout');
+    expect(loggedOut.error, JSON.stringify(loggedOut.error)).to.equal(undefined);
+    expect(loggedOut.response.status).to.equal(204);
+
+    // The session is over: its access token and its refresh token are refused.
+    const after = await sdk.GET('/v1/me');
+    expect(after.response.status).to.equal(401);
+    expect(after.error?.code).to.equal('invalid-access-token');
+    sdk.setAccessToken(null);
+    const refreshAfter = await sdk.POST('/v1/auth/refresh', { body: { refreshToken: renewed.refreshToken! } });
+    expect(refreshAfter.response.status).to.equal(401);
+    expect(refreshAfter.error?.code).to.equal('invalid-refresh-token');
+  });
+
+  it('resets a forgotten password with the mailed link, then signs in with the new one', async () => {
+    const sdk = client();
+    const { email, password } = await signUp(sdk);
+
+    const before = app.mail.mails.length;
+    const forgot = await sdk.POST('/v1/auth/password/forgot', { body: { email } });
+    expect(forgot.error, JSON.stringify(forgot.error)).to.equal(undefined);
+    expect(forgot.response.status).to.equal(202);
+    const mail = await app.mail.next(email, { subject: /Reset/, after: before });
+
+    const newPassword = 'a brand new passphrase for the sdk';
+    const reset = await sdk.POST('/v1/auth/password/reset', { body: { token: tokenFrom(mail), password: newPassword } });
+    expect(reset.error, JSON.stringify(reset.error)).to.equal(undefined);
+    expect(reset.response.status).to.equal(204);
+
+    const old = await sdk.POST('/v1/auth/login', { body: { email, password, refreshTokenDelivery: 'body' } });
+    expect(old.response.status).to.equal(401);
+    expect(old.error?.code).to.equal('invalid-credentials');
+
+    const tokens = await logIn(sdk, email, newPassword);
+    sdk.setAccessToken(tokens.accessToken);
+    expect((await sdk.GET('/v1/me')).data?.email).to.equal(email);
+  });
+
+  it('turns on an authenticator app and signs in with a TOTP code', async () => {
+    const sdk = client();
+    const { email, password, user } = await signUp(sdk);
+    const first = await logIn(sdk, email, password);
+    sdk.setAccessToken(first.accessToken);
+
+    const enrolment = await sdk.POST('/v1/me/mfa/totp');
+    expect(enrolment.error, JSON.stringify(enrolment.error)).to.equal(undefined);
+    const { secret, otpauthUri } = enrolment.data!;
+    expect(otpauthUri).to.match(/^otpauth:\/\/totp\//).and.contain(`secret=${secret}`);
+
+    const wrong = await sdk.POST('/v1/me/mfa/totp/confirm', { body: { code: '000000' } });
+    expect(wrong.response.status).to.equal(422);
+    expect(wrong.error?.code).to.equal('invalid-totp-code');
+    const confirmed = await sdk.POST('/v1/me/mfa/totp/confirm', { body: { code: await totpCode(secret) } });
+    expect(confirmed.error, JSON.stringify(confirmed.error)).to.equal(undefined);
+    expect(confirmed.data!.recoveryCodes).to.have.length(10);
+    const status = await sdk.GET('/v1/me/mfa');
+    expect(status.data).to.deep.include({ totpEnabled: true, recoveryCodesRemaining: 10 });
+
+    // Signing in now answers with a challenge, not tokens.
+    sdk.setAccessToken(null);
+    const login = await sdk.POST('/v1/auth/login', { body: { email, password, refreshTokenDelivery: 'body' } });
+    expect(login.error, JSON.stringify(login.error)).to.equal(undefined);
+    const challenge = login.data!;
+    if (!isMfaChallenge(challenge)) throw new Error(`expected an MFA challenge, got ${JSON.stringify(challenge)}`);
+    expect(challenge.mfaRequired).to.equal(true);
+    expect(challenge.methods).to.include('totp');
+    expect(challenge).not.to.have.property('accessToken');
+
+    const verified = await sdk.POST('/v1/auth/mfa/verify', { body: { challengeId: challenge.challengeId, code: await totpCode(secret), method: 'totp' } });
+    expect(verified.error, JSON.stringify(verified.error)).to.equal(undefined);
+    const tokens = verified.data!;
+    expect(tokens.user.id).to.equal(user.id);
+    expect(tokens.refreshToken, 'delivered as asked at login').to.be.a('string');
+    expect(tokens.session.id).not.to.equal(first.session.id);
+
+    sdk.setAccessToken(tokens.accessToken);
+    const me = await sdk.GET('/v1/me');
+    expect(me.data?.id).to.equal(user.id);
+  });
+});
