@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { resetPostgres } from './postgres.js';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,6 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import pg from 'pg';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config/load.js';
 import { createApp } from '../../src/app.js';
@@ -37,17 +37,6 @@ export interface RequestOptions {
   rawBody?: string;
   token?: string;
   headers?: Record<string, string>;
-}
-
-/** Resets the PostgreSQL test database to an empty schema (the app's migrations then build it). */
-async function resetPostgres(url: string) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;');
-  } finally {
-    await client.end();
-  }
 }
 
 export interface ServerUrlOptions {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { resetPostgres } from '../helpers/postgres.js';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
@@ -39,17 +40,6 @@ async function call(server: ServerProcess, method: string, path: string, options
   const problems = responseProblems(method, path.split('?')[0], response.status, contentType, body);
   expect(problems, `${method} ${path} → ${response.status} ${text.slice(0, 300)}`).to.deep.equal([]);
   return { status: response.status, body, text };
-}
-
-/** Empties the database's public schema; the first instance's migrations build it again. */
-async function resetPostgres(url: string) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;');
-  } finally {
-    await client.end();
-  }
 }
 
 const shown = (result: CliResult) => `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
