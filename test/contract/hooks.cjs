@@ -912,3 +912,35 @@ hooks.afterEach(
     if (AFTER[key]) await AFTER[key](transaction);
   }),
 );
+
+/**
+ * Leaves the server as it was: every account this run made (all named `contract-<runId>-…@example.com`) is purged.
+ * With an administrator, through the administration API (hard delete); without one, each account the run knows the
+ * password of deletes itself (soft: the server purges it after its grace period).
+ */
+hooks.afterAll(
+  asHook(async () => {
+    try {
+      await removeAccountsOfThisRun();
+    } catch (error) {
+      context.cleanupError = error?.message || String(error);
+      throw error;
+    }
+  }),
+);
+
+async function removeAccountsOfThisRun() {
+  const prefix = `contract-${runId}-`;
+  if (context.admin) {
+    const token = await adminToken();
+    for (;;) {
+      const { json } = await api('GET', `/v1/admin/users?email=${encodeURIComponent(prefix)}&limit=100`, { token, expect: 200 });
+      if (!json.items.length) break;
+      for (const user of json.items) await api('DELETE', `/v1/admin/users/${user.id}?hard=true`, { token, expect: 204 });
+    }
+    return;
+  }
+  if (context.mail && state.email?.startsWith(prefix)) {
+    await api('DELETE', '/v1/me', { token: (await signIn()).accessToken, body: { password: state.password }, expect: 204 });
+  }
+}

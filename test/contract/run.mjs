@@ -396,7 +396,13 @@ async function main() {
   });
 
   const { error, stats, results, stray } = await runDredd({ baseUrl, bundlePath });
-  return report({ documented, skips, results, stray, stats, error, hooksRan: context.hooksRan, baseUrl });
+  const code = report({ documented, skips, results, stray, stats, error, hooksRan: context.hooksRan, baseUrl });
+  if (context.cleanupError) {
+    console.error(`contract: could not remove the accounts this run made: ${context.cleanupError}`);
+    return 1;
+  }
+  console.log('contract: the accounts this run made are removed');
+  return code;
 }
 
 /** The name of the server's first social sign-in provider, if it has one (for startOAuth and finishOAuth). */

@@ -39,7 +39,11 @@ export class AdminUsers {
 
   async list(em: EntityManager, filter: { email?: string; status?: UserStatus; role?: 'user' | 'admin'; limit: number; cursor?: string }) {
     const where: Record<string, unknown> = { ...afterCursor(filter.cursor) };
-    if (filter.email) where.email = { $like: `${filter.email.trim().toLowerCase().replace(/[\\%_]/g, '\\$&')}%` };
+    // A prefix as a range: no LIKE wildcards to escape (SQLite has no default escape character), and the index serves it.
+    if (filter.email) {
+      const prefix = filter.email.trim().toLowerCase();
+      where.email = { $gte: prefix, $lt: `${prefix}\uffff` };
+    }
     if (filter.role) where.role = filter.role;
     if (filter.status === 'pending-deletion') where.deletedAt = { $ne: null };
     if (filter.status === 'locked') Object.assign(where, { deletedAt: null, lockedAt: { $ne: null } });
