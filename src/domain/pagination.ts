@@ -1,3 +1,4 @@
+import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/core';
 import { ProblemError } from '../http/problem.js';
 
 export interface Position {
@@ -36,4 +37,24 @@ export function page<Row extends Position, Item>(rows: Row[], limit: number, vie
   const shown = rows.slice(0, limit);
   const last = shown.at(-1);
   return { items: shown.map(view), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}
+
+/**
+ * One page of rows newest first: the filter, plus the cursor's position, with one row more than the page shows to
+ * know whether another follows. Every cursor-paged list goes through here.
+ */
+export async function findPage<Row extends Position, Item>(
+  em: EntityManager,
+  entity: EntityName<Row>,
+  where: Record<string, unknown>,
+  request: { limit: number; cursor?: string },
+  view: (row: Row) => Item,
+  options: { populate?: string[] } = {},
+): Promise<{ items: Item[]; nextCursor: string | null }> {
+  const rows = (await em.find(entity, { ...where, ...afterCursor(request.cursor) } as FilterQuery<Row>, {
+    orderBy: NEWEST_FIRST,
+    limit: request.limit + 1,
+    ...(options.populate ? { populate: options.populate as never } : {}),
+  })) as Row[];
+  return page(rows, request.limit, view);
 }

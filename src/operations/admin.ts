@@ -1,10 +1,12 @@
 import { AuditEventSchema, BlockedIpSchema, LoginAttemptSchema } from '../db/entities.js';
-import { afterCursor, NEWEST_FIRST, page } from '../domain/pagination.js';
+import { findPage } from '../domain/pagination.js';
 import { toSessionView } from '../domain/users/views.js';
 import { SigningKeyConfigured } from '../domain/tokens/signing-keys.js';
 import { runCleanup } from '../jobs/scheduler.js';
 import { ProblemError } from '../http/problem.js';
 import type { OperationGroup } from './group.js';
+
+const pageOf = (query: { limit?: number; cursor?: string }) => ({ limit: query.limit ?? 20, cursor: query.cursor });
 
 /** Time bounds of the admin lists: `from` inclusive, `to` exclusive. */
 function between(from?: string, to?: string): Record<string, unknown> {
@@ -31,7 +33,7 @@ export const adminOperations: OperationGroup<
 
   return {
     async adminListUsers({ query, ctx }) {
-      return { status: 200, body: await adminUsers.list(ctx.state.em, { ...query, limit: query.limit ?? 20 }) };
+      return { status: 200, body: await adminUsers.list(ctx.state.em, { ...query, ...pageOf(query) }) };
     },
 
     async adminGetUser({ path, ctx }) {
@@ -69,22 +71,16 @@ export const adminOperations: OperationGroup<
     },
 
     async adminListLoginAttempts({ query, ctx }) {
-      const limit = query.limit ?? 20;
-      const rows = await ctx.state.em.find(
-        LoginAttemptSchema,
-        {
-          ...(query.userId ? { userId: query.userId } : {}),
-          ...(query.email ? { email: query.email.trim().toLowerCase() } : {}),
-          ...(query.ip ? { ip: query.ip } : {}),
-          ...(query.outcome ? { outcome: query.outcome } : {}),
-          ...between(query.from, query.to),
-          ...afterCursor(query.cursor),
-        },
-        { orderBy: NEWEST_FIRST, limit: limit + 1 },
-      );
+      const where = {
+        ...(query.userId ? { userId: query.userId } : {}),
+        ...(query.email ? { email: query.email.trim().toLowerCase() } : {}),
+        ...(query.ip ? { ip: query.ip } : {}),
+        ...(query.outcome ? { outcome: query.outcome } : {}),
+        ...between(query.from, query.to),
+      };
       return {
         status: 200,
-        body: page(rows, limit, (row) => ({
+        body: await findPage(ctx.state.em, LoginAttemptSchema, where, pageOf(query), (row) => ({
           id: row.id,
           createdAt: row.createdAt.toISOString(),
           email: row.email,
@@ -128,21 +124,15 @@ export const adminOperations: OperationGroup<
     },
 
     async adminListAuditEvents({ query, ctx }) {
-      const limit = query.limit ?? 20;
-      const rows = await ctx.state.em.find(
-        AuditEventSchema,
-        {
-          ...(query.action ? { action: query.action } : {}),
-          ...(query.actorId ? { actorUserId: query.actorId } : {}),
-          ...(query.targetId ? { targetUserId: query.targetId } : {}),
-          ...between(query.from, query.to),
-          ...afterCursor(query.cursor),
-        },
-        { orderBy: NEWEST_FIRST, limit: limit + 1 },
-      );
+      const where = {
+        ...(query.action ? { action: query.action } : {}),
+        ...(query.actorId ? { actorUserId: query.actorId } : {}),
+        ...(query.targetId ? { targetUserId: query.targetId } : {}),
+        ...between(query.from, query.to),
+      };
       return {
         status: 200,
-        body: page(rows, limit, (row) => ({
+        body: await findPage(ctx.state.em, AuditEventSchema, where, pageOf(query), (row) => ({
           id: row.id,
           createdAt: row.createdAt.toISOString(),
           action: row.action,

@@ -46,6 +46,21 @@ export async function api(path, { method = 'POST', body, token } = {}) {
   return { ok: false, status: response.status, problem };
 }
 
+/**
+ * The `token` of a mailed link, taken out of the address bar; when the address has none, says so on the page and
+ * returns null. The token then lives in the page's memory only.
+ */
+export function takeToken() {
+  const token = takeQuery().get('token');
+  if (!token) {
+    showProblem({
+      title: 'This link is incomplete',
+      detail: 'The address has no token. Open the link from your mail again, or copy all of it into the address bar.',
+    });
+  }
+  return token;
+}
+
 /** Reads parameters from the address, then removes the query from the address bar (and from the history). */
 export function takeQuery() {
   const params = new URLSearchParams(window.location.search);

@@ -1,5 +1,5 @@
 // Sets a new password with the link of the password-reset mail: POST {token, password} to resetPassword.
-import { api, clearProblem, fieldErrors, setStatus, showProblem, takeQuery } from './common.js';
+import { api, clearProblem, fieldErrors, setStatus, showProblem, takeToken } from './common.js';
 
 const PASSWORD = '/body/password';
 
@@ -22,15 +22,8 @@ function clearErrors() {
 }
 
 function main() {
-  // The token stays in this page's memory only; the address bar loses it at once.
-  const token = takeQuery().get('token');
-  if (!token) {
-    showProblem({
-      title: 'This link is incomplete',
-      detail: 'The address has no token. Open the link from your mail again, or copy all of it into the address bar.',
-    });
-    return;
-  }
+  const token = takeToken();
+  if (!token) return;
   form.hidden = false;
   password.focus();
 

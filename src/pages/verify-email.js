@@ -1,15 +1,9 @@
 // Confirms the email address of the link in the verification mail: POST {token} to verifyEmail.
-import { api, setStatus, showProblem, takeQuery } from './common.js';
+import { api, setStatus, showProblem, takeToken } from './common.js';
 
 async function main() {
-  const token = takeQuery().get('token');
-  if (!token) {
-    showProblem({
-      title: 'This link is incomplete',
-      detail: 'The address has no token. Open the link from your mail again, or copy all of it into the address bar.',
-    });
-    return;
-  }
+  const token = takeToken();
+  if (!token) return;
   setStatus('Confirming your email address…', { pending: true });
   const reply = await api('v1/auth/verify-email', { body: { token } });
   if (reply.ok) {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { UserSchema, type User } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../clock.js';
-import { afterCursor, NEWEST_FIRST, page } from '../pagination.js';
+import { findPage } from '../pagination.js';
 import type { Sessions } from '../sessions/sessions.js';
 import type { AccountDeletion } from '../users/deletion.js';
 import { purgeUsers } from '../users/deletion.js';
@@ -38,7 +38,7 @@ export class AdminUsers {
   }
 
   async list(em: EntityManager, filter: { email?: string; status?: UserStatus; role?: 'user' | 'admin'; limit: number; cursor?: string }) {
-    const where: Record<string, unknown> = { ...afterCursor(filter.cursor) };
+    const where: Record<string, unknown> = {};
     // A prefix as a range: no LIKE wildcards to escape (SQLite has no default escape character), and the index serves it.
     if (filter.email) {
       const prefix = filter.email.trim().toLowerCase();
@@ -48,8 +48,7 @@ export class AdminUsers {
     if (filter.status === 'pending-deletion') where.deletedAt = { $ne: null };
     if (filter.status === 'locked') Object.assign(where, { deletedAt: null, lockedAt: { $ne: null } });
     if (filter.status === 'active') Object.assign(where, { deletedAt: null, lockedAt: null });
-    const rows = await em.find(UserSchema, where, { orderBy: NEWEST_FIRST, limit: filter.limit + 1, populate: ['passwordHash'] });
-    return page(rows, filter.limit, (user) => this.view(user));
+    return findPage(em, UserSchema, where, filter, (user) => this.view(user), { populate: ['passwordHash'] });
   }
 
   async get(em: EntityManager, userId: string): Promise<User> {

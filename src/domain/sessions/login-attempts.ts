@@ -6,7 +6,7 @@ import type { ClientInfo } from '../../http/context.js';
 import { describeUserAgent } from './user-agent.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { newDeviceMail } from '../../mail/templates.js';
-import { afterCursor, NEWEST_FIRST, page } from '../pagination.js';
+import { findPage } from '../pagination.js';
 import type { components } from '../../../generated/openapi.js';
 
 export interface AttemptInput {
@@ -70,12 +70,7 @@ export class LoginAttempts {
 
   /** The user's successful sign-ins, newest first, one page at a time. */
   async history(em: EntityManager, userId: string, request: { limit: number; cursor?: string }): Promise<{ items: LoginRecord[]; nextCursor: string | null }> {
-    const rows = await em.find(
-      LoginAttemptSchema,
-      { userId, outcome: 'success', ...afterCursor(request.cursor) },
-      { orderBy: NEWEST_FIRST, limit: request.limit + 1 },
-    );
-    return page(rows, request.limit, (row) => ({
+    return findPage(em, LoginAttemptSchema, { userId, outcome: 'success' }, request, (row) => ({
       id: row.id,
       createdAt: row.createdAt.toISOString(),
       method: row.method ?? 'password',
