@@ -47,6 +47,7 @@ export class SigningKeys {
   private active?: ActiveKey;
   private verifier?: JWTVerifyGetKey;
   private lastReload = 0;
+  private reloading?: Promise<void>;
   private configured?: { active: ActiveKey; publicJwk: Record<string, unknown> };
 
   constructor(
@@ -122,9 +123,20 @@ export class SigningKeys {
     this.lastReload = Date.now();
   }
 
-  /** Reloads when the last load is older than a minute; cheap enough to call before every signature. */
+  /**
+   * Reloads when the last load is older than a minute; cheap enough to call before every signature. Requests that
+   * find the keys stale at the same moment share one reload instead of each querying the database.
+   */
   private async fresh(): Promise<void> {
-    if (!this.configured && Date.now() - this.lastReload > 60_000) await this.reload();
+    if (this.configured || Date.now() - this.lastReload <= 60_000) return;
+    await this.sharedReload();
+  }
+
+  private sharedReload(): Promise<void> {
+    this.reloading ??= this.reload().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
   }
 
   async signingKey(): Promise<ActiveKey> {
@@ -152,7 +164,7 @@ export class SigningKeys {
       } catch (error) {
         const known = this.publicJwks().some((key) => key.kid === header.kid);
         if (this.configured || known || Date.now() - this.lastReload < 5_000) throw error;
-        await this.reload();
+        await this.sharedReload();
         return this.verifier!(header, token);
       }
     };
