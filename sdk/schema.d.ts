@@ -838,7 +838,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -1657,6 +1657,28 @@ export interface components {
         };
     };
     responses: {
+        /**
+         * @description The request came from a web page of a foreign origin: its `Origin` (or `Referer`) is not this server, `APP_URL`
+         *     or a configured CORS origin. Nothing was changed.
+         */
+        OriginNotAllowed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:origin-not-allowed",
+                 *       "code": "origin-not-allowed",
+                 *       "title": "The request comes from an origin that is not allowed",
+                 *       "status": 403,
+                 *       "detail": "Requests from https://evil.example are not accepted here.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The request does not match this document, or its body is not valid JSON. */
         BadRequest: {
             headers: {
@@ -2412,6 +2434,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidRefreshToken"];
+            403: components["responses"]["OriginNotAllowed"];
             415: components["responses"]["UnsupportedMediaType"];
         };
     };
@@ -2438,6 +2461,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidRefreshToken"];
+            403: components["responses"]["OriginNotAllowed"];
             415: components["responses"]["UnsupportedMediaType"];
         };
     };

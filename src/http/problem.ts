@@ -28,6 +28,7 @@ const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
   'last-admin': { status: 409, title: 'This is the last administrator' },
   'not-deleted': { status: 409, title: 'The account is not deleted' },
   'signing-key-configured': { status: 409, title: 'The signing key is configured' },
+  'origin-not-allowed': { status: 403, title: 'The request comes from an origin that is not allowed' },
   'not-found': { status: 404, title: 'Not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   'payload-too-large': { status: 413, title: 'Payload too large' },

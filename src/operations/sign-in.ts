@@ -5,6 +5,7 @@ import { UserSchema } from '../db/entities.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
 import { ProblemError } from '../http/problem.js';
+import { originGuard } from '../http/origin-check.js';
 import type { OperationGroup } from './group.js';
 import type { components } from '../../generated/openapi.js';
 
@@ -13,6 +14,7 @@ type Delivery = components['schemas']['RefreshTokenDelivery'];
 export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTokens' | 'logout' | 'logoutAll'> = (services) => {
   const { sessions, mfa, attempts, mailer } = services;
   const cookiePolicy = cookiePolicyOf(services.config);
+  const assertAllowedOrigin = originGuard(services.config);
 
   /** The token response; the refresh token goes to the cookie or into the body, as the client asked. */
   async function tokenResponse(ctx: AppContext, issued: IssuedSession, delivery: Delivery) {
@@ -83,6 +85,7 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
     },
 
     async refreshTokens({ body, ctx }) {
+      assertAllowedOrigin(ctx);
       const fromBody = body?.refreshToken;
       const presented = fromBody ?? refreshCookieOf(ctx);
       if (!presented) throw new ProblemError('invalid-refresh-token', { detail: 'Send the refresh token in the body or the cookie.' });
@@ -91,6 +94,7 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
     },
 
     async logout({ body, ctx }) {
+      assertAllowedOrigin(ctx);
       let sessionId = ctx.state.principal?.sessionId;
       if (!sessionId) {
         const presented = body?.refreshToken ?? refreshCookieOf(ctx);

@@ -321,6 +321,11 @@ const BEFORE = {
   'refreshTokens 400': (t) => jsonBody(t, { refreshToken: '' }),
   'refreshTokens 401': (t) => jsonBody(t, { refreshToken: `unknown-${random()}` }),
   'refreshTokens 415': (t) => textPlain(t),
+  // A web page of a foreign origin: refused before the token is looked at.
+  'refreshTokens 403': (t) => {
+    setHeader(t, 'Origin', 'https://evil.example');
+    jsonBody(t, { refreshToken: `unknown-${random()}` });
+  },
 
   // A session of its own, so the main session stays valid.
   'logout 204': async (t) => {
@@ -339,6 +344,11 @@ const BEFORE = {
   'logout 415': (t) => {
     noAuthorization(t);
     textPlain(t);
+  },
+  'logout 403': (t) => {
+    noAuthorization(t);
+    setHeader(t, 'Origin', 'https://evil.example');
+    jsonBody(t, { refreshToken: `unknown-${random()}` });
   },
 
   // Ends every session of the main account, the main session included: it signs in again afterwards (AFTER).
