@@ -47,7 +47,11 @@ export function ormOptions(databaseUrl: string): Options {
     ...common,
     driver: PostgreSqlDriver,
     clientUrl: databaseUrl,
-    pool: { min: 0, max: 10 },
+    // When PostgreSQL is unreachable, requests must fail fast (503) instead of waiting for the pool's defaults
+    // (30 s to open a connection, 60 s in the queue): a connection attempt gives up after 3 s, and a request waits
+    // at most 10 s in all for a connection.
+    pool: { min: 0, max: 10, createTimeoutMillis: 3_000, acquireTimeoutMillis: 10_000 },
+    driverOptions: { connection: { connectionTimeoutMillis: 3_000 } },
     migrations: migrationOptions('postgresql'),
   };
 }
