@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PendingRegistrationSchema, UserSchema, type User } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../clock.js';
 import { hashToken, randomSecret } from '../tokens/secrets.js';
@@ -40,6 +42,11 @@ export class Registration {
     const email = normaliseEmail(input.email);
     const passwordHash = await this.hasher.hash(input.password);
     await em.transactional(async (tx) => {
+      // Registrations of one email take turns (SQLite has one writer anyway): otherwise concurrent ones each delete
+      // the rows they can see and insert their own, and several links stay live.
+      if (tx.getDriver() instanceof PostgreSqlDriver) {
+        await (tx as SqlEntityManager).execute('select pg_advisory_xact_lock(hashtext(?))', [`pulse-auth:register:${email}`]);
+      }
       const now = this.clock.now();
       const existing = await tx.findOne(UserSchema, { email }, { fields: ['id'] });
       if (existing) {
