@@ -1,11 +1,14 @@
 import { toUserView } from '../domain/users/views.js';
 import type { OperationGroup } from './group.js';
+import { afterResponse } from '../http/after-response.js';
 
 export const ACCEPTED = { message: 'If the address can receive mail, a message is on its way.' };
 
 export const registrationOperations: OperationGroup<'register' | 'verifyEmail' | 'resendVerification'> = ({
   registration,
   mailer,
+  orm,
+  logger,
 }) => ({
   async register({ body, ctx }) {
     await registration.register(ctx.state.em, body);
@@ -19,8 +22,13 @@ export const registrationOperations: OperationGroup<'register' | 'verifyEmail' |
   },
 
   async resendVerification({ body, ctx }) {
-    await registration.resend(ctx.state.em, body.email);
-    mailer.kick();
+    // After the answer, as forgotPassword: a live registration (a new link, a mail) must not make it slower.
+    afterResponse(ctx, () => {
+      registration
+        .resend(orm.em.fork(), body.email)
+        .then(() => mailer.kick())
+        .catch((error) => logger.error({ err: error }, 'verification resend failed'));
+    });
     return { status: 202, body: ACCEPTED };
   },
 });
