@@ -73,9 +73,12 @@ function runWithin(services: Services, job: Job, em: EntityManager, now: Date): 
   return job.exclusive
     ? em.transactional(async (tx) => {
         if (dialectOf(services.config.DATABASE_URL) === 'postgresql') {
+          // In the transaction (its context given): on a pooled connection of its own, the lock would end at once.
           const [row] = await tx.getConnection().execute<{ locked: boolean }[]>(
             'select pg_try_advisory_xact_lock(hashtext(?)) as locked',
             [`pulse-auth:job:${job.name}`],
+            'all',
+            tx.getTransactionContext(),
           );
           if (!row.locked) return 'skipped' as const;
         }
