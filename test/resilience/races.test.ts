@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import pg from 'pg';
 import { PendingRegistrationSchema, RefreshTokenSchema, SessionSchema, UserSchema } from '../../src/db/entities.js';
-import { TestServer, uniqueEmail } from '../helpers/server.js';
+import { jobs, runJob } from '../../src/jobs/scheduler.js';
+import { TestServer, uniqueEmail, usingPostgres } from '../helpers/server.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
 
 /*
@@ -79,5 +81,44 @@ describe('races', () => {
     expect(replay.body.code).to.equal('invalid-refresh-token');
     expect((await app.request('POST', '/v1/auth/refresh', { body: { refreshToken: next.body.refreshToken } })).status).to.equal(401);
     expect(await em().count(SessionSchema, { userId: login.user.id, revokedAt: null })).to.equal(0);
+  });
+
+  it('runs a cleanup job once when two instances start it together: the second skips it while the first holds its lock (PostgreSQL only: an advisory lock)', async function () {
+    if (!usingPostgres) this.skip(); // SQLite serves one instance
+    const job = jobs(app.services).find((candidate) => candidate.name === 'delete-expired-registrations')!;
+    const lockName = `pulse-auth:job:${job.name}`;
+    const url = process.env.TEST_DATABASE_URL!;
+    const blocker = new pg.Client({ connectionString: url });
+    const observer = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    await observer.connect();
+    try {
+      // Hold the first run in the middle of its transaction: its delete waits for this table lock.
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE pending_registrations IN ACCESS EXCLUSIVE MODE');
+      const first = runJob(app.services, job);
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const { rows } = await observer.query(
+          "select count(*)::int as waiting from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%pending_registrations%' and pid <> $1",
+          [(blocker as unknown as { processID: number }).processID],
+        );
+        if (rows[0].waiting > 0) break;
+        if (Date.now() > deadline) throw new Error('the first run never reached its delete');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Another instance (another session) finds the job's lock taken...
+      await observer.query('BEGIN');
+      const { rows } = await observer.query('select pg_try_advisory_xact_lock(hashtext($1)) as locked', [lockName]);
+      await observer.query('ROLLBACK');
+      expect(rows[0].locked, 'the running job holds its advisory lock').to.equal(false);
+      // ...and so does a second run of the job.
+      expect(await runJob(app.services, job)).to.equal('skipped');
+      await blocker.query('COMMIT');
+      expect(await first).to.have.property('registrations');
+    } finally {
+      await blocker.end();
+      await observer.end();
+    }
   });
 });
