@@ -22,6 +22,7 @@ const SAMPLES = 40;
 const SAMPLES_WITHOUT_HASH = 120;
 const WARM_UP = 6;
 const TOLERANCE = 0.2;
+const SETTLE_MS = 10;
 /** Headers that differ per request by nature. */
 const PER_REQUEST_HEADERS = new Set(['date', 'x-request-id']);
 
@@ -80,20 +81,28 @@ describe('resilience: account enumeration', function () {
     return { status: response.status, headers, body };
   }
 
-  /** Median wall time of each kind, interleaved in random order pair by pair so that drift hits both alike. */
+  /**
+   * Median wall time of each kind, over `samples` of each in a shuffled order (drift hits both alike, and each kind
+   * follows the other as often as itself), after a warm-up. A short pause after each answer lets work the server
+   * does after answering finish before the next request, so that it is not charged to whichever request comes next.
+   */
   async function medians(known: () => Probe, unknown: () => Probe, samples: number) {
     const times = { known: [] as number[], unknown: [] as number[] };
-    for (let i = 0; i < WARM_UP + samples; i++) {
-      const order = Math.random() < 0.5 ? (['known', 'unknown'] as const) : (['unknown', 'known'] as const);
-      for (const kind of order) {
-        const probe = kind === 'known' ? known() : unknown();
-        const start = performance.now();
-        const response = await send(probe);
-        await response.arrayBuffer();
-        const elapsed = performance.now() - start;
-        expect(response.status, `${probe.path} ${kind}`).to.be.below(429);
-        if (i >= WARM_UP) times[kind].push(elapsed);
-      }
+    const kinds = [...Array(samples).fill('known'), ...Array(samples).fill('unknown')] as ('known' | 'unknown')[];
+    for (let i = kinds.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [kinds[i], kinds[j]] = [kinds[j], kinds[i]];
+    }
+    const warmUp = Array.from({ length: 2 * WARM_UP }, (_, i) => (i % 2 ? 'known' : 'unknown') as 'known' | 'unknown');
+    for (const [i, kind] of [...warmUp, ...kinds].entries()) {
+      const probe = kind === 'known' ? known() : unknown();
+      const start = performance.now();
+      const response = await send(probe);
+      await response.arrayBuffer();
+      const elapsed = performance.now() - start;
+      expect(response.status, `${probe.path} ${kind}`).to.be.below(429);
+      if (i >= warmUp.length) times[kind].push(elapsed);
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     }
     const median = (values: number[]) => {
       const sorted = [...values].sort((a, b) => a - b);
