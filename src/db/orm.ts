@@ -39,7 +39,21 @@ export function ormOptions(databaseUrl: string): Options {
       driver: LibSqlDriver,
       dbName: sqlitePath(databaseUrl),
       // One connection: SQLite has one writer, and a pool of one makes transactions queue instead of interleave.
-      pool: { min: 1, max: 1 },
+      // The libsql binding runs statements synchronously on the event loop, so a commit's fsync stalls every request:
+      // write-ahead logging with synchronous=NORMAL makes a commit an append (durable at the next checkpoint, and
+      // never corrupt). The dialect reopens its connection every 10 s, so the settings go in afterCreate.
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(connection: { exec(sql: string): void }, done: (error: Error | null, connection: unknown) => void) {
+          try {
+            connection.exec('pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = 5000');
+            done(null, connection);
+          } catch (error) {
+            done(error as Error, connection);
+          }
+        },
+      } as Options['pool'],
       migrations: migrationOptions('sqlite'),
     };
   }
