@@ -7,6 +7,7 @@ import { createPasswordHasher, type PasswordHasher } from './domain/passwords/ha
 import { SigningKeys } from './domain/tokens/signing-keys.js';
 import { AccessTokens } from './domain/tokens/access-tokens.js';
 import { Sessions } from './domain/sessions/sessions.js';
+import { Invalidations } from './domain/cache/invalidations.js';
 import { Registration } from './domain/registration/registration.js';
 import { Passwords } from './domain/passwords/passwords.js';
 import { AccountDeletion } from './domain/users/deletion.js';
@@ -33,6 +34,7 @@ export interface Services {
   signingKeys: SigningKeys;
   accessTokens: AccessTokens;
   sessions: Sessions;
+  invalidations: Invalidations;
   registration: Registration;
   passwords: Passwords;
   accountDeletion: AccountDeletion;
@@ -75,7 +77,12 @@ const REDACT = [
 ];
 
 export function createLogger(config: Config): Logger {
-  return pino({ level: config.LOG_LEVEL, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'pulse-auth' } });
+  // Asynchronous writes to stdout: lines that arrive while one write is under way go out together, instead of one
+  // write call per request on the event loop. pino flushes what is left when the process exits.
+  return pino(
+    { level: config.LOG_LEVEL, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'pulse-auth' } },
+    pino.destination({ dest: 1, sync: false }),
+  );
 }
 
 export async function createServices(config: Config, overrides: { logger?: Logger; clock?: Clock } = {}): Promise<Services> {
@@ -96,7 +103,9 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.ACCESS_TOKEN_TTL,
   });
-  const sessions = new Sessions(clock, { refreshTtlSeconds: config.REFRESH_TOKEN_TTL, reuseGraceSeconds: config.REFRESH_REUSE_GRACE });
+  const invalidations = await Invalidations.start(config.DATABASE_URL, logger);
+  orm.em.getEventManager().registerSubscriber(invalidations.userSubscriber());
+  const sessions = new Sessions(clock, invalidations, { refreshTtlSeconds: config.REFRESH_TOKEN_TTL, reuseGraceSeconds: config.REFRESH_REUSE_GRACE });
   const registration = new Registration(clock, hasher, {
     appUrl: config.APP_URL,
     verificationTtlSeconds: config.VERIFICATION_TTL,
@@ -117,7 +126,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     appUrl: config.APP_URL,
   });
   const attempts = new LoginAttempts(clock, { appUrl: config.APP_URL });
-  const mfa = new Mfa(clock, reauthentication, {
+  const mfa = new Mfa(clock, reauthentication, invalidations, {
     issuer: config.MFA_ISSUER,
     challengeTtlSeconds: config.MFA_CHALLENGE_TTL,
     maxAttempts: config.MFA_MAX_ATTEMPTS,
@@ -143,6 +152,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     signingKeys,
     accessTokens,
     sessions,
+    invalidations,
     registration,
     passwords,
     accountDeletion,
@@ -163,6 +173,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
       mailTransport.close();
       await hasher.close();
       await counters.close();
+      await invalidations.close();
       await orm.close(true);
     },
   };

@@ -6,6 +6,7 @@ import { constantTimeEqual } from '../tokens/secrets.js';
 import { newTotpSecret, checkTotp, totpUri } from './totp.js';
 import { remainingRecoveryCodes, replaceRecoveryCodes, spendRecoveryCode } from './recovery-codes.js';
 import type { Proof, Reauthentication } from '../users/reauthentication.js';
+import type { Invalidations } from '../cache/invalidations.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { signInCodeMail } from '../../mail/templates.js';
 import { ProblemError } from '../../http/problem.js';
@@ -33,6 +34,7 @@ export class Mfa {
   constructor(
     private readonly clock: Clock,
     private readonly reauthentication: Reauthentication,
+    private readonly invalidations: Invalidations,
     private readonly options: MfaOptions,
   ) {}
 
@@ -68,6 +70,7 @@ export class Mfa {
     return em.transactional(async (tx) => {
       const now = this.clock.now();
       await tx.nativeUpdate(UserSchema, { id: user.id }, { totpEnabledAt: now, totpLastStep: step, updatedAt: now });
+      await this.invalidations.userChanged(tx, user.id);
       return replaceRecoveryCodes(tx, user.id, now);
     });
   }
@@ -78,6 +81,7 @@ export class Mfa {
     await em.transactional(async (tx) => {
       const now = this.clock.now();
       await tx.nativeUpdate(UserSchema, { id: user.id }, { totpSecret: null, totpEnabledAt: null, totpLastStep: null, updatedAt: now });
+      await this.invalidations.userChanged(tx, user.id);
       await tx.nativeDelete(RecoveryCodeSchema, { userId: user.id });
     });
   }
@@ -85,6 +89,7 @@ export class Mfa {
   async enableEmailOtp(em: EntityManager, principal: Principal): Promise<MfaStatus> {
     const now = this.clock.now();
     await em.nativeUpdate(UserSchema, { id: principal.userId, emailOtpEnabledAt: null }, { emailOtpEnabledAt: now, updatedAt: now });
+    await this.invalidations.userChanged(em, principal.userId);
     return this.status(em.fork(), principal.userId);
   }
 
@@ -92,6 +97,7 @@ export class Mfa {
     const user = await this.reauthentication.loadUser(em, principal);
     await this.reauthentication.confirm(em, user, principal, proof);
     await em.nativeUpdate(UserSchema, { id: user.id }, { emailOtpEnabledAt: null, updatedAt: this.clock.now() });
+    await this.invalidations.userChanged(em, user.id);
   }
 
   async regenerateRecoveryCodes(em: EntityManager, principal: Principal, proof: Proof): Promise<string[]> {

@@ -6,6 +6,7 @@ import type { ClientInfo } from '../../http/context.js';
 import { hashToken, hmac, randomSecret } from '../tokens/secrets.js';
 import { describeUserAgent } from './user-agent.js';
 import { ProblemError } from '../../http/problem.js';
+import type { Invalidations } from '../cache/invalidations.js';
 
 export type RevokeReason =
   | 'logout'
@@ -42,6 +43,7 @@ const invalidRefreshToken = (detail: string) => new ProblemError('invalid-refres
 export class Sessions {
   constructor(
     private readonly clock: Clock,
+    private readonly invalidations: Invalidations,
     private readonly options: { refreshTtlSeconds: number; reuseGraceSeconds: number },
   ) {}
 
@@ -121,27 +123,32 @@ export class Sessions {
     return token ? this.liveSession(em, token.sessionId, this.clock.now()) : null;
   }
 
+  /** Whether the session is live: from the cache when it was confirmed lately, else from the database. */
   async isActive(em: EntityManager, sessionId: string, userId: string): Promise<boolean> {
-    const count = await em.count(SessionSchema, {
-      id: sessionId,
-      userId,
-      revokedAt: null,
-      expiresAt: { $gt: this.clock.now() },
-    });
-    return count === 1;
+    const now = this.clock.now();
+    if (this.invalidations.cachedLiveSession(sessionId, userId, now)) return true;
+    const checkStartedAt = performance.now();
+    const session = await em.findOne(SessionSchema, { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: now } }, { fields: ['id', 'expiresAt'] });
+    if (!session) return false;
+    this.invalidations.rememberLiveSession(sessionId, userId, session.expiresAt, checkStartedAt);
+    return true;
   }
 
   async revoke(em: EntityManager, sessionId: string, reason: RevokeReason): Promise<void> {
     await em.nativeUpdate(SessionSchema, { id: sessionId, revokedAt: null }, { revokedAt: this.clock.now(), revokedReason: reason });
+    await this.invalidations.sessionEnded(em, sessionId);
   }
 
   /** Ends every live session of the user, or every one but `except`. Returns how many ended. */
   async revokeAllOf(em: EntityManager, userId: string, reason: RevokeReason, options: { except?: string } = {}): Promise<number> {
-    return em.nativeUpdate(
+    const ended = await em.nativeUpdate(
       SessionSchema,
       { userId, revokedAt: null, ...(options.except ? { id: { $ne: options.except } } : {}) },
       { revokedAt: this.clock.now(), revokedReason: reason },
     );
+    // The whole user is forgotten, `except` included: it is simply checked against the database again.
+    await this.invalidations.userChanged(em, userId);
+    return ended;
   }
 
   /** The user's live sessions, most recently active first. */
@@ -160,6 +167,7 @@ export class Sessions {
       { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: this.clock.now() } },
       { revokedAt: this.clock.now(), revokedReason: 'revoked-by-user' },
     );
+    await this.invalidations.sessionEnded(em, sessionId);
     return ended === 1;
   }
 

@@ -3,6 +3,7 @@ import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Clock } from '../clock.js';
 import { ACCEPTED_ALGORITHMS, type SigningKeys } from './signing-keys.js';
 import type { UserRole } from '../../db/entities.js';
+import { BoundedMap } from '../cache/bounded-map.js';
 
 /** RFC 9068 marks access tokens with this `typ`, so an ID token or any other JWT of ours cannot pass as one. */
 const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -20,7 +21,16 @@ export class InvalidAccessToken extends Error {
   }
 }
 
+/**
+ * Tokens that passed verification, until their `exp`: checking an EdDSA signature costs more than everything else a
+ * cached authenticated request does. The key is the whole token string, so only a token byte-for-byte identical to
+ * one that verified can hit; a tampered one misses and is verified (and refused) in full.
+ */
+const VERIFIED_TOKENS_KEPT = 20_000;
+
 export class AccessTokens {
+  private readonly verified = new BoundedMap<string, AccessTokenClaims>(VERIFIED_TOKENS_KEPT);
+
   constructor(
     private readonly keys: SigningKeys,
     private readonly clock: Clock,
@@ -47,6 +57,19 @@ export class AccessTokens {
 
   /** Checks signature, algorithm, type, issuer, audience and expiry; the session check is the caller's. */
   async verify(token: string): Promise<AccessTokenClaims> {
+    const known = this.verified.get(token);
+    if (known) {
+      // jose's rule for exp, without its clock tolerance (none is configured): valid while now < exp.
+      if (this.clock.now().getTime() < known.expiresAt.getTime()) return known;
+      this.verified.delete(token);
+      throw new InvalidAccessToken('expired');
+    }
+    const claims = await this.verifyInFull(token);
+    this.verified.set(token, Object.freeze(claims));
+    return claims;
+  }
+
+  private async verifyInFull(token: string): Promise<AccessTokenClaims> {
     try {
       const { payload } = await jwtVerify(token, this.keys.verificationKey(), {
         algorithms: ACCEPTED_ALGORITHMS,
