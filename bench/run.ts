@@ -1,0 +1,388 @@
+/**
+ * `npm run bench`: Pulse Auth against a bare Koa app, on this machine, in one run.
+ *
+ *   npm run bench                      # SQLite in a temporary folder
+ *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench npm run bench   # EMPTIES that database first
+ *   npm run bench -- --duration 5 --skip-large
+ *
+ * Scenarios: the baseline, getMe, refreshTokens, login (against the hashing ceiling measured here), getHealth p99
+ * while login saturates the hashing pool, register; then, unless --skip-large, the same getMe and login with
+ * 100,000 accounts and 1,000,000 sign-in attempts in the database, and getMe while the cleanup deletes 100,000
+ * expired registrations. Prints a table and writes JSON to bench/results/ (ignored by git).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import bcrypt from 'bcryptjs';
+import { passwordDigest } from '../src/domain/passwords/hasher.js';
+import { resetPostgres } from '../test/helpers/postgres.js';
+import { freePort } from '../test/multi-instance/processes.js';
+import { ADMIN_EMAIL, BENCH_PASSWORD, BenchDatabase, benchEmail } from './seed.js';
+import { json, jsonHeaders, runLoad, type LoadResult } from './load.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    'skip-large': { type: 'boolean', default: false },
+    only: { type: 'string', default: 'getMe,refreshTokens,login,register,large' },
+  },
+});
+const DURATION = Number(args.duration);
+const SCENARIOS = new Set(args.only!.split(','));
+const want = (scenario: string) => SCENARIOS.has(scenario);
+const CONNECTIONS = Number(args.connections);
+const BCRYPT_COST = Number(process.env.BENCH_BCRYPT_COST ?? 10);
+const HASH_THREADS = Number(process.env.BENCH_HASH_THREADS ?? availableParallelism());
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+const USERS = 1_000;
+const SIGNED_IN = 200;
+const LARGE_USERS = 100_000;
+const LARGE_ATTEMPTS = 1_000_000;
+const EXPIRED_REGISTRATIONS = 100_000;
+
+interface Row extends Partial<LoadResult> {
+  scenario: string;
+  cpuMsPerRequest?: number;
+  ratio?: number;
+  ratioTo?: string;
+  note?: string;
+}
+const rows: Row[] = [];
+const log = (message: string) => process.stderr.write(`· ${message}\n`);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes
+
+interface Child {
+  process: ChildProcess;
+  baseUrl: string;
+  output: () => string;
+}
+
+async function startChild(args: string[], env: Record<string, string>, ready: (output: string) => string | undefined): Promise<Child> {
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/results/profiles')] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', ...args], { cwd: root, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env } });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output = (output + chunk).slice(-200_000)));
+  child.stderr!.on('data', (chunk) => (output = (output + chunk).slice(-200_000)));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const baseUrl = ready(output);
+    if (baseUrl) return { process: child, baseUrl, output: () => output };
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`child did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stopChild(child: Child) {
+  if (child.process.exitCode !== null) return;
+  child.process.kill('SIGTERM');
+  await once(child.process, 'exit');
+}
+
+/** CPU seconds (user + system, all threads) the process has used so far. */
+function cpuSeconds(child: Child): number {
+  const fields = readFileSync(`/proc/${child.process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Runs a load against `child` and adds the server's CPU time per request: a figure other processes cannot skew. */
+async function measured(child: Child, load: Promise<LoadResult>): Promise<LoadResult & { cpuMsPerRequest: number }> {
+  const before = cpuSeconds(child);
+  const result = await load;
+  return { ...result, cpuMsPerRequest: ((cpuSeconds(child) - before) * 1000) / Math.max(result.requests, 1) };
+}
+
+/** The peak resident set of a process so far (Linux: VmHWM), in MB. */
+function peakRssMb(child: Child): number {
+  const status = readFileSync(`/proc/${child.process.pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+async function startPulseAuth(databaseUrl: string, dataDir: string): Promise<Child> {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const child = await startChild(
+    ['src/server.ts'],
+    {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: baseUrl,
+      DATABASE_URL: databaseUrl,
+      MAIL_DEV_DIR: join(dataDir, 'mail'),
+      BCRYPT_COST: String(BCRYPT_COST),
+      PASSWORD_HASH_THREADS: String(HASH_THREADS),
+      LOG_LEVEL,
+      // All load comes from 127.0.0.1 and signs in to a few hundred accounts over and over: the limits that would
+      // (rightly) stop that are raised. Everything else runs as in production.
+      RATE_LIMIT_PER_MINUTE: '100000000',
+      RATE_LIMIT_ACCOUNT_PER_HOUR: '100000000',
+    },
+    () => baseUrl,
+  );
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ready = await fetch(`${baseUrl}/ready`).then((response) => response.ok, () => false);
+    if (ready) return child;
+    if (child.process.exitCode !== null || Date.now() > deadline) throw new Error(`server did not become ready:\n${child.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenarios
+
+interface Tokens {
+  accessTokens: string[];
+  refreshTokens: string[];
+}
+
+async function signIn(baseUrl: string, emails: string[]): Promise<Tokens> {
+  const tokens: Tokens = { accessTokens: [], refreshTokens: [] };
+  for (let index = 0; index < emails.length; index += 8) {
+    const replies = await Promise.all(
+      emails.slice(index, index + 8).map(async (email) => {
+        const response = await fetch(`${baseUrl}/v1/auth/login`, {
+          method: 'POST',
+          headers: jsonHeaders,
+          body: json({ email, password: BENCH_PASSWORD, refreshTokenDelivery: 'body' }),
+        });
+        if (response.status !== 200) throw new Error(`sign-in of ${email} answered ${response.status}: ${await response.text()}`);
+        return (await response.json()) as { accessToken: string; refreshToken: string };
+      }),
+    );
+    for (const reply of replies) {
+      tokens.accessTokens.push(reply.accessToken);
+      tokens.refreshTokens.push(reply.refreshToken);
+    }
+  }
+  return tokens;
+}
+
+function getMe(baseUrl: string, tokens: Tokens, options: { duration?: number; until?: Promise<unknown> } = {}) {
+  let next = 0;
+  return runLoad({
+    url: baseUrl,
+    connections: CONNECTIONS,
+    ...options,
+    expectStatus: 200,
+    request: () => ({ path: '/v1/me', headers: { authorization: `Bearer ${tokens.accessTokens[next++ % tokens.accessTokens.length]}` } }),
+  });
+}
+
+/** Each connection follows its own session's refresh chain: every request rotates, as real clients do. */
+function refresh(baseUrl: string, tokens: Tokens) {
+  let next = 0;
+  return runLoad({
+    url: baseUrl,
+    connections: Math.min(CONNECTIONS, tokens.refreshTokens.length),
+    duration: DURATION,
+    expectStatus: 200,
+    request: (context) => {
+      context.token ??= tokens.refreshTokens[next++];
+      return { method: 'POST', path: '/v1/auth/refresh', headers: jsonHeaders, body: json({ refreshToken: context.token }) };
+    },
+    onResponse: (status, body, context) => {
+      if (status === 200) context.token = (JSON.parse(body) as { refreshToken: string }).refreshToken;
+    },
+  });
+}
+
+function login(baseUrl: string, options: { duration?: number; users: number }) {
+  let next = 0;
+  return runLoad({
+    url: baseUrl,
+    // Enough requests in flight to keep every hashing thread busy, not so many that queueing is all we measure.
+    connections: HASH_THREADS * 4,
+    duration: options.duration ?? DURATION,
+    expectStatus: 200,
+    request: () => ({
+      method: 'POST',
+      path: '/v1/auth/login',
+      headers: jsonHeaders,
+      body: json({ email: benchEmail(next++ % options.users), password: BENCH_PASSWORD, refreshTokenDelivery: 'body' }),
+    }),
+  });
+}
+
+function register(baseUrl: string) {
+  let next = 0;
+  const run = Date.now();
+  return runLoad({
+    url: baseUrl,
+    connections: HASH_THREADS * 4,
+    duration: DURATION,
+    expectStatus: 202,
+    request: () => ({
+      method: 'POST',
+      path: '/v1/auth/register',
+      headers: jsonHeaders,
+      body: json({ email: `new-${run}-${next++}@bench.test`, password: BENCH_PASSWORD }),
+    }),
+  });
+}
+
+function health(baseUrl: string, duration: number) {
+  return runLoad({ url: baseUrl, connections: 1, overallRate: 100, duration, expectStatus: 200, request: () => ({ path: '/health' }) });
+}
+
+/** What one thread hashes per second at the server's cost: the same compare a sign-in does. */
+function hashesPerSecondOfOneThread(): number {
+  const hash = bcrypt.hashSync(passwordDigest(BENCH_PASSWORD), BCRYPT_COST);
+  bcrypt.compareSync(passwordDigest(BENCH_PASSWORD), hash);
+  const started = performance.now();
+  let count = 0;
+  while (performance.now() - started < 3_000 || count < 5) {
+    bcrypt.compareSync(passwordDigest(BENCH_PASSWORD), hash);
+    count += 1;
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run
+
+function record(row: Row) {
+  rows.push(row);
+  const figures = row.requestsPerSecond === undefined ? '' : `${row.requestsPerSecond.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms${row.cpuMsPerRequest === undefined ? '' : `, ${row.cpuMsPerRequest.toFixed(3)} CPU ms/request`}`;
+  log(`${row.scenario}: ${figures}${row.ratio === undefined ? '' : `, ratio ${row.ratio.toFixed(3)}`}${row.note ? ` (${row.note})` : ''}`);
+  if (row.unexpected || row.errors) log(`  !! ${row.unexpected} unexpected answers, ${row.errors} errors`);
+}
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pulse-auth-bench-'));
+  const databaseUrl = process.env.BENCH_DATABASE_URL ?? `file:${join(dataDir, 'bench.sqlite')}`;
+  log(`database: ${databaseUrl.startsWith('file:') ? 'SQLite' : 'PostgreSQL'}; ${cpus().length} cores; bcrypt cost ${BCRYPT_COST}, ${HASH_THREADS} hashing threads; log level ${LOG_LEVEL}; ${DURATION} s per scenario, ${CONNECTIONS} connections`);
+
+  // 1. The baseline: bare Koa.
+  const baseline = await startChild(['bench/baseline.ts'], {}, (output) => {
+    const port = /listening (\d+)/.exec(output)?.[1];
+    return port ? `http://127.0.0.1:${port}` : undefined;
+  });
+  await runLoad({ url: baseline.baseUrl, connections: CONNECTIONS, duration: 2, expectStatus: 200, request: () => ({ path: '/' }) });
+  const bare = await measured(baseline, runLoad({ url: baseline.baseUrl, connections: CONNECTIONS, duration: DURATION, expectStatus: 200, request: () => ({ path: '/' }) }));
+  await stopChild(baseline);
+  record({ scenario: 'baseline: bare Koa', ...bare, ratio: 1, ratioTo: 'baseline' });
+
+  // 2. The hashing ceiling, measured while nothing else runs.
+  const perThread = hashesPerSecondOfOneThread();
+  const ceiling = perThread * HASH_THREADS;
+  rows.push({ scenario: 'hashing ceiling', requestsPerSecond: ceiling, note: `${HASH_THREADS} threads × ${perThread.toFixed(1)} compares/s at cost ${BCRYPT_COST}` });
+  log(`hashing ceiling: ${ceiling.toFixed(1)}/s (${HASH_THREADS} × ${perThread.toFixed(1)})`);
+
+  // 3. Pulse Auth with a small database.
+  if (!databaseUrl.startsWith('file:')) await resetPostgres(databaseUrl);
+  const database = await BenchDatabase.open(databaseUrl, BCRYPT_COST);
+  await database.users(0, USERS);
+  await database.admin();
+  await database.close();
+  let server = await startPulseAuth(databaseUrl, dataDir);
+  let tokens = await signIn(server.baseUrl, Array.from({ length: SIGNED_IN }, (_, index) => benchEmail(index)));
+
+  let me: LoadResult | undefined;
+  let signIns: LoadResult | undefined;
+  if (want('getMe')) {
+    await getMe(server.baseUrl, tokens, { duration: 2 }); // warm-up: JIT, caches, connections
+    me = await measured(server, getMe(server.baseUrl, tokens, { duration: DURATION }));
+    record({ scenario: 'getMe', ...me, ratio: me.requestsPerSecond / bare.requestsPerSecond, ratioTo: 'baseline' });
+  }
+  if (want('refreshTokens')) {
+    const rotation = await measured(server, refresh(server.baseUrl, tokens));
+    record({ scenario: 'refreshTokens', ...rotation, ratio: rotation.requestsPerSecond / bare.requestsPerSecond, ratioTo: 'baseline' });
+  }
+  if (want('login')) {
+    let probe: LoadResult;
+    [signIns, probe] = await Promise.all([measured(server, login(server.baseUrl, { users: USERS })), health(server.baseUrl, DURATION)]);
+    record({ scenario: 'login', ...signIns, ratio: signIns.requestsPerSecond / ceiling, ratioTo: 'hashing ceiling' });
+    record({ scenario: 'getHealth during login', ...probe, note: 'p99 is the figure: 100 req/s while login saturates the hashing threads' });
+  }
+  if (want('register')) {
+    const signUps = await measured(server, register(server.baseUrl));
+    record({ scenario: 'register', ...signUps, ratio: signUps.requestsPerSecond / ceiling, ratioTo: 'hashing ceiling' });
+  }
+
+  const rss = peakRssMb(server);
+  rows.push({ scenario: 'peak RSS (MB)', note: rss.toFixed(0) });
+  log(`peak RSS of the server: ${rss.toFixed(0)} MB`);
+  await stopChild(server);
+
+  // 4. The same with 100,000 accounts and 1,000,000 sign-in attempts; then a cleanup under load.
+  if (!args['skip-large'] && want('large') && me && signIns) {
+    const large = await BenchDatabase.open(databaseUrl, BCRYPT_COST);
+    let started = Date.now();
+    await large.users(USERS, LARGE_USERS);
+    await large.loginAttempts(LARGE_ATTEMPTS, LARGE_USERS);
+    await large.expiredRegistrations(EXPIRED_REGISTRATIONS);
+    log(`seeded ${LARGE_USERS} accounts, ${LARGE_ATTEMPTS} attempts, ${EXPIRED_REGISTRATIONS} expired registrations in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    await large.close();
+
+    server = await startPulseAuth(databaseUrl, dataDir);
+    tokens = await signIn(server.baseUrl, Array.from({ length: SIGNED_IN }, (_, index) => benchEmail(LARGE_USERS - 1 - index)));
+    await getMe(server.baseUrl, tokens, { duration: 2 });
+    const bigMe = await measured(server, getMe(server.baseUrl, tokens, { duration: DURATION }));
+    record({ scenario: 'getMe, large database', ...bigMe, ratio: bigMe.requestsPerSecond / me.requestsPerSecond, ratioTo: 'getMe' });
+    const bigLogin = await measured(server, login(server.baseUrl, { users: LARGE_USERS }));
+    record({ scenario: 'login, large database', ...bigLogin, ratio: bigLogin.requestsPerSecond / signIns.requestsPerSecond, ratioTo: 'login' });
+
+    const admin = await signIn(server.baseUrl, [ADMIN_EMAIL]);
+    started = Date.now();
+    const cleanup = fetch(`${server.baseUrl}/v1/admin/maintenance/cleanup`, { method: 'POST', headers: { authorization: `Bearer ${admin.accessTokens[0]}` } }).then(
+      async (response) => {
+        if (response.status !== 200) throw new Error(`cleanup answered ${response.status}: ${await response.text()}`);
+        return response.json();
+      },
+    );
+    const during = await getMe(server.baseUrl, tokens, { until: cleanup });
+    const jobs = JSON.stringify(await cleanup);
+    record({
+      scenario: 'getMe during cleanup',
+      ...during,
+      ratio: during.p99 / Math.max(bigMe.p99, 1),
+      ratioTo: 'p99 / idle p99',
+      note: `cleanup took ${((Date.now() - started) / 1000).toFixed(1)} s: ${jobs}`,
+    });
+    const check = await BenchDatabase.open(databaseUrl, BCRYPT_COST);
+    const left = await check.pendingRegistrations();
+    await check.close();
+    if (left > 0) log(`!! ${left} expired registrations were left by the cleanup`);
+    rows.push({ scenario: 'peak RSS (MB), large database', note: peakRssMb(server).toFixed(0) });
+    await stopChild(server);
+  }
+
+  printTable();
+  const resultsDir = join(root, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${new Date().toISOString().replaceAll(':', '-')}.json`);
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), database: databaseUrl.startsWith('file:') ? 'sqlite' : 'postgresql', cores: cpus().length, bcryptCost: BCRYPT_COST, hashThreads: HASH_THREADS, logLevel: LOG_LEVEL, durationSeconds: DURATION, connections: CONNECTIONS, rows }, null, 2));
+  log(`results written to ${file}`);
+}
+
+function printTable() {
+  const lines = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'ratio', 'ratio to', 'note']];
+  for (const row of rows) {
+    lines.push([
+      row.scenario,
+      row.requestsPerSecond === undefined ? '' : row.requestsPerSecond.toFixed(row.requestsPerSecond < 100 ? 1 : 0),
+      row.p50 === undefined ? '' : String(row.p50),
+      row.p99 === undefined ? '' : String(row.p99),
+      row.cpuMsPerRequest === undefined ? '' : row.cpuMsPerRequest.toFixed(3),
+      row.ratio === undefined ? '' : row.ratio.toFixed(3),
+      row.ratioTo ?? '',
+      (row.note ?? '') + (row.unexpected || row.errors ? ` [${row.unexpected} unexpected, ${row.errors} errors]` : ''),
+    ]);
+  }
+  const widths = lines[0].map((_, column) => Math.max(...lines.map((line) => (column === 7 ? 0 : line[column].length))));
+  for (const line of lines) console.log(line.map((cell, column) => (column === 7 ? cell : cell.padEnd(widths[column]))).join('  ').trimEnd());
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
