@@ -1,4 +1,5 @@
-import type { EntityManager } from '@mikro-orm/core';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { EntityManager, EntitySchema, FilterQuery } from '@mikro-orm/core';
 import {
   BlockedIpSchema,
   LoginAttemptSchema,
@@ -20,9 +21,25 @@ const BATCH = 500;
 
 export type JobCounts = Record<string, number>;
 
+/**
+ * Deletes the rows that match, BATCH at a time, and lets waiting requests in between: a single DELETE of a
+ * hundred thousand rows would hold SQLite's only connection (and, with the libsql binding, the event loop) for
+ * seconds. Returns how many went.
+ */
+async function deleteInBatches<T extends { id: string }>(em: EntityManager, schema: EntitySchema<T>, where: FilterQuery<T>): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const batch = await em.find(schema, where, { fields: ['id'] as never, limit: BATCH });
+    if (batch.length === 0) return deleted;
+    deleted += await em.nativeDelete(schema, { id: { $in: batch.map((row) => row.id) } } as unknown as FilterQuery<T>);
+    em.clear();
+    await nextTurn();
+  }
+}
+
 /** Pending registrations whose verification window has passed. */
 export async function deleteExpiredRegistrations(em: EntityManager, now: Date): Promise<JobCounts> {
-  return { registrations: await em.nativeDelete(PendingRegistrationSchema, { expiresAt: { $lte: now } }) };
+  return { registrations: await deleteInBatches(em, PendingRegistrationSchema, { expiresAt: { $lte: now } }) };
 }
 
 /**
@@ -30,11 +47,11 @@ export async function deleteExpiredRegistrations(em: EntityManager, now: Date): 
  * that ended (signed out, revoked or expired) more than SESSION_RETENTION_DAYS ago, with their refresh tokens.
  */
 export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRetentionDays: number): Promise<JobCounts> {
-  const mfaChallenges = await em.nativeDelete(MfaChallengeSchema, { expiresAt: { $lte: addSeconds(now, -DAY) } });
-  const oauthStates = await em.nativeDelete(OAuthStateSchema, { expiresAt: { $lte: now } });
-  const resetTokens = await em.nativeDelete(PasswordResetTokenSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
+  const mfaChallenges = await deleteInBatches(em, MfaChallengeSchema, { expiresAt: { $lte: addSeconds(now, -DAY) } });
+  const oauthStates = await deleteInBatches(em, OAuthStateSchema, { expiresAt: { $lte: now } });
+  const resetTokens = await deleteInBatches(em, PasswordResetTokenSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const rotatedBefore = addSeconds(now, -ROTATED_TOKEN_RETENTION_DAYS * DAY);
-  let refreshTokens = await em.nativeDelete(RefreshTokenSchema, { rotatedAt: { $lte: rotatedBefore } });
+  let refreshTokens = await deleteInBatches(em, RefreshTokenSchema, { rotatedAt: { $lte: rotatedBefore } });
   const endedBefore = addSeconds(now, -sessionRetentionDays * DAY);
   let sessions = 0;
   for (;;) {
@@ -48,6 +65,7 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
     refreshTokens += await em.nativeDelete(RefreshTokenSchema, { sessionId: { $in: ids } });
     sessions += await em.nativeDelete(SessionSchema, { id: { $in: ids } });
     em.clear();
+    await nextTurn();
   }
   return { resetTokens, mfaChallenges, oauthStates, refreshTokens, sessions };
 }
@@ -56,8 +74,8 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
 export async function deleteOldLoginAttempts(em: EntityManager, now: Date, historyDays: number): Promise<JobCounts> {
   const before = addSeconds(now, -historyDays * DAY);
   return {
-    loginAttempts: await em.nativeDelete(LoginAttemptSchema, { createdAt: { $lt: before } }),
-    blockedIps: await em.nativeDelete(BlockedIpSchema, { expiresAt: { $lt: before } }),
+    loginAttempts: await deleteInBatches(em, LoginAttemptSchema, { createdAt: { $lt: before } }),
+    blockedIps: await deleteInBatches(em, BlockedIpSchema, { expiresAt: { $lt: before } }),
   };
 }
 
@@ -80,6 +98,7 @@ export async function purgeDeletedAccounts(em: EntityManager, now: Date, graceDa
     if (due.length === 0) break;
     users += await purgeUsers(em, due.map((user) => user.id));
     em.clear();
+    await nextTurn();
   }
   return { users };
 }

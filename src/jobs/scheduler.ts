@@ -70,21 +70,20 @@ export async function runJob(services: Services, job: Job): Promise<JobCounts | 
 }
 
 function runWithin(services: Services, job: Job, em: EntityManager, now: Date): Promise<JobCounts | 'skipped'> {
-  return job.exclusive
-    ? em.transactional(async (tx) => {
-        if (dialectOf(services.config.DATABASE_URL) === 'postgresql') {
-          // In the transaction (its context given): on a pooled connection of its own, the lock would end at once.
-          const [row] = await tx.getConnection().execute<{ locked: boolean }[]>(
-            'select pg_try_advisory_xact_lock(hashtext(?)) as locked',
-            [`pulse-auth:job:${job.name}`],
-            'all',
-            tx.getTransactionContext(),
-          );
-          if (!row.locked) return 'skipped' as const;
-        }
-        return job.run(tx, now);
-      })
-    : job.run(em, now);
+  // SQLite means one instance: nothing to exclude, and a transaction around the whole job would hold the only
+  // connection until it ends. The jobs delete in batches, each committed on its own.
+  if (!job.exclusive || dialectOf(services.config.DATABASE_URL) !== 'postgresql') return job.run(em, now);
+  return em.transactional(async (tx) => {
+    // In the transaction (its context given): on a pooled connection of its own, the lock would end at once.
+    const [row] = await tx.getConnection().execute<{ locked: boolean }[]>(
+      'select pg_try_advisory_xact_lock(hashtext(?)) as locked',
+      [`pulse-auth:job:${job.name}`],
+      'all',
+      tx.getTransactionContext(),
+    );
+    if (!row.locked) return 'skipped' as const;
+    return job.run(tx, now);
+  });
 }
 
 /** Runs every cleanup job now, one after the other (adminRunCleanup, `pulse-auth cleanup`). */
