@@ -217,7 +217,8 @@ export interface paths {
          * @description For a browser to navigate to (not to fetch): redirects to the provider with an authorization-code request
          *     protected by PKCE, `state` and `nonce`, and sets a short-lived cookie that ties the sign-in to this browser.
          *     With `intent=link`, the provider identity is added to the signed-in account (identified by the refresh
-         *     cookie or a bearer token); without a session, it redirects to the app with `error=sign-in-required`.
+         *     cookie or a bearer token); without a session, it redirects to the app with `error=sign-in-required`. A bearer
+         *     token that is sent but not valid is refused with `401`.
          */
         get: operations["startOAuth"];
         put?: never;
@@ -240,7 +241,10 @@ export interface paths {
          * @description Where the provider sends the browser back. Checks `state` (single-use, tied to the browser that started),
          *     exchanges the code with the PKCE verifier, validates the ID token and its `nonce`, then signs in, signs up or
          *     links as the introduction describes. Always redirects to `{APP_URL}/oauth/complete`: on success with
-         *     `provider` (and `linked=true` when linking) and the refresh cookie set, on failure with `error`.
+         *     `provider` (and `linked=true` when linking) and the refresh cookie set, on failure with `error`. Only a
+         *     request that breaks this document (a provider name outside the pattern, an over-long `code`) is answered
+         *     `400` instead. `code`, `state` and `error` may carry reserved characters unencoded, as providers send them
+         *     (Google's codes contain `/`).
          */
         get: operations["finishOAuth"];
         put?: never;
@@ -2372,6 +2376,7 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
         };
     };
@@ -2406,6 +2411,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
         };
     };
@@ -3244,6 +3250,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];

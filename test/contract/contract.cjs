@@ -80,7 +80,7 @@ const SKIPS = [
     ['adminRevokeUserSessions', ['204', '400', '404']],
     ['adminListLoginAttempts', ['200', '400']],
     ['adminListBlockedIps', ['200', '400']],
-    ['adminUnblockIp', ['404']],
+    ['adminUnblockIp', ['400', '404']],
     ['adminListAuditEvents', ['200', '400']],
     ['adminRunCleanup', ['200']],
   ].flatMap(([operationId, statuses]) =>

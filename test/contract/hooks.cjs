@@ -310,8 +310,13 @@ const BEFORE = {
   },
   'startOAuth 400': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider ?? 'google'}/authorize?intent=bogus`),
   'startOAuth 404': (t) => pathParameter(t, PROVIDER_EXAMPLE, 'no-such-provider'),
+  'startOAuth 401': (t) => {
+    pathParameter(t, PROVIDER_EXAMPLE, context.provider ?? 'google');
+    setHeader(t, 'Authorization', 'Bearer not.a.token');
+  },
   // A callback without state: redirects to the app with error=invalid-state.
   'finishOAuth 302': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider}/callback?error=access_denied`),
+  'finishOAuth 400': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider ?? 'google'}/callback?code=${'x'.repeat(2049)}`),
   'finishOAuth 404': (t) => requestTarget(t, '/v1/auth/oauth/no-such-provider/callback?code=x&state=y'),
 
   'refreshTokens 200': (t) => {
@@ -734,6 +739,10 @@ const BEFORE = {
     }
     bearer(t, await adminToken());
     pathParameter(t, IP_EXAMPLE, BLOCKED_IP);
+  },
+  'adminUnblockIp 400': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, IP_EXAMPLE, 'x'.repeat(46));
   },
   'adminUnblockIp 401': (t) => noAuthorization(t),
   'adminUnblockIp 403': (t) => bearer(t),
