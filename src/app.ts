@@ -8,7 +8,7 @@ import { docsAndSpec } from './http/docs.js';
 import { hostedPages } from './http/pages.js';
 import { openApiValidator } from './http/openapi-validator.js';
 import { rateLimits } from './http/rate-limit.js';
-import { buildRouter } from './http/router.js';
+import { bodyOnlyWhereTaken, buildRouter } from './http/router.js';
 import { authorizeAdmin, bearerAuthenticator } from './http/auth.js';
 import { auditTrail } from './http/audit.js';
 import { measureRequests, metricsEndpoint } from './http/metrics.js';
@@ -60,8 +60,7 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(hostedPages());
   app.use(metricsEndpoint(services.metrics, config.METRICS_TOKEN));
   app.use(readCookies());
-  app.use(
-    koaBody({
+  app.use(bodyOnlyWhereTaken(router, spec.document as never, koaBody({
       json: true,
       jsonStrict: true,
       jsonLimit: BODY_LIMIT,
@@ -70,7 +69,7 @@ export function createApp(services: Services): Koa<AppState> {
       multipart: false,
       // DELETE too: deleteMe takes the password in its body.
       parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
-    }),
+    })),
   );
   app.use(requestEntityManager(services.orm));
   app.use(openApiValidator({ spec: spec.document, validateResponses: config.VALIDATE_RESPONSES }));

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { parseCookie } from 'cookie';
-import type { MikroORM } from '@mikro-orm/core';
+import { DriverException, type MikroORM } from '@mikro-orm/core';
 import { ProblemError } from './problem.js';
 import type { AppState } from './context.js';
 
@@ -44,7 +44,7 @@ export function problemResponses(): Middleware<AppState> {
       if (ctx.status === 404 && ctx.body === undefined) throw new ProblemError('not-found', { detail: 'There is no such route.' });
     } catch (thrown) {
       const problem = asProblem(thrown);
-      if (problem.status >= 500) ctx.state.log?.error({ err: thrown }, 'unhandled error');
+      if (problem.status >= 500) ctx.state.log?.error({ err: loggableError(thrown) }, 'unhandled error');
       ctx.status = problem.status;
       for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
       ctx.type = 'application/problem+json';
@@ -53,12 +53,32 @@ export function problemResponses(): Middleware<AppState> {
   };
 }
 
+/**
+ * A database error's message starts with the SQL and its values (an outbox row holds the mail with its link, a
+ * users row the name): the log gets the driver's own reason and the stack, not the statement.
+ */
+export function loggableError(thrown: unknown): unknown {
+  if (!(thrown instanceof DriverException)) return thrown;
+  const at = thrown.message.lastIndexOf(' - ');
+  const reason = at < 0 ? thrown.message : thrown.message.slice(at + 3);
+  const stack = thrown.stack ?? '';
+  const frames = stack.indexOf('\n    at ');
+  const scrubbed = Object.assign(new Error(reason), { code: (thrown as { code?: unknown }).code });
+  scrubbed.name = thrown.name;
+  scrubbed.stack = `${thrown.name}: ${reason}${frames < 0 ? '' : stack.slice(frames)}`;
+  return scrubbed;
+}
+
 function asProblem(thrown: unknown): ProblemError {
   if (thrown instanceof ProblemError) return thrown;
   const error = thrown as { status?: number; type?: string; expose?: boolean; name?: string };
   // koa-body (raw-body) errors: bad JSON, a body over the limit, an encoding we do not read.
   if (error?.type === 'entity.too.large' || error?.status === 413) return new ProblemError('payload-too-large');
   if (error?.status === 415 || error?.type === 'encoding.unsupported') return new ProblemError('unsupported-media-type');
+  // A body sent with Content-Encoding gzip, deflate or br that does not decompress (zlib and brotli error codes).
+  if (/^(Z_|ERR__ERROR_)/.test(String((thrown as { code?: unknown })?.code ?? ''))) {
+    return new ProblemError('malformed-body', { detail: 'The body could not be decompressed.' });
+  }
   if (error?.status === 400 && (error?.expose || error?.name === 'SyntaxError')) {
     return new ProblemError('malformed-body', { detail: 'The body could not be read as JSON.' });
   }

@@ -33,6 +33,15 @@ type Outcome = { req: ExpressRequestWithOpenApi; res: ServerResponse; error?: un
  */
 export function openApiValidator(options: { spec: object; validateResponses: boolean }): Middleware<AppState> {
   let responseError: unknown;
+  const spec = withQueryLeniency(structuredClone(options.spec) as SpecDocument);
+  const keepsNul = passwordFields(spec);
+  const needsBody = new Set(
+    Object.values(spec.paths).flatMap((item) =>
+      (Object.values(item) as Array<{ operationId?: string; requestBody?: { required?: boolean } }>)
+        .filter((operation) => operation?.requestBody?.required)
+        .map((operation) => operation.operationId),
+    ),
+  );
   const app = express();
   // Nothing is ever sent on the detached response; `res.json` is only the hook the response validator wraps.
   app.use((_req, res, next) => {
@@ -43,7 +52,7 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
   });
   app.use(
     OpenApiValidator.middleware({
-      apiSpec: structuredClone(options.spec) as never,
+      apiSpec: spec as never,
       // allErrors: clients get every problem at once. Safe here: bodies are capped at 64 kB and every string has a maxLength.
       validateRequests: { allErrors: true, allowUnknownQueryParameters: false, coerceTypes: true, removeAdditional: false },
       validateResponses: options.validateResponses
@@ -86,7 +95,9 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
     const outcome = await run(ctx);
     if (outcome.error !== undefined) throw toProblem(outcome.error);
     const { req, res } = outcome as { req: ExpressRequestWithOpenApi; res: ServerResponse };
-    const openapi = req.openapi!;
+    // A request target the validator matched to no path at all (`GET *`): nothing here answers it.
+    if (!req.openapi) throw new ProblemError('not-found', { detail: 'There is no such route.' });
+    const openapi = req.openapi;
     ctx.state.operation = {
       operationId: openapi.schema.operationId,
       pathParams: openapi.pathParams ?? {},
@@ -94,6 +105,21 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
       security: openapi.schema.security ?? [],
     };
     if (ctx.is('json') && req.body !== undefined) ctx.request.body = req.body as typeof ctx.request.body;
+    // The validator lets an empty DELETE body through even where the body is required; the handler would read undefined.
+    if (needsBody.has(ctx.state.operation.operationId) && (ctx.request.body === undefined || ctx.request.body === null)) {
+      throw new ProblemError('validation-failed', { detail: '1 problem(s) in the request', errors: [{ pointer: '/body', detail: 'is required' }] });
+    }
+    const nul = [
+      ...nulPointers(ctx.state.operation.pathParams, '/path', keepsNul),
+      ...nulPointers(ctx.state.operation.query, '/query', keepsNul),
+      ...nulPointers(ctx.request.body, '/body', keepsNul),
+    ];
+    if (nul.length) {
+      throw new ProblemError('validation-failed', {
+        detail: `${nul.length} problem(s) in the request`,
+        errors: nul.map((pointer) => ({ pointer, detail: 'must not contain the character U+0000' })),
+      });
+    }
 
     await next();
 
@@ -110,6 +136,57 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
       }
     }
   };
+}
+
+type Parameter = { in?: string; $ref?: string };
+type SpecDocument = {
+  paths: Record<string, Record<string, unknown> & { parameters?: Parameter[] }>;
+  components?: { parameters?: Record<string, Parameter>; schemas?: Record<string, { properties?: Record<string, { format?: string }> }> };
+};
+
+/**
+ * An operation that takes no query parameters ignores the query string (a cache-buster on /health or the JWKS is
+ * not an error); one that takes some still refuses the ones it does not know.
+ */
+function withQueryLeniency(spec: SpecDocument): SpecDocument {
+  const where = (parameter: Parameter) =>
+    parameter.$ref ? spec.components?.parameters?.[parameter.$ref.split('/').pop()!]?.in : parameter.in;
+  for (const item of Object.values(spec.paths)) {
+    for (const operation of Object.values(item) as Array<{ operationId?: string; parameters?: Parameter[] } & Record<string, unknown>>) {
+      if (!operation?.operationId) continue;
+      const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])];
+      if (!parameters.some((parameter) => where(parameter) === 'query')) operation['x-eov-allow-unknown-query-parameters'] = true;
+    }
+  }
+  return spec;
+}
+
+/** Names of body fields in `format: password`: they are only hashed or compared, so any character is fine there. */
+function passwordFields(spec: SpecDocument): Set<string> {
+  const names = new Set<string>();
+  for (const schema of Object.values(spec.components?.schemas ?? {})) {
+    for (const [name, property] of Object.entries(schema.properties ?? {})) if (property.format === 'password') names.add(name);
+  }
+  return names;
+}
+
+/**
+ * Where the request carries U+0000 outside a password. PostgreSQL refuses it in text and SQLite cuts the statement
+ * at it: without this check it becomes a 500 on whatever write or lookup it reaches.
+ */
+function nulPointers(value: unknown, pointer: string, keepsNul: Set<string>): string[] {
+  if (typeof value === 'string') return value.includes('\u0000') ? [pointer] : [];
+  if (Array.isArray(value)) return value.flatMap((item, index) => nulPointers(item, `${pointer}/${index}`, keepsNul));
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([key, item]) =>
+      key.includes('\u0000')
+        ? [`${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`]
+        : keepsNul.has(key) && pointer === '/body'
+          ? []
+          : nulPointers(item, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, keepsNul),
+    );
+  }
+  return [];
 }
 
 interface ValidatorHttpError {

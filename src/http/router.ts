@@ -113,3 +113,25 @@ function dispatch(operation: SpecOperation, handlers: Handlers): Middleware<AppS
   Object.defineProperty(run, 'name', { value: operation.operationId });
   return run;
 }
+
+/**
+ * Runs the body parser only for the operations whose spec has a request body: any other route (an operation without
+ * one, an unknown path, a wrong method) ignores what was sent instead of failing on JSON it never needed.
+ */
+export function bodyOnlyWhereTaken(
+  router: Router<AppState>,
+  spec: { paths: Record<string, Record<string, { operationId?: string; requestBody?: unknown }>> },
+  parse: Middleware<AppState>,
+): Middleware<AppState> {
+  const takesBody = new Set(
+    Object.values(spec.paths).flatMap((item) =>
+      Object.values(item)
+        .filter((operation) => operation?.requestBody)
+        .map((operation) => operation.operationId),
+    ),
+  );
+  return async function parseBodyWhereTaken(ctx, next) {
+    const operationId = router.match(ctx.path, ctx.method).pathAndMethod.at(-1)?.name;
+    return operationId && takesBody.has(operationId) ? parse(ctx, next) : next();
+  };
+}
