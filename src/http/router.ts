@@ -132,6 +132,10 @@ export function bodyOnlyWhereTaken(
   );
   return async function parseBodyWhereTaken(ctx, next) {
     const operationId = router.match(ctx.path, ctx.method).pathAndMethod.at(-1)?.name;
-    return operationId && takesBody.has(operationId) ? parse(ctx, next) : next();
+    if (operationId && takesBody.has(operationId)) return parse(ctx, next);
+    // Read and drop it: a body left unread when the connection closes makes the kernel reset it, and the client can
+    // lose the answer.
+    ctx.req.resume();
+    return next();
   };
 }
