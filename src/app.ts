@@ -6,7 +6,9 @@ import type { AppState } from './http/context.js';
 import { problemResponses, readCookies, requestContext, requestEntityManager } from './http/middleware.js';
 import { docsAndSpec } from './http/docs.js';
 import { hostedPages } from './http/pages.js';
+import './http/route-pattern-memo.js';
 import { openApiValidator } from './http/openapi-validator.js';
+import { inputlessOperations } from './http/inputless-operations.js';
 import { rateLimits } from './http/rate-limit.js';
 import { bodyOnlyWhereTaken, buildRouter } from './http/router.js';
 import { authorizeAdmin, bearerAuthenticator } from './http/auth.js';
@@ -72,6 +74,7 @@ export function createApp(services: Services): Koa<AppState> {
     })),
   );
   app.use(requestEntityManager(services.orm));
+  app.use(inputlessOperations(spec.document as never, { validateResponses: config.VALIDATE_RESPONSES }));
   app.use(openApiValidator({ spec: spec.document, validateResponses: config.VALIDATE_RESPONSES }));
   app.use(auditTrail(services.audit));
   app.use(rateLimits(services.counters, { perMinute: config.RATE_LIMIT_PER_MINUTE, accountPerHour: config.RATE_LIMIT_ACCOUNT_PER_HOUR }));

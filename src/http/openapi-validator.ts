@@ -92,6 +92,8 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
     });
 
   return async function validateAgainstSpec(ctx, next) {
+    // Marked by inputlessOperations: nothing to validate.
+    if (ctx.state.operation) return next();
     const outcome = await run(ctx);
     if (outcome.error !== undefined) throw toProblem(outcome.error);
     const { req, res } = outcome as { req: ExpressRequestWithOpenApi; res: ServerResponse };

@@ -2,6 +2,7 @@ import type { components } from '../../../generated/openapi.js';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { Session, User } from '../../db/entities.js';
+import { USER_COLUMNS, userFromRow } from '../../db/rows.js';
 
 export type UserView = components['schemas']['User'];
 export type SessionView = components['schemas']['Session'];
@@ -21,27 +22,14 @@ export function toUserView(user: User): UserView {
   };
 }
 
-/**
- * An account's view in one plain SQL statement. getMe is the hottest read of every client app, and building the
- * query through MikroORM costs about ten times what running it does. (SQLite gives dates as epoch milliseconds and
- * booleans as 0/1; PostgreSQL gives Date and boolean: both go through Date and Boolean.)
- */
+/** An account's view in one plain SQL statement (getMe: see db/rows.ts for why not through MikroORM). */
 export async function readUserView(em: EntityManager, userId: string): Promise<UserView | null> {
   const row = await (em as SqlEntityManager).execute<Record<string, unknown>>(
-    'select id, email, name, role, email_verified, created_at, updated_at from users where id = ? and deleted_at is null',
+    `select ${USER_COLUMNS} from users where id = ? and deleted_at is null`,
     [userId],
     'get',
   );
-  if (!row) return null;
-  return {
-    id: row.id as string,
-    email: row.email as string,
-    name: (row.name as string | null) ?? null,
-    role: row.role as UserView['role'],
-    emailVerified: Boolean(row.email_verified),
-    createdAt: new Date(row.created_at as number | Date).toISOString(),
-    updatedAt: new Date(row.updated_at as number | Date).toISOString(),
-  };
+  return row ? toUserView(userFromRow(row)) : null;
 }
 
 export function toSessionView(session: Session, currentSessionId: string | undefined): SessionView {
