@@ -10,6 +10,8 @@ export interface LoadResult {
   p99: number;
   requests: number;
   unexpected: number;
+  /** The first unexpected answer, to say what went wrong. */
+  firstUnexpected?: string;
   errors: number;
 }
 
@@ -19,10 +21,10 @@ export interface LoadOptions {
   /** Seconds; or run until `until` settles. */
   duration?: number;
   until?: Promise<unknown>;
-  /** Builds each request (method, path, headers, body); `context` is per connection. */
-  request: (context: Record<string, unknown>) => { method?: string; path: string; headers?: Record<string, string>; body?: string };
-  /** Called with every answer: a place to keep a rotated refresh token in the connection's context. */
-  onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
+  /** Builds each request (method, path, headers, body). */
+  request: () => { method?: string; path: string; headers?: Record<string, string>; body?: string };
+  /** Called with every answer (to keep a rotated refresh token, say). */
+  onResponse?: (status: number, body: string) => void;
   expectStatus: number;
   /** Caps the request rate (requests/s over all connections): for a probe that must not add load itself. */
   overallRate?: number;
@@ -30,6 +32,7 @@ export interface LoadOptions {
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let unexpected = 0;
+  let firstUnexpected: string | undefined;
   const instance = autocannon({
     url: options.url,
     connections: options.connections,
@@ -37,13 +40,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     overallRate: options.overallRate,
     requests: [
       {
-        setupRequest: (request: Record<string, unknown>, context: Record<string, unknown>) => {
-          const built = options.request(context);
+        setupRequest: (request: Record<string, unknown>) => {
+          const built = options.request();
           return { ...request, method: built.method ?? 'GET', path: built.path, headers: { ...built.headers }, body: built.body };
         },
-        onResponse: (status: number, body: string, context: Record<string, unknown>) => {
-          if (status !== options.expectStatus) unexpected += 1;
-          options.onResponse?.(status, body, context);
+        onResponse: (status: number, body: string) => {
+          if (status !== options.expectStatus) {
+            unexpected += 1;
+            firstUnexpected ??= `${status} ${body.slice(0, 300)}`;
+          }
+          options.onResponse?.(status, body);
         },
       },
     ],
@@ -62,6 +68,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     p99: result.latency.p99,
     requests: result.requests.total,
     unexpected,
+    firstUnexpected,
     errors: result.errors + result.timeouts,
   };
 }

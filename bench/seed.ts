@@ -104,8 +104,8 @@ export class BenchDatabase {
     }));
   }
 
-  async pendingRegistrations(): Promise<number> {
-    return this.orm.em.fork().count(PendingRegistrationSchema, {});
+  async expiredRegistrationsLeft(): Promise<number> {
+    return this.orm.em.fork().count(PendingRegistrationSchema, { expiresAt: { $lte: new Date() } });
   }
 
   close(): Promise<void> {
