@@ -80,6 +80,8 @@ after(() => {
 function checkAnswerStrict(method: string, url: string, answer: Answer, sent: string, options: { oversized?: boolean } = {}) {
   const where = `${method} ${url.slice(0, 200)} [${sent.slice(0, 300)}] → ${answer.status} ${answer.text.slice(0, 300)}`;
   expect(answer.status, where).to.be.below(500);
+  // A request line and headers over Node's 16 kB limit are refused by its HTTP parser before the app runs: a bare 431.
+  if (answer.status === 431 && !answer.headers['x-request-id']) return;
   // The router treats `/a/b/` as `/a/b`.
   const path = url.split('?')[0].replace(/(.)\/$/, '$1');
   let body: any = answer.text;
