@@ -28,7 +28,6 @@ export function ormOptions(databaseUrl: string): Options {
     entities,
     allowGlobalContext: false,
     forceUtcTimezone: true,
-    debug: process.env.PULSE_SQL_DEBUG === '1',
     extensions: [Migrator],
     // The schema generator must not touch tables it does not own (rate-limiter tables, for one).
     schemaGenerator: { skipTables: ['rate_limits'] },
