@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { MikroORM } from '@mikro-orm/core';
 import type { Config } from './config/load.js';
+import { loggableError } from './observability/loggable-error.js';
 import { openDatabase } from './db/orm.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { createPasswordHasher, type PasswordHasher } from './domain/passwords/hasher.js';
@@ -79,7 +80,13 @@ const REDACT = [
 export function createLogger(config: Config): Logger {
   // Synchronous writes (pino's default): an asynchronous destination measured no faster here, and lost the last
   // lines at shutdown.
-  return pino({ level: config.LOG_LEVEL, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'pulse-auth' } });
+  return pino({
+    level: config.LOG_LEVEL,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    base: { service: 'pulse-auth' },
+    // Whoever logs an error (a job, the mailer, a handler), a database error loses its SQL and values first.
+    serializers: { err: (error: unknown) => pino.stdSerializers.err(loggableError(error) as Error) },
+  });
 }
 
 export async function createServices(config: Config, overrides: { logger?: Logger; clock?: Clock } = {}): Promise<Services> {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { parseCookie } from 'cookie';
-import { DriverException, type MikroORM } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
+import { loggableError } from '../observability/loggable-error.js';
 import { ProblemError } from './problem.js';
 import type { AppState } from './context.js';
 
@@ -51,22 +52,6 @@ export function problemResponses(): Middleware<AppState> {
       ctx.body = problem.toBody(ctx.state.requestId);
     }
   };
-}
-
-/**
- * A database error's message starts with the SQL and its values (an outbox row holds the mail with its link, a
- * users row the name): the log gets the driver's own reason and the stack, not the statement.
- */
-export function loggableError(thrown: unknown): unknown {
-  if (!(thrown instanceof DriverException)) return thrown;
-  const at = thrown.message.lastIndexOf(' - ');
-  const reason = at < 0 ? thrown.message : thrown.message.slice(at + 3);
-  const stack = thrown.stack ?? '';
-  const frames = stack.indexOf('\n    at ');
-  const scrubbed = Object.assign(new Error(reason), { code: (thrown as { code?: unknown }).code });
-  scrubbed.name = thrown.name;
-  scrubbed.stack = `${thrown.name}: ${reason}${frames < 0 ? '' : stack.slice(frames)}`;
-  return scrubbed;
 }
 
 function asProblem(thrown: unknown): ProblemError {

@@ -20,7 +20,7 @@ import {
 } from '../helpers/spec-arbitraries.js';
 import { loadSpec } from '../../src/http/spec.js';
 import { UserSchema } from '../../src/db/entities.js';
-import { loggableError } from '../../src/http/middleware.js';
+import { loggableError } from '../../src/observability/loggable-error.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
 import { DriverException } from '@mikro-orm/core';
 
