@@ -49,6 +49,8 @@ const EXPIRED_REGISTRATIONS = 100_000;
 interface Row extends Partial<LoadResult> {
   scenario: string;
   cpuMsPerRequest?: number;
+  /** The process's peak RSS so far, when this scenario ended. */
+  peakRssMb?: number;
   ratio?: number;
   ratioTo?: string;
   note?: string;
@@ -65,9 +67,16 @@ interface Child {
   output: () => string;
 }
 
+/** Every process the run started: none may outlive it, whatever happens. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+
 async function startChild(args: string[], env: Record<string, string>, ready: (output: string) => string | undefined): Promise<Child> {
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/results/profiles')] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', ...args], { cwd: root, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env } });
+  const nodeOptions = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...profile, ...nodeOptions, '--import', 'tsx', ...args], { cwd: root, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env } });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
   let output = '';
   child.stdout!.on('data', (chunk) => (output = (output + chunk).slice(-200_000)));
   child.stderr!.on('data', (chunk) => (output = (output + chunk).slice(-200_000)));
@@ -93,10 +102,10 @@ function cpuSeconds(child: Child): number {
 }
 
 /** Runs a load against `child` and adds the server's CPU time per request: a figure other processes cannot skew. */
-async function measured(child: Child, load: Promise<LoadResult>): Promise<LoadResult & { cpuMsPerRequest: number }> {
+async function measured(child: Child, load: Promise<LoadResult>): Promise<LoadResult & { cpuMsPerRequest: number; peakRssMb: number }> {
   const before = cpuSeconds(child);
   const result = await load;
-  return { ...result, cpuMsPerRequest: ((cpuSeconds(child) - before) * 1000) / Math.max(result.requests, 1) };
+  return { ...result, cpuMsPerRequest: ((cpuSeconds(child) - before) * 1000) / Math.max(result.requests, 1), peakRssMb: peakRssMb(child) };
 }
 
 /** The peak resident set of a process so far (Linux: VmHWM), in MB. */
@@ -234,6 +243,16 @@ function health(baseUrl: string, duration: number) {
   return runLoad({ url: baseUrl, connections: 1, overallRate: 100, duration, expectStatus: 200, request: () => ({ path: '/health' }) });
 }
 
+/**
+ * The server's own event-loop delay (prom-client's gauges, which restart at every scrape): read once to start
+ * afresh, once after the load, to tell a busy event loop from a busy machine.
+ */
+async function eventLoopDelay(baseUrl: string): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const gauge = (name: string) => Number(new RegExp(`^pulse_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+  return { p99: gauge('p99'), max: gauge('max') };
+}
+
 /** What one thread hashes per second at the server's cost: the same compare a sign-in does. */
 function hashesPerSecondOfOneThread(): number {
   const hash = bcrypt.hashSync(passwordDigest(BENCH_PASSWORD), BCRYPT_COST);
@@ -300,9 +319,15 @@ async function main() {
   }
   if (want('login')) {
     let probe: LoadResult;
+    await eventLoopDelay(server.baseUrl);
     [signIns, probe] = await Promise.all([measured(server, login(server.baseUrl, { users: USERS })), health(server.baseUrl, DURATION)]);
+    const delay = await eventLoopDelay(server.baseUrl);
     record({ scenario: 'login', ...signIns, ratio: signIns.requestsPerSecond / ceiling, ratioTo: 'hashing ceiling' });
-    record({ scenario: 'getHealth during login', ...probe, note: 'p99 is the figure: 100 req/s while login saturates the hashing threads' });
+    record({
+      scenario: 'getHealth during login',
+      ...probe,
+      note: `p99 is the figure: 100 req/s while login saturates the hashing threads; event-loop delay p99 ${delay.p99.toFixed(1)} ms, max ${delay.max.toFixed(1)} ms`,
+    });
   }
   if (want('register')) {
     const signUps = await measured(server, register(server.baseUrl));
@@ -372,7 +397,7 @@ async function main() {
 }
 
 function printTable() {
-  const lines = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'ratio', 'ratio to', 'note']];
+  const lines = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'peak RSS MB', 'ratio', 'ratio to', 'note']];
   for (const row of rows) {
     lines.push([
       row.scenario,
@@ -380,13 +405,14 @@ function printTable() {
       row.p50 === undefined ? '' : String(row.p50),
       row.p99 === undefined ? '' : String(row.p99),
       row.cpuMsPerRequest === undefined ? '' : row.cpuMsPerRequest.toFixed(3),
+      row.peakRssMb === undefined ? '' : row.peakRssMb.toFixed(0),
       row.ratio === undefined ? '' : row.ratio.toFixed(3),
       row.ratioTo ?? '',
       (row.note ?? '') + (row.unexpected || row.errors ? ` [${row.unexpected} unexpected, ${row.errors} errors]` : ''),
     ]);
   }
-  const widths = lines[0].map((_, column) => Math.max(...lines.map((line) => (column === 7 ? 0 : line[column].length))));
-  for (const line of lines) console.log(line.map((cell, column) => (column === 7 ? cell : cell.padEnd(widths[column]))).join('  ').trimEnd());
+  const widths = lines[0].map((_, column) => Math.max(...lines.map((line) => (column === 8 ? 0 : line[column].length))));
+  for (const line of lines) console.log(line.map((cell, column) => (column === 8 ? cell : cell.padEnd(widths[column]))).join('  ').trimEnd());
 }
 
 main().catch((error) => {
