@@ -17,7 +17,8 @@ import { purgeUsers } from '../domain/users/deletion.js';
 const DAY = 86_400;
 /** Rotated refresh tokens are kept this long for reuse detection; a replay of an older one is simply unknown. */
 const ROTATED_TOKEN_RETENTION_DAYS = 14;
-const BATCH = 500;
+// Small enough that one batch holds SQLite (whose statements run on the event loop) for a few milliseconds only.
+const BATCH = 100;
 
 export type JobCounts = Record<string, number>;
 
