@@ -28,7 +28,7 @@ export async function start(env: Record<string, string | undefined> = process.en
   server.headersTimeout = 66_000;
   server.listen(config.PORT, config.HOST);
   await once(server, 'listening');
-  const jobs = startJobs(services);
+  const jobs = config.SCHEDULED_JOBS ? startJobs(services) : { stop() {} };
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   services.logger.info(

@@ -114,7 +114,11 @@ export const ConfigSchema = Type.Object({
     default: false,
     description: 'accept `http://` issuers (local test providers only; refused in production)',
   }),
-  METRICS_TOKEN: Type.Optional(
+  SCHEDULED_JOBS: Type.Boolean({
+    default: true,
+    description: 'run the scheduled jobs in this instance; false leaves them to other instances or to `pulse-auth cleanup` from cron',
+  }),
+    METRICS_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: '`/metrics` answers only requests with `Authorization: Bearer <METRICS_TOKEN>`; unset: open' }),
   ),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

@@ -18,7 +18,9 @@ export function requestContext(logger: Logger): Middleware<AppState> {
     const incoming = ctx.get('x-request-id');
     const requestId = INCOMING_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
-    ctx.state.log = logger.child({ requestId });
+    // The request's child logger is made when something logs through it: most requests log only their line below.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= logger.child({ requestId })), enumerable: true, configurable: true });
     ctx.set('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     try {
@@ -32,7 +34,7 @@ export function requestContext(logger: Logger): Middleware<AppState> {
         ms: Number(process.hrtime.bigint() - started) / 1e6,
       };
       if (ctx.status >= 500) ctx.state.log.error(line, 'request failed');
-      else ctx.state.log.info(line, 'request');
+      else logger.info({ requestId, ...line }, 'request');
     }
   };
 }
