@@ -287,7 +287,6 @@ const BEFORE = {
     jsonBody(t, account);
   },
 
-  // The main session's refresh token as the browser cookie, so the new one comes back in the documented Set-Cookie.
   // A sign-in of the TOTP account finished with one of its recovery codes (a TOTP code works once per 30 s).
   'verifyMfa 200': async (t) => {
     const account = await totpAccount();
@@ -319,6 +318,7 @@ const BEFORE = {
   'finishOAuth 400': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider ?? 'google'}/callback?code=${'x'.repeat(2049)}`),
   'finishOAuth 404': (t) => requestTarget(t, '/v1/auth/oauth/no-such-provider/callback?code=x&state=y'),
 
+  // The main session's refresh token as the browser cookie, so the new one comes back in the documented Set-Cookie.
   'refreshTokens 200': (t) => {
     setHeader(t, 'Cookie', `${REFRESH_COOKIE}=${state.refreshToken}`);
     jsonBody(t, {});
@@ -770,32 +770,6 @@ const BEFORE = {
 
 /** What a transaction leaves for the ones after it. */
 const AFTER = {
-  // A sign-in of the TOTP account finished with one of its recovery codes (a TOTP code works once per 30 s).
-  'verifyMfa 200': async (t) => {
-    const account = await totpAccount();
-    const { json: challenge } = await api('POST', '/v1/auth/login', {
-      body: { email: account.email, password: account.password },
-      expect: 200,
-    });
-    jsonBody(t, { challengeId: challenge.challengeId, code: account.recoveryCodes.shift(), method: 'recovery-code' });
-  },
-  'verifyMfa 400': (t) => jsonBody(t, { challengeId: 'not-a-uuid', code: '123456' }),
-  'verifyMfa 401': (t) => jsonBody(t, { challengeId: randomUUID(), code: '123456' }),
-  'verifyMfa 415': (t) => textPlain(t),
-
-  'listProviders 200': () => {},
-  // The provider of the server we start does not answer, so this redirects to the app with an error: still a 302.
-  'startOAuth 302': (t) => {
-    pathParameter(t, PROVIDER_EXAMPLE, context.provider);
-    // The browser-binding cookie comes only with a redirect to the provider; this redirect to the app has none.
-    delete t.expected.headers['Set-Cookie'];
-  },
-  'startOAuth 400': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider ?? 'google'}/authorize?intent=bogus`),
-  'startOAuth 404': (t) => pathParameter(t, PROVIDER_EXAMPLE, 'no-such-provider'),
-  // A callback without state: redirects to the app with error=invalid-state.
-  'finishOAuth 302': (t) => requestTarget(t, `/v1/auth/oauth/${context.provider}/callback?error=access_denied`),
-  'finishOAuth 404': (t) => requestTarget(t, '/v1/auth/oauth/no-such-provider/callback?code=x&state=y'),
-
   'refreshTokens 200': (t) => {
     if (t.real?.statusCode !== 200) return;
     const rotated = refreshCookieOf(t.real);
