@@ -2,8 +2,6 @@ import type { Middleware } from 'koa';
 import type { AppState } from './context.js';
 import { operationsOf } from './router.js';
 
-type SpecPaths = Record<string, Record<string, { operationId?: string; parameters?: unknown[]; requestBody?: unknown }> & { parameters?: unknown[] }>;
-
 /**
  * The operations that take no input at all (no parameters, no body: getMe, getHealth, getJwks…) have nothing for
  * the spec validator to check, yet replaying a request through express-openapi-validator costs more than the
@@ -12,13 +10,10 @@ type SpecPaths = Record<string, Record<string, { operationId?: string; parameter
  * body, any other operation) still goes through the validator; so does everything while responses are validated
  * (tests, development), since the response check needs the validator's own objects.
  */
-export function inputlessOperations(spec: { paths: SpecPaths; security?: Array<Record<string, string[]>> }, options: { validateResponses: boolean }): Middleware<AppState> {
+export function inputlessOperations(spec: Parameters<typeof operationsOf>[0], options: { validateResponses: boolean }): Middleware<AppState> {
   const byRoute = new Map<string, { operationId: string; security: Array<Record<string, string[]>> }>();
-  for (const operation of operationsOf(spec as never)) {
-    const item = spec.paths[operation.path];
-    const definition = item[operation.method];
-    const takesInput = (item.parameters?.length ?? 0) > 0 || (definition.parameters?.length ?? 0) > 0 || definition.requestBody !== undefined;
-    if (!takesInput) byRoute.set(`${operation.method.toUpperCase()} ${operation.path}`, { operationId: operation.operationId, security: operation.security });
+  for (const operation of operationsOf(spec)) {
+    if (!operation.takesInput) byRoute.set(`${operation.method.toUpperCase()} ${operation.path}`, { operationId: operation.operationId, security: operation.security });
   }
 
   return async function markInputlessOperation(ctx, next) {

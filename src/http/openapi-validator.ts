@@ -4,6 +4,7 @@ import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Middleware } from 'koa';
 import { ProblemError, type FieldError } from './problem.js';
+import { operationsOf } from './router.js';
 import type { AppState } from './context.js';
 
 /** What the validator learnt about the request: the operation and its coerced parameters. */
@@ -35,13 +36,7 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
   let responseError: unknown;
   const spec = withQueryLeniency(structuredClone(options.spec) as SpecDocument);
   const keepsNul = passwordFields(spec);
-  const needsBody = new Set(
-    Object.values(spec.paths).flatMap((item) =>
-      (Object.values(item) as Array<{ operationId?: string; requestBody?: { required?: boolean } }>)
-        .filter((operation) => operation?.requestBody?.required)
-        .map((operation) => operation.operationId),
-    ),
-  );
+  const needsBody = new Set<string>(operationsOf(spec as never).filter((operation) => operation.requiresBody).map((operation) => operation.operationId));
   const app = express();
   // Nothing is ever sent on the detached response; `res.json` is only the hook the response validator wraps.
   app.use((_req, res, next) => {

@@ -5,19 +5,33 @@ import type { Handlers, OperationId } from './operation.js';
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'] as const;
 
-interface SpecOperation {
+export interface SpecOperation {
   operationId: OperationId;
   tags: string[];
   method: (typeof METHODS)[number];
   path: string;
   security: Array<Record<string, string[]>>;
+  /** The spec gives it a request body (`requiresBody`: a required one). */
+  takesBody: boolean;
+  requiresBody: boolean;
+  /** It takes parameters (path, query, header or cookie) or a body. */
+  takesInput: boolean;
+}
+
+interface SpecOperationObject {
+  operationId?: string;
+  tags?: string[];
+  security?: Array<Record<string, string[]>>;
+  parameters?: unknown[];
+  requestBody?: { required?: boolean };
 }
 
 interface Spec {
   security?: Array<Record<string, string[]>>;
-  paths: Record<string, Partial<Record<string, { operationId?: string; tags?: string[]; security?: Array<Record<string, string[]>> }>>>;
+  paths: Record<string, Partial<Record<string, SpecOperationObject>> & { parameters?: unknown[] }>;
 }
 
+/** Every operation of the spec, with what the HTTP layer needs to know of it. The one walk over `paths`. */
 export function operationsOf(spec: Spec): SpecOperation[] {
   const found: SpecOperation[] = [];
   for (const [path, item] of Object.entries(spec.paths)) {
@@ -25,12 +39,16 @@ export function operationsOf(spec: Spec): SpecOperation[] {
       const operation = item[method];
       if (!operation) continue;
       if (!operation.operationId) throw new Error(`${method.toUpperCase()} ${path} has no operationId`);
+      const takesBody = operation.requestBody !== undefined;
       found.push({
         operationId: operation.operationId as OperationId,
         tags: operation.tags ?? [],
         method,
         path,
         security: operation.security ?? spec.security ?? [],
+        takesBody,
+        requiresBody: operation.requestBody?.required === true,
+        takesInput: takesBody || (item.parameters?.length ?? 0) > 0 || (operation.parameters?.length ?? 0) > 0,
       });
     }
   }
@@ -118,18 +136,8 @@ function dispatch(operation: SpecOperation, handlers: Handlers): Middleware<AppS
  * Runs the body parser only for the operations whose spec has a request body: any other route (an operation without
  * one, an unknown path, a wrong method) ignores what was sent instead of failing on JSON it never needed.
  */
-export function bodyOnlyWhereTaken(
-  router: Router<AppState>,
-  spec: { paths: Record<string, Record<string, { operationId?: string; requestBody?: unknown }>> },
-  parse: Middleware<AppState>,
-): Middleware<AppState> {
-  const takesBody = new Set(
-    Object.values(spec.paths).flatMap((item) =>
-      Object.values(item)
-        .filter((operation) => operation?.requestBody)
-        .map((operation) => operation.operationId),
-    ),
-  );
+export function bodyOnlyWhereTaken(router: Router<AppState>, spec: Spec, parse: Middleware<AppState>): Middleware<AppState> {
+  const takesBody = new Set<string>(operationsOf(spec).filter((operation) => operation.takesBody).map((operation) => operation.operationId));
   return async function parseBodyWhereTaken(ctx, next) {
     const operationId = router.match(ctx.path, ctx.method).pathAndMethod.at(-1)?.name;
     if (operationId && takesBody.has(operationId)) return parse(ctx, next);
