@@ -103,9 +103,11 @@ export interface paths {
         put?: never;
         /**
          * Confirm an email address
-         * @description Turns the registration behind the token into an account and answers with it. A token works once;
-         *     it fails when it was used, superseded by a newer registration of the same email, or has expired.
-         *     Sign in afterwards with `login`.
+         * @description Turns the registration behind the token into an account and answers with it. Send the password that was
+         *     chosen at `register` with the token: the account is made only when it matches, so its password is always one
+         *     typed by whoever holds the mailbox (see "Confirming an email address"). A wrong password answers
+         *     `403 registration-password-mismatch` and does not use the token up. A token works once; it fails when it was
+         *     used, superseded by a newer registration of the same email, or has expired. Sign in afterwards with `login`.
          */
         post: operations["verifyEmail"];
         delete?: never;
@@ -216,9 +218,10 @@ export interface paths {
          * Start a social sign-in
          * @description For a browser to navigate to (not to fetch): redirects to the provider with an authorization-code request
          *     protected by PKCE, `state` and `nonce`, and sets a short-lived cookie that ties the sign-in to this browser.
-         *     With `intent=link`, the provider identity is added to the signed-in account (identified by the refresh
-         *     cookie or a bearer token); without a session, it redirects to the app with `error=sign-in-required`. A bearer
-         *     token that is sent but not valid is refused with `401`.
+         *     With `intent=link` and the `linkTicket` of a `startIdentityLink` answer (navigate to its `authorizeUrl`), the
+         *     provider identity is added to the account that asked for the ticket; a ticket that is missing, used, expired,
+         *     or whose session has ended redirects to the app with `error=link-expired`. Cookies and bearer tokens are not
+         *     read here. Starts are rate-limited per client IP.
          */
         get: operations["startOAuth"];
         put?: never;
@@ -355,7 +358,8 @@ export interface paths {
         /**
          * Set a new password with a reset link
          * @description Sets the password and ends every session of the account (every device signs in again); the owner gets a
-         *     mail saying so. A link works once.
+         *     mail saying so. A link works once. The reset mail lists the provider identities linked to the account; with
+         *     `unlinkIdentities: true` they are all removed too (for someone who finds an identity they never linked).
          */
         post: operations["resetPassword"];
         delete?: never;
@@ -375,8 +379,11 @@ export interface paths {
         put?: never;
         /**
          * Change the password
-         * @description Needs the current password when the account has one; an account created through a social provider sets its
-         *     first password without it. Every other session ends; this one stays. The owner gets a mail saying so.
+         * @description Needs the current password when the account has one. An account without one (made through a social provider)
+         *     sets its first password with a current authenticator or recovery `code` when it has an authenticator app,
+         *     else with a session that signed in within `REAUTH_MAX_AGE` (`403 reauthentication-required` otherwise; see
+         *     "Confirming it is you"). Wrong proofs count toward the account lockout. Every other session ends; this one
+         *     stays. The owner gets a mail saying so.
          */
         post: operations["changePassword"];
         delete?: never;
@@ -516,6 +523,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/identities/{provider}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start linking a provider identity
+         * @description A step-up operation (see "Confirming it is you"): with the password or a current code (or, for an account
+         *     without a password, a session that signed in within `REAUTH_MAX_AGE`), answers with an `authorizeUrl` that holds a
+         *     single-use link ticket, valid for 5 minutes and bound to this session. Send a browser there (a navigation, not
+         *     a fetch): it signs in at the provider and ends at `{APP_URL}/oauth/complete?provider=<name>&linked=true`, or
+         *     with `?error=` (`identity-in-use` when that provider identity belongs to another account, `link-expired` when
+         *     the ticket is used, expired, or this session has ended meanwhile). The owner is mailed when the identity is
+         *     linked.
+         */
+        post: operations["startIdentityLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/mfa": {
         parameters: {
             query?: never;
@@ -546,7 +579,9 @@ export interface paths {
          * Start enrolling an authenticator app
          * @description Creates a TOTP secret (SHA-1, 6 digits, 30 seconds: what every authenticator app expects) and answers with it
          *     and an `otpauth://` URI to show as a QR code. The app is not used for sign-in until `confirmTotp` receives a
-         *     first valid code. Enrolling again before confirming replaces the secret.
+         *     first valid code. Enrolling again before confirming replaces the secret. A step-up operation: send the
+         *     password (or, for an account without one, sign in again first); see "Confirming it is you". When `confirmTotp`
+         *     turns the app on, the owner is mailed.
          */
         post: operations["enrollTotp"];
         /**
@@ -591,7 +626,9 @@ export interface paths {
         get?: never;
         /**
          * Turn email codes on
-         * @description Sign-ins then ask for a 6-digit code mailed to the account's (verified) address.
+         * @description Sign-ins then ask for a 6-digit code mailed to the account's (verified) address. A step-up operation: send the
+         *     password or a current authenticator code (or, for an account without a password, sign in again first); see
+         *     "Confirming it is you". The owner is mailed.
          */
         put: operations["enableEmailOtp"];
         post?: never;
@@ -707,6 +744,29 @@ export interface paths {
         post?: never;
         /** Sign a user out everywhere */
         delete: operations["adminRevokeUserSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{userId}/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Turn off a user's second factors
+         * @description For a person who lost their authenticator app, or whose account had a factor added by someone else: removes
+         *     the authenticator app and its recovery codes, turns email codes off, and cancels sign-ins waiting for a
+         *     second factor. Sessions stay (revoke them with `adminRevokeUserSessions` when the account may be in other
+         *     hands). The owner is mailed, and the audit trail records it.
+         */
+        delete: operations["adminResetUserMfa"];
         options?: never;
         head?: never;
         patch?: never;
@@ -842,7 +902,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -988,12 +1048,18 @@ export interface components {
         };
         /**
          * @example {
-         *       "token": "6bm3s1eA7rQk2m9n0pX4vY8zL1cR5tU7wH3jK6fD2gS"
+         *       "token": "6bm3s1eA7rQk2m9n0pX4vY8zL1cR5tU7wH3jK6fD2gS",
+         *       "password": "correct horse battery staple"
          *     }
          */
         VerifyEmailRequest: {
             /** @description The `token` parameter of the verification link. */
             token: string;
+            /**
+             * Format: password
+             * @description The password chosen at `register`.
+             */
+            password: string;
         };
         /**
          * @example {
@@ -1021,6 +1087,8 @@ export interface components {
             /** @description The `token` parameter of the reset link. */
             token: string;
             password: components["schemas"]["Password"];
+            /** @description Also remove every provider identity linked to the account (listed in the reset mail). Off when absent. */
+            unlinkIdentities?: boolean;
         };
         /**
          * @example {
@@ -1034,6 +1102,8 @@ export interface components {
              * @description Required when the account has a password.
              */
             currentPassword?: string;
+            /** @description For an account without a password but with an authenticator app, a current code or a recovery code. */
+            code?: string;
             newPassword: components["schemas"]["Password"];
         };
         /**
@@ -1402,6 +1472,25 @@ export interface components {
          * @enum {string}
          */
         OAuthIntent: "login" | "link";
+        /**
+         * @example {
+         *       "authorizeUrl": "https://auth.example.com/v1/auth/oauth/google/authorize?intent=link&linkTicket=Zm9vYmFy",
+         *       "expiresAt": "2026-11-21T10:05:00.000Z"
+         *     }
+         */
+        IdentityLinkStart: {
+            /**
+             * Format: uri
+             * @description Where to send the browser (`startOAuth` with `intent=link` and a single-use `linkTicket`).
+             * @example https://auth.example.com/v1/auth/oauth/google/authorize?intent=link&linkTicket=Zm9vYmFy
+             */
+            authorizeUrl: string;
+            /**
+             * Format: date-time
+             * @description When the ticket stops working.
+             */
+            expiresAt: string;
+        };
         Provider: {
             /**
              * @description The `provider` path parameter.
@@ -1554,7 +1643,8 @@ export interface components {
             recoveryCodes: string[];
         };
         /**
-         * @description Proof that the owner is at the keyboard; send one of the two.
+         * @description Proof that the owner is at the keyboard; send one of the two. An account without a password may send
+         *     neither from a session that signed in within `REAUTH_MAX_AGE` (its proof is that recent sign-in).
          * @example {
          *       "password": "correct horse battery staple"
          *     }
@@ -1796,7 +1886,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The password is missing or wrong, or (for an account without a password) the sign-in is too old. */
+        /**
+         * @description The proof is missing or wrong: the password, or a current authenticator or recovery code; for an account
+         *     without a password that sent none, the session's sign-in is older than `REAUTH_MAX_AGE`.
+         */
         ReauthenticationRequired: {
             headers: {
                 [name: string]: unknown;
@@ -1810,6 +1903,31 @@ export interface components {
                  *       "status": 403,
                  *       "detail": "The password is not correct.",
                  *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The password is not the one chosen at registration. The link was not used up. */
+        RegistrationPasswordMismatch: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:registration-password-mismatch",
+                 *       "code": "registration-password-mismatch",
+                 *       "title": "The password does not match this sign-up",
+                 *       "status": 403,
+                 *       "detail": "Enter the password you chose when you signed up. If you did not sign up, ignore the mail.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/body/password",
+                 *           "detail": "not the password of this registration"
+                 *         }
+                 *       ]
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -2236,6 +2354,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["InvalidVerificationToken"];
+            403: components["responses"]["RegistrationPasswordMismatch"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
         };
@@ -2349,8 +2468,10 @@ export interface operations {
     startOAuth: {
         parameters: {
             query?: {
-                /** @description `login` (the default) signs in or up; `link` adds the identity to the signed-in account. */
+                /** @description `login` (the default) signs in or up; `link` adds the identity to the account of the `linkTicket`. */
                 intent?: components["schemas"]["OAuthIntent"];
+                /** @description With `intent=link`, the single-use ticket from `startIdentityLink` (part of its `authorizeUrl`). */
+                linkTicket?: string;
             };
             header?: never;
             path: {
@@ -2376,7 +2497,6 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
         };
     };
@@ -2569,6 +2689,7 @@ export interface operations {
             403: components["responses"]["CurrentPasswordIncorrect"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
+            429: components["responses"]["RateLimited"];
         };
     };
     getMe: {
@@ -2617,6 +2738,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
         };
     };
     updateMe: {
@@ -2776,6 +2898,42 @@ export interface operations {
             409: components["responses"]["LastSignInMethod"];
         };
     };
+    startIdentityLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A provider name from `listProviders`.
+                 * @example google
+                 */
+                provider: components["parameters"]["Provider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReauthenticationRequest"];
+            };
+        };
+        responses: {
+            /** @description Where to send the browser. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityLinkStart"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ReauthenticationRequired"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
     getMfaStatus: {
         parameters: {
             query?: never;
@@ -2804,7 +2962,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReauthenticationRequest"];
+            };
+        };
         responses: {
             /** @description The secret to put in the authenticator app. */
             200: {
@@ -2815,8 +2977,12 @@ export interface operations {
                     "application/json": components["schemas"]["TotpEnrollment"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ReauthenticationRequired"];
             409: components["responses"]["MfaStateConflict"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
         };
     };
     disableTotp: {
@@ -2843,6 +3009,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
         };
     };
     confirmTotp: {
@@ -2881,7 +3048,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReauthenticationRequest"];
+            };
+        };
         responses: {
             /** @description Email codes are on. */
             200: {
@@ -2892,7 +3063,11 @@ export interface operations {
                     "application/json": components["schemas"]["MfaStatus"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ReauthenticationRequired"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
         };
     };
     disableEmailOtp: {
@@ -2919,6 +3094,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
         };
     };
     regenerateRecoveryCodes: {
@@ -2948,6 +3124,7 @@ export interface operations {
             403: components["responses"]["ReauthenticationRequired"];
             409: components["responses"]["MfaStateConflict"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
         };
     };
     adminListUsers: {
@@ -3148,6 +3325,31 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Every session of the user has ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    adminResetUserMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's second factors are off. */
             204: {
                 headers: {
                     [name: string]: unknown;

@@ -115,12 +115,6 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     verificationTtlSeconds: config.VERIFICATION_TTL,
     adminEmails: config.adminEmails,
   });
-  const passwords = new Passwords(orm, clock, hasher, sessions, logger, {
-    appUrl: config.APP_URL,
-    resetTtlSeconds: config.RESET_TTL,
-  });
-  const reauthentication = new Reauthentication(clock, hasher, { maxAgeSeconds: config.REAUTH_MAX_AGE });
-  const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, { graceDays: config.DELETION_GRACE_DAYS });
   const counters = new Counters(config, orm, logger);
   const guard = new SignInGuard(counters, clock, logger, audit, metrics, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
@@ -129,9 +123,16 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     ipSeconds: config.LOCKOUT_IP_SECONDS,
     appUrl: config.APP_URL,
   });
+  const reauthentication = new Reauthentication(clock, hasher, guard, { maxAgeSeconds: config.REAUTH_MAX_AGE });
+  const passwords = new Passwords(orm, clock, hasher, sessions, reauthentication, logger, {
+    appUrl: config.APP_URL,
+    resetTtlSeconds: config.RESET_TTL,
+  });
+  const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, { graceDays: config.DELETION_GRACE_DAYS });
   const attempts = new LoginAttempts(clock, { appUrl: config.APP_URL });
   const mfa = new Mfa(clock, reauthentication, invalidations, {
     issuer: config.MFA_ISSUER,
+    appUrl: config.APP_URL,
     challengeTtlSeconds: config.MFA_CHALLENGE_TTL,
     maxAttempts: config.MFA_MAX_ATTEMPTS,
   });
@@ -139,7 +140,11 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     publicUrl: config.PUBLIC_URL,
     allowHttpIssuers: config.OIDC_ALLOW_HTTP_ISSUERS,
   });
-  const socialSignIn = new SocialSignIn(providers, clock, logger, { adminEmails: config.adminEmails });
+  const socialSignIn = new SocialSignIn(providers, clock, logger, {
+    adminEmails: config.adminEmails,
+    publicUrl: config.PUBLIC_URL,
+    appUrl: config.APP_URL,
+  });
   const adminUsers = new AdminUsers(clock, sessions, accountDeletion, { deletionGraceDays: config.DELETION_GRACE_DAYS });
   const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
   const mailer = new MailDeliverer(orm, mailTransport, clock, logger, metrics, {

@@ -318,6 +318,8 @@ export interface OAuthState {
   nonce: string;
   intent: 'login' | 'link';
   linkUserId: string | null;
+  /** The session that asked for the link: when it has ended by the time the provider answers, nothing is linked. */
+  linkSessionId: string | null;
   createdAt: Date;
   expiresAt: Date;
 }
@@ -334,8 +336,39 @@ export const OAuthStateSchema = new EntitySchema<OAuthState>({
     nonce: { type: 'string', length: 128 },
     intent: { type: 'string', length: 8 },
     linkUserId: { type: 'uuid', nullable: true },
+    linkSessionId: { type: 'uuid', nullable: true },
     createdAt: { type: 'Date' },
     expiresAt: { type: 'Date', index: true },
+  },
+});
+
+/**
+ * Permission to link one provider identity to one account, made by startIdentityLink after a step-up proof and
+ * spent by startOAuth. Single-use, short-lived, stored by hash, bound to the session that asked for it.
+ */
+export interface IdentityLinkTicket {
+  id: string;
+  ticketHash: string;
+  userId: string;
+  sessionId: string;
+  provider: string;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+export const IdentityLinkTicketSchema = new EntitySchema<IdentityLinkTicket>({
+  name: 'IdentityLinkTicket',
+  tableName: 'identity_link_tickets',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    ticketHash: { type: 'string', length: 64, unique: true },
+    userId: { type: 'uuid', index: true },
+    sessionId: { type: 'uuid' },
+    provider: { type: 'string', length: 32 },
+    createdAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
+    usedAt: { type: 'Date', nullable: true },
   },
 });
 
@@ -446,6 +479,7 @@ export const entities = [
   MfaChallengeSchema,
   IdentitySchema,
   OAuthStateSchema,
+  IdentityLinkTicketSchema,
   AuditEventSchema,
   SigningKeySchema,
   OutboxMailSchema,

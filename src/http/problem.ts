@@ -18,6 +18,7 @@ const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
   'invalid-refresh-token': { status: 401, title: 'The refresh token is not valid' },
   'current-password-incorrect': { status: 403, title: 'The current password is not correct' },
   'reauthentication-required': { status: 403, title: 'Confirm it is you' },
+  'registration-password-mismatch': { status: 403, title: 'The password does not match this sign-up' },
   'invalid-totp-code': { status: 422, title: 'The code does not match' },
   'invalid-mfa-code': { status: 401, title: 'The code is not valid' },
   'mfa-challenge-invalid': { status: 401, title: 'The sign-in challenge is no longer valid' },

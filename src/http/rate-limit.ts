@@ -6,7 +6,10 @@ import type { OperationId } from './operation.js';
 import type { Counters } from '../domain/protection/counters.js';
 import { normaliseEmail } from '../domain/users/views.js';
 
-/** Operations that guess at or mail to accounts: limited per client IP and per account. */
+/**
+ * Operations that guess at or mail to accounts: limited per client IP and per account. The step-up operations
+ * check a password or a code too (their failures also count toward the lockout; see Reauthentication).
+ */
 const LIMITED: ReadonlySet<OperationId> = new Set([
   'register',
   'verifyEmail',
@@ -15,6 +18,14 @@ const LIMITED: ReadonlySet<OperationId> = new Set([
   'forgotPassword',
   'resetPassword',
   'verifyMfa',
+  'changePassword',
+  'deleteMe',
+  'enrollTotp',
+  'enableEmailOtp',
+  'disableTotp',
+  'disableEmailOtp',
+  'regenerateRecoveryCodes',
+  'startIdentityLink',
 ]);
 
 /** The account a request is about: its email, or its MFA challenge. */

@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { EntityManager, EntitySchema, FilterQuery } from '@mikro-orm/core';
 import {
   BlockedIpSchema,
+  IdentityLinkTicketSchema,
   LoginAttemptSchema,
   MfaChallengeSchema,
   OAuthStateSchema,
@@ -44,12 +45,14 @@ export async function deleteExpiredRegistrations(em: EntityManager, now: Date): 
 }
 
 /**
- * Spent credentials: used or expired reset links, MFA challenges and social sign-in states, refresh tokens rotated long ago, and sessions
+ * Spent credentials: used or expired reset links, MFA challenges, social sign-in states and identity-link tickets,
+ * refresh tokens rotated long ago, and sessions
  * that ended (signed out, revoked or expired) more than SESSION_RETENTION_DAYS ago, with their refresh tokens.
  */
 export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRetentionDays: number): Promise<JobCounts> {
   const mfaChallenges = await deleteInBatches(em, MfaChallengeSchema, { expiresAt: { $lte: addSeconds(now, -DAY) } });
   const oauthStates = await deleteInBatches(em, OAuthStateSchema, { expiresAt: { $lte: now } });
+  const linkTickets = await deleteInBatches(em, IdentityLinkTicketSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const resetTokens = await deleteInBatches(em, PasswordResetTokenSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const rotatedBefore = addSeconds(now, -ROTATED_TOKEN_RETENTION_DAYS * DAY);
   let refreshTokens = await deleteInBatches(em, RefreshTokenSchema, { rotatedAt: { $lte: rotatedBefore } });
@@ -68,7 +71,7 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
     em.clear();
     await nextTurn();
   }
-  return { resetTokens, mfaChallenges, oauthStates, refreshTokens, sessions };
+  return { resetTokens, mfaChallenges, oauthStates, linkTickets, refreshTokens, sessions };
 }
 
 /** Sign-in attempts older than LOGIN_HISTORY_DAYS, and IP blocks that ended as long ago. */

@@ -44,11 +44,24 @@ export function alreadyRegisteredMail(input: { appUrl: string }): MailContent {
   };
 }
 
-export function passwordResetMail(input: { link: string; ttlSeconds: number }): MailContent {
+export interface LinkedIdentity {
+  provider: string;
+  email: string | null;
+}
+
+const identityName = (identity: LinkedIdentity) => (identity.email ? `${identity.provider} (${identity.email})` : identity.provider);
+
+export function passwordResetMail(input: { link: string; ttlSeconds: number; identities: LinkedIdentity[] }): MailContent {
   const lines = [
     'Hello,',
     `Someone asked to reset the password of your account. The link below works once, for ${minutes(input.ttlSeconds)} minutes, and signs you out everywhere.`,
   ];
+  // Someone who took the account over may have linked a provider of their own: a reset alone would not lock them out.
+  if (input.identities.length > 0) {
+    lines.push(
+      `These sign-in providers are linked to your account as well: ${input.identities.map(identityName).join(', ')}. If you did not link one of them, choose to remove them on the reset page.`,
+    );
+  }
   const after = 'If it was not you, ignore this mail: your password stays as it is.';
   return {
     subject: 'Reset your password',
@@ -57,12 +70,17 @@ export function passwordResetMail(input: { link: string; ttlSeconds: number }): 
   };
 }
 
-export function passwordChangedMail(input: { how: 'reset' | 'change'; appUrl: string }): MailContent {
+const PASSWORD_CHANGES = {
+  reset: 'The password of your account was reset, and every device was signed out.',
+  change: 'The password of your account was changed. Every other device was signed out.',
+  set: 'A password was set for your account: it can now be signed in to with your email and that password. Every other device was signed out.',
+};
+
+export function passwordChangedMail(input: { how: keyof typeof PASSWORD_CHANGES; appUrl: string; unlinked?: LinkedIdentity[] }): MailContent {
   const lines = [
     'Hello,',
-    input.how === 'reset'
-      ? 'The password of your account was reset, and every device was signed out.'
-      : 'The password of your account was changed. Every other device was signed out.',
+    PASSWORD_CHANGES[input.how],
+    ...(input.unlinked?.length ? [`These sign-in providers were unlinked from your account: ${input.unlinked.map(identityName).join(', ')}.`] : []),
     'If it was not you, reset your password now and check your account.',
   ];
   return {
@@ -109,4 +127,36 @@ export function signInCodeMail(input: { code: string; ttlSeconds: number }): Mai
   ];
   // The code stays out of the subject: subjects are kept in the outbox after delivery, bodies are not.
   return { subject: 'Your sign-in code', text: `${lines.join('\n\n')}\n`, html: layout(lines) };
+}
+
+/** A lasting change to how the account can be signed in to, made by someone holding a session or an admin. */
+export type SecurityChange =
+  | { kind: 'totp-enabled' }
+  | { kind: 'email-otp-enabled' }
+  | { kind: 'identity-linked'; identity: LinkedIdentity }
+  | { kind: 'mfa-reset-by-admin' };
+
+const SECURITY_CHANGES: { [K in SecurityChange['kind']]: { subject: string; line: (change: Extract<SecurityChange, { kind: K }>) => string } } = {
+  'totp-enabled': {
+    subject: 'Two-step sign-in was turned on',
+    line: () => 'An authenticator app was added to your account: sign-ins now ask for its code.',
+  },
+  'email-otp-enabled': {
+    subject: 'Two-step sign-in was turned on',
+    line: () => 'Sign-in codes by email were turned on for your account: sign-ins now ask for a code we mail you.',
+  },
+  'identity-linked': {
+    subject: 'A sign-in provider was linked to your account',
+    line: (change) => `Your account can now be signed in to through ${identityName(change.identity)}.`,
+  },
+  'mfa-reset-by-admin': {
+    subject: 'Two-step sign-in was turned off',
+    line: () => 'An administrator turned off two-step sign-in for your account (authenticator app, recovery codes and email codes).',
+  },
+};
+
+export function securityChangeMail(change: SecurityChange, input: { appUrl: string }): MailContent {
+  const { subject, line } = SECURITY_CHANGES[change.kind] as { subject: string; line: (change: SecurityChange) => string };
+  const lines = ['Hello,', line(change), 'If it was not you, reset your password now and review your account: someone else may be signed in to it.'];
+  return { subject, text: `${lines.join('\n\n')}\n\n${input.appUrl}\n`, html: layout(lines, { href: input.appUrl, label: 'Review your account' }) };
 }

@@ -22,6 +22,7 @@ export const adminOperations: OperationGroup<
   | 'adminRestoreUser'
   | 'adminListUserSessions'
   | 'adminRevokeUserSessions'
+  | 'adminResetUserMfa'
   | 'adminListLoginAttempts'
   | 'adminListBlockedIps'
   | 'adminUnblockIp'
@@ -67,6 +68,13 @@ export const adminOperations: OperationGroup<
       await adminUsers.get(ctx.state.em, path.userId);
       const ended = await sessions.revokeAllOf(ctx.state.em, path.userId, 'revoked-by-admin');
       ctx.state.audit = { details: { sessions: ended } };
+      return { status: 204 };
+    },
+
+    async adminResetUserMfa({ path, ctx }) {
+      await adminUsers.get(ctx.state.em, path.userId);
+      await services.mfa.resetByAdmin(ctx.state.em, path.userId);
+      services.mailer.kick();
       return { status: 204 };
     },
 

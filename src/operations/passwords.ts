@@ -1,3 +1,4 @@
+import { clientInfo } from '../http/context.js';
 import { ACCEPTED } from './registration.js';
 import type { OperationGroup } from './group.js';
 
@@ -9,14 +10,14 @@ export const passwordOperations: OperationGroup<'forgotPassword' | 'resetPasswor
   },
 
   async resetPassword({ body, ctx }) {
-    const userId = await passwords.resetWithToken(ctx.state.em, body.token, body.password);
+    const userId = await passwords.resetWithToken(ctx.state.em, body.token, body.password, { unlinkIdentities: body.unlinkIdentities });
     ctx.state.audit = { targetUserId: userId, actorUserId: userId };
     mailer.kick();
     return { status: 204 };
   },
 
   async changePassword({ body, ctx }) {
-    await passwords.change(ctx.state.em, ctx.state.principal!, body);
+    await passwords.change(ctx.state.em, ctx.state.principal!, body, clientInfo(ctx));
     mailer.kick();
     return { status: 204 };
   },

@@ -1,7 +1,7 @@
 import { UserSchema } from '../db/entities.js';
 import { readUserView, toUserView } from '../domain/users/views.js';
 import { ProblemError } from '../http/problem.js';
-import type { AppContext } from '../http/context.js';
+import { clientInfo, type AppContext } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf } from '../http/refresh-cookie.js';
 import type { OperationGroup } from './group.js';
 
@@ -35,7 +35,7 @@ export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'
     },
 
     async deleteMe({ body, ctx }) {
-      await accountDeletion.deleteOwn(ctx.state.em, ctx.state.principal!, body?.password);
+      await accountDeletion.deleteOwn(ctx.state.em, ctx.state.principal!, body?.password, clientInfo(ctx));
       mailer.kick();
       clearRefreshCookie(ctx, cookiePolicyOf(config));
       return { status: 204 };

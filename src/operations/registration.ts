@@ -17,7 +17,7 @@ export const registrationOperations: OperationGroup<'register' | 'verifyEmail' |
   },
 
   async verifyEmail({ body, ctx }) {
-    const user = await registration.verify(ctx.state.em, body.token);
+    const user = await registration.verify(ctx.state.em, body.token, body.password);
     return { status: 200, body: toUserView(user) };
   },
 

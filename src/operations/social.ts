@@ -4,17 +4,17 @@ import { completeSignIn } from '../domain/sessions/sign-in.js';
 import { mfaMethodsOf } from '../domain/mfa/mfa.js';
 import { SocialSignInFailed } from '../domain/oauth/social-sign-in.js';
 import { clientInfo, type AppContext } from '../http/context.js';
-import { cookiePolicyOf, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
+import { cookiePolicyOf, setRefreshCookie } from '../http/refresh-cookie.js';
 import { ProblemError } from '../http/problem.js';
 import type { OperationGroup } from './group.js';
 
 const BROWSER_COOKIE = 'pulse_auth_oauth';
 const BROWSER_COOKIE_PATH = '/v1/auth/oauth';
 
-export const socialOperations: OperationGroup<'listProviders' | 'startOAuth' | 'finishOAuth' | 'listMyIdentities' | 'unlinkIdentity'> = (
-  services,
-) => {
-  const { providers, socialSignIn, sessions, config, mailer } = services;
+export const socialOperations: OperationGroup<
+  'listProviders' | 'startOAuth' | 'finishOAuth' | 'listMyIdentities' | 'unlinkIdentity' | 'startIdentityLink'
+> = (services) => {
+  const { providers, socialSignIn, reauthentication, config, mailer } = services;
   const cookiePolicy = cookiePolicyOf(config);
 
   const providerOr404 = (name: string) => {
@@ -49,14 +49,6 @@ export const socialOperations: OperationGroup<'listProviders' | 'startOAuth' | '
     );
   }
 
-  /** Whose account a link is for: the bearer token's, or the refresh cookie's session's. */
-  async function linkingUser(ctx: AppContext): Promise<string | null> {
-    if (ctx.state.principal) return ctx.state.principal.userId;
-    const refreshToken = refreshCookieOf(ctx);
-    const session = refreshToken ? await sessions.findByRefreshToken(ctx.state.em, refreshToken) : null;
-    return session?.userId ?? null;
-  }
-
   return {
     async listProviders() {
       return {
@@ -73,13 +65,10 @@ export const socialOperations: OperationGroup<'listProviders' | 'startOAuth' | '
 
     async startOAuth({ path, query, ctx }) {
       const provider = providerOr404(path.provider);
-      let linkUserId: string | null = null;
-      if (query.intent === 'link') {
-        linkUserId = await linkingUser(ctx);
-        if (!linkUserId) return toApp(ctx, { error: 'sign-in-required' });
-      }
+      // Linking is only ever by a ticket from startIdentityLink (a step-up proof): never by a cookie or bearer token.
+      const linkTicket = query.intent === 'link' ? (query.linkTicket ?? '') : null;
       try {
-        const started = await socialSignIn.start(ctx.state.em, provider, { linkUserId });
+        const started = await socialSignIn.start(ctx.state.em, provider, { linkTicket });
         browserCookie(ctx, started.browserSecret);
         ctx.set('Location', started.authorizationUrl);
         return { status: 302 };
@@ -113,6 +102,17 @@ export const socialOperations: OperationGroup<'listProviders' | 'startOAuth' | '
       mailer.kick();
       setRefreshCookie(ctx, cookiePolicy, issued.refreshToken, issued.session.expiresAt);
       return toApp(ctx, { provider: provider.name, ...(finished.linked ? { linked: 'true' } : {}) });
+    },
+
+    async startIdentityLink({ path, body, ctx }) {
+      const provider = providerOr404(path.provider);
+      const principal = ctx.state.principal!;
+      const user = await reauthentication.loadUser(ctx.state.em, principal);
+      await reauthentication.confirm(ctx.state.em, user, principal, body ?? {}, clientInfo(ctx));
+      const started = await socialSignIn.createLinkTicket(ctx.state.em, { userId: user.id, sessionId: principal.sessionId, provider });
+      ctx.set('Cache-Control', 'no-store');
+      ctx.state.audit = { details: { provider: provider.name } };
+      return { status: 200, body: { authorizeUrl: started.authorizeUrl, expiresAt: started.expiresAt.toISOString() } };
     },
 
     async listMyIdentities({ ctx }) {

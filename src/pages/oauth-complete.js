@@ -13,6 +13,7 @@ const ERRORS = {
   'identity-in-use':
     'This provider account is already linked to another account here, or your account already has a different one from this provider.',
   'sign-in-required': 'Sign in first: a provider can only be linked to the account you are signed in to.',
+  'link-expired': 'This request to link a provider has expired or was already used. Start linking again from your account.',
   'account-disabled': 'This account is disabled. Contact the administrators if you think this is a mistake.',
 };
 

@@ -1,4 +1,5 @@
-// Sets a new password with the link of the password-reset mail: POST {token, password} to resetPassword.
+// Sets a new password with the link of the password-reset mail: POST {token, password, unlinkIdentities} to
+// resetPassword.
 import { api, clearProblem, fieldErrors, setStatus, showProblem, takeToken } from './common.js';
 
 const PASSWORD = '/body/password';
@@ -6,6 +7,7 @@ const PASSWORD = '/body/password';
 const form = document.getElementById('reset-form');
 const password = document.getElementById('password');
 const confirm = document.getElementById('confirm');
+const unlink = document.getElementById('unlink');
 const submit = document.getElementById('submit');
 
 function setFieldError(input, messages) {
@@ -50,7 +52,7 @@ function main() {
     }
     submit.disabled = true;
     setStatus('Setting your new password…', { pending: true });
-    const reply = await api('v1/auth/password/reset', { body: { token, password: password.value } });
+    const reply = await api('v1/auth/password/reset', { body: { token, password: password.value, unlinkIdentities: unlink.checked } });
     submit.disabled = false;
     if (reply.ok) {
       form.reset();

@@ -232,7 +232,7 @@ describe('administration', () => {
         token: session.accessToken,
         body: { currentPassword: account.password, newPassword: 'a changed passphrase' },
       });
-      await app.request('PUT', '/v1/me/mfa/email', { token: session.accessToken });
+      await app.request('PUT', '/v1/me/mfa/email', { token: session.accessToken, body: { password: 'a changed passphrase' } });
       const before = app.mail.mails.length;
       await app.request('POST', '/v1/auth/password/forgot', { body: { email: account.email } });
       const reset = tokenFrom(await app.mail.next(account.email, { subject: /Reset/, after: before }));

@@ -56,7 +56,7 @@ describe('authentication caches', () => {
     });
 
     it('shows a changed name and a new updatedAt at once', async () => {
-      const { tokens } = await signedInAndCached();
+      const { account, tokens } = await signedInAndCached();
       const before = (await getMe(tokens.accessToken)).body;
       app.clock.advance(2);
       expect((await app.request('PATCH', '/v1/me', { token: tokens.accessToken, body: { name: 'Renamed' } })).status).to.equal(200);
@@ -66,7 +66,7 @@ describe('authentication caches', () => {
 
       // A change made by a native update (enabling email codes) moves updatedAt too.
       app.clock.advance(2);
-      expect((await app.request('PUT', '/v1/me/mfa/email', { token: tokens.accessToken })).status).to.equal(200);
+      expect((await app.request('PUT', '/v1/me/mfa/email', { token: tokens.accessToken, body: { password: account.password } })).status).to.equal(200);
       expect((await getMe(tokens.accessToken)).body.updatedAt).not.to.equal(after.updatedAt);
     });
 

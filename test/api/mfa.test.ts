@@ -18,7 +18,7 @@ describe('multi-factor sign-in', () => {
   async function enrolled() {
     const account = await app.createUser();
     const { accessToken } = await app.login(account.email, account.password);
-    const enrolment = await app.request('POST', '/v1/me/mfa/totp', { token: accessToken });
+    const enrolment = await app.request('POST', '/v1/me/mfa/totp', { token: accessToken, body: { password: account.password } });
     expect(enrolment.status).to.equal(200);
     const { secret } = enrolment.body;
     const confirmed = await app.request('POST', '/v1/me/mfa/totp/confirm', { token: accessToken, body: { code: await codeFor(secret) } });
@@ -33,7 +33,7 @@ describe('multi-factor sign-in', () => {
     it('gives a secret and an otpauth URI, and turns TOTP on only after a valid code', async () => {
       const account = await app.createUser();
       const { accessToken } = await app.login(account.email, account.password);
-      const enrolment = await app.request('POST', '/v1/me/mfa/totp', { token: accessToken });
+      const enrolment = await app.request('POST', '/v1/me/mfa/totp', { token: accessToken, body: { password: account.password } });
       expect(enrolment.body.secret).to.match(/^[A-Z2-7]{32}$/);
       expect(enrolment.body.otpauthUri).to.match(/^otpauth:\/\/totp\/Pulse%20Auth:/).and.contain(`secret=${enrolment.body.secret}`);
       expect((await app.request('GET', '/v1/me/mfa', { token: accessToken })).body).to.deep.equal({
@@ -54,7 +54,7 @@ describe('multi-factor sign-in', () => {
       expect(new Set(confirmed.body.recoveryCodes).size).to.equal(10);
       expect((await app.request('GET', '/v1/me/mfa', { token: accessToken })).body).to.include({ totpEnabled: true, recoveryCodesRemaining: 10 });
 
-      const again = await app.request('POST', '/v1/me/mfa/totp', { token: accessToken });
+      const again = await app.request('POST', '/v1/me/mfa/totp', { token: accessToken, body: { password: account.password } });
       expect(again.status).to.equal(409);
       expect(again.body.code).to.equal('totp-already-enabled');
     });
@@ -147,7 +147,7 @@ describe('multi-factor sign-in', () => {
     it('mails a 6-digit code at sign-in that completes it once', async () => {
       const account = await app.createUser();
       const { accessToken } = await app.login(account.email, account.password);
-      const enabled = await app.request('PUT', '/v1/me/mfa/email', { token: accessToken });
+      const enabled = await app.request('PUT', '/v1/me/mfa/email', { token: accessToken, body: { password: account.password } });
       expect(enabled.body).to.include({ emailOtpEnabled: true });
 
       const before = app.mail.mails.length;
@@ -168,7 +168,7 @@ describe('multi-factor sign-in', () => {
     it('does not accept the code of another challenge', async () => {
       const account = await app.createUser();
       const { accessToken } = await app.login(account.email, account.password);
-      await app.request('PUT', '/v1/me/mfa/email', { token: accessToken });
+      await app.request('PUT', '/v1/me/mfa/email', { token: accessToken, body: { password: account.password } });
       const before = app.mail.mails.length;
       const first = await startLogin(account);
       const firstCode = /\b(\d{6})\b/.exec((await app.mail.next(account.email, { subject: /sign-in code/, after: before })).text)![1];
@@ -196,7 +196,7 @@ describe('multi-factor sign-in', () => {
     it('turns email codes off with the password', async () => {
       const account = await app.createUser();
       const { accessToken } = await app.login(account.email, account.password);
-      await app.request('PUT', '/v1/me/mfa/email', { token: accessToken });
+      await app.request('PUT', '/v1/me/mfa/email', { token: accessToken, body: { password: account.password } });
       expect((await app.request('DELETE', '/v1/me/mfa/email', { token: accessToken, body: { password: account.password } })).status).to.equal(204);
       expect((await startLogin(account)).body).to.have.property('accessToken');
     });

@@ -178,7 +178,7 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
       const owner = await tokensFor(result.refreshCookie);
       expect(owner.user.email).to.equal(victim);
 
-      const verify = await app.request('POST', '/v1/auth/verify-email', { body: { token: link } });
+      const verify = await app.request('POST', '/v1/auth/verify-email', { body: { token: link, password: attackerPassword } });
       expect(verify.status).to.equal(400);
       expect(verify.body.code).to.equal('invalid-verification-token');
       const attackerLogin = await app.request('POST', '/v1/auth/login', { body: { email: victim, password: attackerPassword } });
@@ -324,60 +324,92 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
   });
 
   describe('linking a provider to the signed-in account', () => {
-    it('adds the identity to the account of the refresh cookie, even when the provider email differs', async () => {
+    /** startIdentityLink with a proof: the authorizeUrl to send a browser to. */
+    async function linkUrl(accessToken: string, proof: Record<string, string> = {}) {
+      const reply = await app.request('POST', '/v1/me/identities/acme/link', { token: accessToken, body: proof });
+      expect(reply.status, reply.text).to.equal(200);
+      expect(reply.headers.get('cache-control')).to.equal('no-store');
+      return reply.body.authorizeUrl as string;
+    }
+
+    it('adds the identity through a link ticket asked for with the password, even when the provider email differs', async () => {
       const local = await app.createUser();
-      const browser = newBrowser();
-      const signedIn = await app.request('POST', '/v1/auth/login', { body: { email: local.email, password: local.password, refreshTokenDelivery: 'cookie' } });
-      expect(signedIn.status).to.equal(200);
-      for (const setCookie of signedIn.headers.getSetCookie()) browser.store(`${app.baseUrl}/v1/auth/login`, setCookie);
-      expect(browser.cookieHeader(`${app.baseUrl}/v1/auth/oauth/acme/authorize`)).to.match(/pulse_auth_refresh=/);
+      const signedIn = await app.login(local.email, local.password);
+      const url = await linkUrl(signedIn.accessToken, { password: local.password });
+      expect(url.startsWith(`${app.baseUrl}/v1/auth/oauth/acme/authorize?intent=link&linkTicket=`), url).to.equal(true);
 
       const elsewhere = uniqueEmail('work-address');
       const login = providerUser({ email: elsewhere, email_verified: true });
-      const result = await browser.signIn('acme', { login, intent: 'link' });
+      const before = app.mail.mails.length;
+      const result = await newBrowser().follow(url, { login });
       expectLanding(result, { provider: 'acme', linked: 'true' });
       const tokens = await tokensFor(result.refreshCookie);
       expect(tokens.user.id).to.equal(local.user.id);
-      const identities = await identitiesOf(signedIn.body.accessToken);
+      const identities = await identitiesOf(signedIn.accessToken);
       expect(identities).to.have.length(1);
       expect(identities[0]).to.include({ provider: 'acme', email: elsewhere });
+      const notice = await app.mail.next(local.email, { subject: /sign-in provider was linked/, after: before });
+      expect(notice.text).to.contain(`acme (${elsewhere})`);
 
       // From now on that provider account signs into this account, in any browser.
       const later = await newBrowser().signIn('acme', { login });
       expectLanding(later, { provider: 'acme' });
       expect((await tokensFor(later.refreshCookie)).user.id).to.equal(local.user.id);
+
+      // The ticket worked once.
+      const again = await newBrowser().follow(url, { login });
+      expectLanding(again, { error: 'link-expired' });
     });
 
     it('refuses to link a provider account that already belongs to another user (identity-in-use)', async () => {
       const owner = await providerAccount();
       const other = await app.createUser();
-      const browser = newBrowser();
-      const signedIn = await app.request('POST', '/v1/auth/login', { body: { email: other.email, password: other.password, refreshTokenDelivery: 'cookie' } });
-      for (const setCookie of signedIn.headers.getSetCookie()) browser.store(`${app.baseUrl}/v1/auth/login`, setCookie);
-
-      const result = await browser.signIn('acme', { login: owner.login, intent: 'link' });
+      const signedIn = await app.login(other.email, other.password);
+      const result = await newBrowser().follow(await linkUrl(signedIn.accessToken, { password: other.password }), { login: owner.login });
       expectLanding(result, { error: 'identity-in-use' });
       expect(result.refreshCookie).to.equal(undefined);
-      expect(await identitiesOf(signedIn.body.accessToken)).to.deep.equal([]);
+      expect(await identitiesOf(signedIn.accessToken)).to.deep.equal([]);
       expect(await identitiesOf(owner.accessToken)).to.have.length(1);
     });
 
-    it('answers sign-in-required for intent=link without a live session, before going to the provider', async () => {
+    it('answers link-expired, before going to the provider, for intent=link without a ticket, with a garbage ticket, or after the session ended', async () => {
       const login = providerUser({ email: uniqueEmail('nobody'), email_verified: true });
-      const anonymous = await newBrowser().signIn('acme', { login, intent: 'link' });
-      expectLanding(anonymous, { error: 'sign-in-required' });
-      expect(anonymous.visited).to.have.length(1);
+      for (const query of ['?intent=link', '?intent=link&linkTicket=not-a-ticket']) {
+        const result = await newBrowser().follow(`${app.baseUrl}/v1/auth/oauth/acme/authorize${query}`, { login });
+        expectLanding(result, { error: 'link-expired' });
+        expect(result.visited, query).to.have.length(1);
+      }
 
-      // A refresh cookie of a session that has ended does not count as signed in.
       const local = await app.createUser();
-      const signedIn = await app.request('POST', '/v1/auth/login', { body: { email: local.email, password: local.password, refreshTokenDelivery: 'cookie' } });
-      await app.request('POST', '/v1/auth/logout', { token: signedIn.body.accessToken });
-      const browser = newBrowser();
-      for (const setCookie of signedIn.headers.getSetCookie()) browser.store(`${app.baseUrl}/v1/auth/login`, setCookie);
-      const stale = await browser.signIn('acme', { login, intent: 'link' });
-      expectLanding(stale, { error: 'sign-in-required' });
+      const signedIn = await app.login(local.email, local.password);
+      const url = await linkUrl(signedIn.accessToken, { password: local.password });
+      await app.request('POST', '/v1/auth/logout', { token: signedIn.accessToken });
+      const stale = await newBrowser().follow(url, { login });
+      expectLanding(stale, { error: 'link-expired' });
       const { accessToken } = await app.login(local.email, local.password);
       expect(await identitiesOf(accessToken)).to.deep.equal([]);
+    });
+
+    it('does not link when the session that asked ends while the person is at the provider', async () => {
+      const local = await app.createUser();
+      const signedIn = await app.login(local.email, local.password);
+      const login = providerUser({ email: uniqueEmail('slow'), email_verified: true });
+      const browser = newBrowser();
+      const atCallback = await browser.follow(await linkUrl(signedIn.accessToken, { password: local.password }), { login, stopAtCallback: true });
+      await app.request('POST', '/v1/auth/logout-all', { token: signedIn.accessToken });
+      const result = await browser.follow(atCallback.location);
+      expectLanding(result, { error: 'link-expired' });
+      const { accessToken } = await app.login(local.email, local.password);
+      expect(await identitiesOf(accessToken)).to.deep.equal([]);
+    });
+
+    it('lets a ticket expire after 5 minutes', async () => {
+      const local = await app.createUser();
+      const signedIn = await app.login(local.email, local.password);
+      const url = await linkUrl(signedIn.accessToken, { password: local.password });
+      app.clock.advance(301);
+      const result = await newBrowser().follow(url, { login: providerUser({ email: uniqueEmail('late'), email_verified: true }) });
+      expectLanding(result, { error: 'link-expired' });
     });
   });
 

@@ -18,11 +18,11 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
     expect(mail.subject).to.equal('Confirm your email address');
     expect(mail.text).to.contain('http://app.test/verify-email?token=');
 
-    const verified = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail) } });
+    const verified = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail), password: 'a perfectly fine passphrase' } });
     expect(verified.status).to.equal(200);
     expect(verified.body).to.include({ email, name: 'Ada', role: 'user', emailVerified: true });
 
-    const again = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail) } });
+    const again = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail), password: 'a perfectly fine passphrase' } });
     expect(again.status).to.equal(400);
     expect(again.body.code).to.equal('invalid-verification-token');
   });
@@ -53,9 +53,9 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
     await app.request('POST', '/v1/auth/register', { body: { email, password: 'second passphrase here' } });
     const second = await app.mail.next(email, { after: count });
 
-    const old = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(first) } });
+    const old = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(first), password: 'first passphrase here' } });
     expect(old.status).to.equal(400);
-    const fresh = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(second) } });
+    const fresh = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(second), password: 'second passphrase here' } });
     expect(fresh.status).to.equal(200);
     expect((await app.request('POST', '/v1/auth/login', { body: { email, password: 'second passphrase here' } })).status).to.equal(200);
     expect((await app.request('POST', '/v1/auth/login', { body: { email, password: 'first passphrase here' } })).status).to.equal(401);
@@ -78,7 +78,7 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
     await app.request('POST', '/v1/auth/register', { body: { email, password: 'a perfectly fine passphrase' } });
     const token = tokenFrom(await app.mail.next(email));
     const replies = await Promise.all(
-      Array.from({ length: 20 }, () => app.request('POST', '/v1/auth/verify-email', { body: { token } })),
+      Array.from({ length: 20 }, () => app.request('POST', '/v1/auth/verify-email', { body: { token, password: 'a perfectly fine passphrase' } })),
     );
     expect(replies.filter((r) => r.status === 200)).to.have.length(1);
     expect(replies.filter((r) => r.status === 400)).to.have.length(19);
@@ -89,7 +89,7 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
     await app.request('POST', '/v1/auth/register', { body: { email, password: 'a perfectly fine passphrase' } });
     const token = tokenFrom(await app.mail.next(email));
     app.clock.advance(app.services.config.VERIFICATION_TTL + 1);
-    const reply = await app.request('POST', '/v1/auth/verify-email', { body: { token } });
+    const reply = await app.request('POST', '/v1/auth/verify-email', { body: { token, password: 'a perfectly fine passphrase' } });
     expect(reply.status).to.equal(400);
     expect(reply.body.code).to.equal('invalid-verification-token');
   });
@@ -128,8 +128,8 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
       expect(reply.status).to.equal(202);
       const second = await app.mail.next(email, { after: count });
       expect(tokenFrom(second)).not.to.equal(tokenFrom(first));
-      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(first) } })).status).to.equal(400);
-      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(second) } })).status).to.equal(200);
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(first), password: 'a perfectly fine passphrase' } })).status).to.equal(400);
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(second), password: 'a perfectly fine passphrase' } })).status).to.equal(200);
     });
 
     it('answers 202 for unknown and verified emails alike, mailing nothing', async () => {

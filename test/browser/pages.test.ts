@@ -174,7 +174,7 @@ describe('hosted pages in a real browser (headless Chromium)', function () {
   }
 
   describe('verify-email', () => {
-    it('confirms the address from the link in the mail, then the account signs in through the API', async () => {
+    it('confirms the address only when the person enters the sign-up password and presses the button', async () => {
       const email = uniqueEmail('browser-verify');
       const link = linkIn(await register(email), '/verify-email');
       expect(link.startsWith(`${app.baseUrl}/verify-email?token=`), link).to.equal(true);
@@ -182,12 +182,35 @@ describe('hosted pages in a real browser (headless Chromium)', function () {
       expect(early.status, 'no account before the link is used').to.equal(401);
 
       const page = await newPage();
-      const verified = page.waitForResponse((response) => response.url().endsWith('/v1/auth/verify-email'));
+      const calls: string[] = [];
+      page.on('request', (request) => {
+        if (request.url().includes('/v1/')) calls.push(request.url());
+      });
       await page.goto(link);
-      expect((await verified).status()).to.equal(200);
+      const password = page.getByLabel('Your password');
+      await password.waitFor({ state: 'visible' });
+      expect(page.url(), 'the token is gone from the address bar').to.equal(`${app.baseUrl}/verify-email`);
+      await page.waitForTimeout(300);
+      expect(calls, 'opening the page (as a mail scanner does) calls nothing').to.deep.equal([]);
+      await screenshot(page, 'verify-email-form');
+
+      // A password that is not the sign-up's: refused next to the field, and the link still works.
+      await password.fill('not the password I chose');
+      let answered = page.waitForResponse((response) => response.url().endsWith('/v1/auth/verify-email'));
+      await page.getByRole('button', { name: 'Confirm my email address' }).click();
+      expect((await answered).status()).to.equal(403);
+      await waitForText(page, problemOf(page), 'The password does not match this sign-up');
+      expect(await page.locator('#password-error').innerText()).to.contain('not the password of this registration');
+      expect(await password.getAttribute('aria-invalid')).to.equal('true');
+      await screenshot(page, 'verify-email-wrong-password');
+
+      await password.fill(PASSWORD);
+      answered = page.waitForResponse((response) => response.url().endsWith('/v1/auth/verify-email'));
+      await page.getByRole('button', { name: 'Confirm my email address' }).click();
+      expect((await answered).status()).to.equal(200);
       expect(await waitForText(page, statusOf(page), 'Your email is confirmed; you can sign in now.')).to.contain(email);
       expect(await problemOf(page).innerText()).to.equal('');
-      expect(page.url(), 'the token is gone from the address bar').to.equal(`${app.baseUrl}/verify-email`);
+      expect(await page.locator('#verify-form').isHidden()).to.equal(true);
       await screenshot(page, 'verify-email-confirmed');
 
       const session = await app.login(email, PASSWORD);
@@ -195,19 +218,37 @@ describe('hosted pages in a real browser (headless Chromium)', function () {
       expect(me.body).to.include({ email, emailVerified: true });
     });
 
+    it('pre-account hijack by a link scanner: loading the link and its script makes no account', async () => {
+      const email = uniqueEmail('browser-scanner');
+      const link = linkIn(await register(email), '/verify-email');
+      // A scanner fetches the link, and one that runs scripts loads the page too, but presses nothing.
+      expect((await fetch(link)).status).to.equal(200);
+      const page = await newPage();
+      await page.goto(link);
+      await page.getByLabel('Your password').waitFor({ state: 'visible' });
+      await page.waitForTimeout(500);
+      await page.close();
+      expect((await app.request('POST', '/v1/auth/login', { body: { email, password: PASSWORD } })).status).to.equal(401);
+      // The link is unspent: the owner can still confirm with it.
+      const token = new URL(link).searchParams.get('token')!;
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token, password: PASSWORD } })).status).to.equal(200);
+    });
+
     it("shows the problem's title and detail for a used link and for a garbage token", async () => {
       const email = uniqueEmail('browser-verify-twice');
       const link = linkIn(await register(email), '/verify-email');
       const token = new URL(link).searchParams.get('token')!;
-      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token } })).status).to.equal(200);
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token, password: PASSWORD } })).status).to.equal(200);
 
       for (const [name, url, sent] of [
         ['used', link, token],
         ['garbage', `${app.baseUrl}/verify-email?token=not-a-real-token-${Date.now()}`, `not-a-real-token-`],
       ] as const) {
         const page = await newPage();
-        const answered = page.waitForResponse((response) => response.url().endsWith('/v1/auth/verify-email'));
         await page.goto(url);
+        await page.getByLabel('Your password').fill(PASSWORD);
+        const answered = page.waitForResponse((response) => response.url().endsWith('/v1/auth/verify-email'));
+        await page.getByRole('button', { name: 'Confirm my email address' }).click();
         const response = await answered;
         expect(response.request().postDataJSON().token, name).to.contain(sent);
         const problem = await response.json();
@@ -235,7 +276,7 @@ describe('hosted pages in a real browser (headless Chromium)', function () {
     it('sets a new password from the link in the mail: a weak one is refused with the reason, a good one works', async () => {
       const email = uniqueEmail('browser-reset');
       const link = linkIn(await register(email), '/verify-email');
-      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: new URL(link).searchParams.get('token') } })).status).to.equal(200);
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: new URL(link).searchParams.get('token'), password: PASSWORD } })).status).to.equal(200);
       const oldSession = await app.login(email, PASSWORD);
 
       const before = app.mail.mails.length;
@@ -369,9 +410,9 @@ describe('hosted pages in a real browser (headless Chromium)', function () {
       // A password account with email codes on; the provider vouches for its email, so the identity joins it.
       const email = uniqueEmail('browser-mfa');
       const link = linkIn(await register(email), '/verify-email');
-      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: new URL(link).searchParams.get('token') } })).status).to.equal(200);
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: new URL(link).searchParams.get('token'), password: PASSWORD } })).status).to.equal(200);
       const { accessToken } = await app.login(email, PASSWORD);
-      expect((await app.request('PUT', '/v1/me/mfa/email', { token: accessToken })).body.emailOtpEnabled).to.equal(true);
+      expect((await app.request('PUT', '/v1/me/mfa/email', { token: accessToken, body: { password: PASSWORD } })).body.emailOtpEnabled).to.equal(true);
 
       const page = await newPage();
       const before = app.mail.mails.length;

@@ -155,7 +155,7 @@ export class TestServer {
     const registered = await this.request('POST', '/v1/auth/register', { body: { email, password, ...(options.name ? { name: options.name } : {}) } });
     expect(registered.status).to.equal(202);
     const mail = await this.mail.next(email, { subject: /Confirm/, after: before });
-    const verified = await this.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail) } });
+    const verified = await this.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail), password } });
     expect(verified.status).to.equal(200);
     return { email, password, user: verified.body };
   }

@@ -93,7 +93,7 @@ const shown = (result: CliResult) => `exit ${result.code}\n--- stdout\n${result.
     const before = mail.mails.length;
     expect((await call(on, 'POST', '/v1/auth/register', { body: { email, password: PASSWORD } })).status).to.equal(202);
     const message = await mail.next(email, { subject: /Confirm/, after: before, timeoutMs: 20_000 });
-    const verified = await call(verifyOn, 'POST', '/v1/auth/verify-email', { body: { token: tokenFrom(message) } });
+    const verified = await call(verifyOn, 'POST', '/v1/auth/verify-email', { body: { token: tokenFrom(message), password: PASSWORD } });
     expect(verified.status, verified.text).to.equal(200);
     return { email, id: verified.body.id as string };
   }

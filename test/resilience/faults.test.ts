@@ -105,7 +105,7 @@ describe('faults: PostgreSQL goes away mid-run and comes back', function () {
       await app.login(account.email, account.password);
       expect((await app.request('POST', '/v1/auth/register', { body: { email: newcomer, password } })).status).to.equal(202);
       const mail = await app.mail.next(newcomer, { subject: /Confirm/ });
-      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail) } })).status).to.equal(200);
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail), password } })).status).to.equal(200);
       await app.login(newcomer, password);
 
       // The outage was logged without any secret in it.

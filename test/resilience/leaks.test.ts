@@ -106,7 +106,7 @@ describe('resilience: no secret in logs or in the wrong answer', function () {
       expect((await call(email, 'POST', '/v1/auth/register', { body: { email, password } })).status).to.equal(202);
       const token = tokenFrom(await mailFor(email, /Confirm/, before));
       keep(email, `verification token of ${email}`, token, false);
-      expect((await call(email, 'POST', '/v1/auth/verify-email', { body: { token } })).status).to.equal(200);
+      expect((await call(email, 'POST', '/v1/auth/verify-email', { body: { token, password } })).status).to.equal(200);
     }
     let before = app.mail.mails.length;
     await call(C, 'POST', '/v1/auth/register', { body: { email: C, password: passwords.c } });
@@ -168,7 +168,7 @@ describe('resilience: no secret in logs or in the wrong answer', function () {
     token = session.body.accessToken;
     keep(A, 'access token (before TOTP)', token);
     keep(A, 'refresh token (before TOTP)', session.body.refreshToken);
-    const enrolment = await call(A, 'POST', '/v1/me/mfa/totp', { token });
+    const enrolment = await call(A, 'POST', '/v1/me/mfa/totp', { token, body: { password: passwords.a3 } });
     const totpSecret = enrolment.body.secret as string;
     keep(A, 'TOTP secret', totpSecret);
     const wrongCode = await call(A, 'POST', '/v1/me/mfa/totp/confirm', { token, body: { code: '000000' } });
@@ -201,7 +201,7 @@ describe('resilience: no secret in logs or in the wrong answer', function () {
     (regenerated.body.recoveryCodes as string[]).forEach((code, i) => keep(A, `new recovery code ${i}`, code));
 
     // Email codes as a second factor.
-    expect((await call(A, 'PUT', '/v1/me/mfa/email', { token })).status).to.be.oneOf([200, 204]);
+    expect((await call(A, 'PUT', '/v1/me/mfa/email', { token, body: { password: passwords.a3 } })).status).to.be.oneOf([200, 204]);
     await app.services.mailer.idle();
     before = app.mail.mails.length;
     const emailChallenge = await call(A, 'POST', '/v1/auth/login', { body: { email: A, password: passwords.a3, refreshTokenDelivery: 'body' } });

@@ -55,7 +55,7 @@ describe('SDK journeys (sdk/ against the real server)', () => {
     expect(registered.data!.message).to.be.a('string').and.not.equal('');
 
     const mail = await app.mail.next(email, { subject: /Confirm/, after: before });
-    const verified = await sdk.POST('/v1/auth/verify-email', { body: { token: tokenFrom(mail) } });
+    const verified = await sdk.POST('/v1/auth/verify-email', { body: { token: tokenFrom(mail), password } });
     expect(verified.error, JSON.stringify(verified.error)).to.equal(undefined);
     const user = verified.data!;
     expect(user).to.include({ email, name: 'Ada Lovelace', emailVerified: true, role: 'user' });
@@ -147,7 +147,7 @@ describe('SDK journeys (sdk/ against the real server)', () => {
     const first = await logIn(sdk, email, password);
     sdk.setAccessToken(first.accessToken);
 
-    const enrolment = await sdk.POST('/v1/me/mfa/totp');
+    const enrolment = await sdk.POST('/v1/me/mfa/totp', { body: { password } });
     expect(enrolment.error, JSON.stringify(enrolment.error)).to.equal(undefined);
     const { secret, otpauthUri } = enrolment.data!;
     expect(otpauthUri).to.match(/^otpauth:\/\/totp\//).and.contain(`secret=${secret}`);

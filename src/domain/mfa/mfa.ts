@@ -8,7 +8,7 @@ import { remainingRecoveryCodes, replaceRecoveryCodes, spendRecoveryCode } from 
 import type { Proof, Reauthentication } from '../users/reauthentication.js';
 import type { Invalidations } from '../cache/invalidations.js';
 import { enqueueMail } from '../../mail/outbox.js';
-import { signInCodeMail } from '../../mail/templates.js';
+import { securityChangeMail, signInCodeMail } from '../../mail/templates.js';
 import { ProblemError } from '../../http/problem.js';
 import type { ClientInfo, Principal } from '../../http/context.js';
 import type { components } from '../../../generated/openapi.js';
@@ -18,6 +18,7 @@ export type MfaStatus = components['schemas']['MfaStatus'];
 
 export interface MfaOptions {
   issuer: string;
+  appUrl: string;
   challengeTtlSeconds: number;
   maxAttempts: number;
 }
@@ -47,9 +48,11 @@ export class Mfa {
     };
   }
 
-  async enrollTotp(em: EntityManager, principal: Principal) {
+  /** A step-up operation: whoever holds only a session must not be able to add a factor the owner lacks. */
+  async enrollTotp(em: EntityManager, principal: Principal, proof: Proof, client: ClientInfo) {
     const user = await this.reauthentication.loadUser(em, principal);
     if (user.totpEnabledAt) throw new ProblemError('totp-already-enabled', { detail: 'Turn the authenticator app off before enrolling another one.' });
+    await this.reauthentication.confirm(em, user, principal, proof, client);
     user.totpSecret = newTotpSecret();
     user.totpLastStep = null;
     await em.flush();
@@ -71,13 +74,14 @@ export class Mfa {
       const now = this.clock.now();
       await tx.nativeUpdate(UserSchema, { id: user.id }, { totpEnabledAt: now, totpLastStep: step, updatedAt: now });
       await this.invalidations.userChanged(tx, user.id);
+      enqueueMail(tx, now, user.email, securityChangeMail({ kind: 'totp-enabled' }, { appUrl: this.options.appUrl }));
       return replaceRecoveryCodes(tx, user.id, now);
     });
   }
 
-  async disableTotp(em: EntityManager, principal: Principal, proof: Proof): Promise<void> {
+  async disableTotp(em: EntityManager, principal: Principal, proof: Proof, client: ClientInfo): Promise<void> {
     const user = await this.reauthentication.loadUser(em, principal);
-    await this.reauthentication.confirm(em, user, principal, proof);
+    await this.reauthentication.confirm(em, user, principal, proof, client);
     await em.transactional(async (tx) => {
       const now = this.clock.now();
       await tx.nativeUpdate(UserSchema, { id: user.id }, { totpSecret: null, totpEnabledAt: null, totpLastStep: null, updatedAt: now });
@@ -86,25 +90,57 @@ export class Mfa {
     });
   }
 
-  async enableEmailOtp(em: EntityManager, principal: Principal): Promise<MfaStatus> {
-    const now = this.clock.now();
-    await em.nativeUpdate(UserSchema, { id: principal.userId, emailOtpEnabledAt: null }, { emailOtpEnabledAt: now, updatedAt: now });
-    await this.invalidations.userChanged(em, principal.userId);
+  /** A step-up operation, like enrollTotp. Turning it on again when it is on changes nothing and mails nobody. */
+  async enableEmailOtp(em: EntityManager, principal: Principal, proof: Proof, client: ClientInfo): Promise<MfaStatus> {
+    const user = await this.reauthentication.loadUser(em, principal);
+    if (!user.emailOtpEnabledAt) {
+      await this.reauthentication.confirm(em, user, principal, proof, client);
+      await em.transactional(async (tx) => {
+        const now = this.clock.now();
+        const turnedOn = await tx.nativeUpdate(UserSchema, { id: user.id, emailOtpEnabledAt: null }, { emailOtpEnabledAt: now, updatedAt: now });
+        if (turnedOn === 0) return;
+        await this.invalidations.userChanged(tx, user.id);
+        enqueueMail(tx, now, user.email, securityChangeMail({ kind: 'email-otp-enabled' }, { appUrl: this.options.appUrl }));
+      });
+    }
     return this.status(em.fork(), principal.userId);
   }
 
-  async disableEmailOtp(em: EntityManager, principal: Principal, proof: Proof): Promise<void> {
+  async disableEmailOtp(em: EntityManager, principal: Principal, proof: Proof, client: ClientInfo): Promise<void> {
     const user = await this.reauthentication.loadUser(em, principal);
-    await this.reauthentication.confirm(em, user, principal, proof);
+    await this.reauthentication.confirm(em, user, principal, proof, client);
     await em.nativeUpdate(UserSchema, { id: user.id }, { emailOtpEnabledAt: null, updatedAt: this.clock.now() });
     await this.invalidations.userChanged(em, user.id);
   }
 
-  async regenerateRecoveryCodes(em: EntityManager, principal: Principal, proof: Proof): Promise<string[]> {
+  async regenerateRecoveryCodes(em: EntityManager, principal: Principal, proof: Proof, client: ClientInfo): Promise<string[]> {
     const user = await this.reauthentication.loadUser(em, principal);
     if (!user.totpEnabledAt) throw new ProblemError('totp-not-enabled', { detail: 'Recovery codes come with an authenticator app; turn one on first.' });
-    await this.reauthentication.confirm(em, user, principal, proof);
+    await this.reauthentication.confirm(em, user, principal, proof, client);
     return em.transactional((tx) => replaceRecoveryCodes(tx, user.id, this.clock.now()));
+  }
+
+  /**
+   * An administrator turns every second factor of a user off (a lost phone, or a factor someone else added):
+   * the authenticator app with its recovery codes, email codes, and sign-ins waiting for a second factor. The
+   * owner is mailed. False when there is no such user.
+   */
+  async resetByAdmin(em: EntityManager, userId: string): Promise<boolean> {
+    return em.transactional(async (tx) => {
+      const user = await tx.findOne(UserSchema, { id: userId }, { fields: ['id', 'email'] });
+      if (!user) return false;
+      const now = this.clock.now();
+      await tx.nativeUpdate(
+        UserSchema,
+        { id: user.id },
+        { totpSecret: null, totpEnabledAt: null, totpLastStep: null, emailOtpEnabledAt: null, updatedAt: now },
+      );
+      await tx.nativeDelete(RecoveryCodeSchema, { userId: user.id });
+      await tx.nativeDelete(MfaChallengeSchema, { userId: user.id, consumedAt: null });
+      await this.invalidations.userChanged(tx, user.id);
+      enqueueMail(tx, now, user.email, securityChangeMail({ kind: 'mfa-reset-by-admin' }, { appUrl: this.options.appUrl }));
+      return true;
+    });
   }
 
   /** A sign-in waiting for its second factor; with email codes on, the code is mailed in the same transaction. */

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import type { Logger } from 'pino';
-import { IdentitySchema, OAuthStateSchema, PendingRegistrationSchema, UserSchema, type User } from '../../db/entities.js';
+import { IdentityLinkTicketSchema, IdentitySchema, OAuthStateSchema, PendingRegistrationSchema, SessionSchema, UserSchema, type User } from '../../db/entities.js';
+import { enqueueMail } from '../../mail/outbox.js';
+import { securityChangeMail } from '../../mail/templates.js';
 import { addSeconds, type Clock } from '../clock.js';
 import { constantTimeEqual, hashToken, randomSecret } from '../tokens/secrets.js';
 import { normaliseEmail } from '../users/views.js';
@@ -11,6 +13,7 @@ import { ProviderUnavailable, type Providers } from './providers.js';
 import type { ProviderConfig } from '../../config/load.js';
 
 const STATE_TTL_SECONDS = 600;
+const LINK_TICKET_TTL_SECONDS = 300;
 
 /** Deleted, locked or unverified accounts do not sign in, whatever the way in. */
 const canSignIn = (user: User) => !user.deletedAt && !user.lockedAt && user.emailVerified;
@@ -24,6 +27,7 @@ export type SocialSignInError =
   | 'email-not-verified'
   | 'identity-in-use'
   | 'sign-in-required'
+  | 'link-expired'
   | 'account-disabled';
 
 export class SocialSignInFailed extends Error {
@@ -53,20 +57,66 @@ export interface Finished {
  *
  * Linking rules against account pre-hijacking: an identity joins an existing account only when the provider says
  * the email is verified (local accounts are verified by construction); a pending registration with that email
- * never captures it (its link simply stops working once the account exists).
+ * never captures it (its link simply stops working once the account exists). The owner is mailed whenever an
+ * identity joins an account.
+ *
+ * Linking to the signed-in account needs a link ticket (`createLinkTicket`), which the caller hands out only after
+ * a step-up proof: a stolen session, refresh token or access token alone cannot add an attacker's identity, which
+ * would otherwise outlive a password reset.
  */
 export class SocialSignIn {
   constructor(
     private readonly providers: Providers,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly options: { adminEmails: ReadonlySet<string> },
+    private readonly options: { adminEmails: ReadonlySet<string>; publicUrl: string; appUrl: string },
   ) {}
 
-  async start(em: EntityManager, provider: ProviderConfig, intent: { linkUserId: string | null }): Promise<Started> {
+  /** A single-use permission for this session's account to link an identity of `provider` (5 minutes). */
+  async createLinkTicket(em: EntityManager, input: { userId: string; sessionId: string; provider: ProviderConfig }) {
+    const ticket = randomSecret();
+    const now = this.clock.now();
+    const expiresAt = addSeconds(now, LINK_TICKET_TTL_SECONDS);
+    em.create(IdentityLinkTicketSchema, {
+      id: randomUUID(),
+      ticketHash: hashToken(ticket),
+      userId: input.userId,
+      sessionId: input.sessionId,
+      provider: input.provider.name,
+      createdAt: now,
+      expiresAt,
+      usedAt: null,
+    });
+    await em.flush();
+    const query = new URLSearchParams({ intent: 'link', linkTicket: ticket });
+    return { authorizeUrl: `${this.options.publicUrl}/v1/auth/oauth/${input.provider.name}/authorize?${query}`, expiresAt };
+  }
+
+  /** Spends a link ticket (a conditional update: it works once); whose account and session it was for. */
+  private async takeLinkTicket(em: EntityManager, provider: ProviderConfig, ticket: string) {
+    const now = this.clock.now();
+    const ticketHash = hashToken(ticket);
+    const spent = await em.nativeUpdate(
+      IdentityLinkTicketSchema,
+      { ticketHash, provider: provider.name, usedAt: null, expiresAt: { $gt: now } },
+      { usedAt: now },
+    );
+    if (spent !== 1) throw new SocialSignInFailed('link-expired');
+    const row = await em.findOneOrFail(IdentityLinkTicketSchema, { ticketHash });
+    if (!(await this.sessionIsLive(em, row.sessionId, row.userId))) throw new SocialSignInFailed('link-expired');
+    return row;
+  }
+
+  private async sessionIsLive(em: EntityManager, sessionId: string, userId: string) {
+    const now = this.clock.now();
+    return (await em.count(SessionSchema, { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: now } })) === 1;
+  }
+
+  async start(em: EntityManager, provider: ProviderConfig, intent: { linkTicket: string | null }): Promise<Started> {
     const config = await this.providers.configuration(provider).catch((error) => {
       throw new SocialSignInFailed('provider-unavailable', { cause: error });
     });
+    const link = intent.linkTicket === null ? null : await this.takeLinkTicket(em, provider, intent.linkTicket);
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const codeVerifier = oidc.randomPKCECodeVerifier();
@@ -79,8 +129,9 @@ export class SocialSignIn {
       provider: provider.name,
       codeVerifier,
       nonce,
-      intent: intent.linkUserId ? 'link' : 'login',
-      linkUserId: intent.linkUserId,
+      intent: link ? 'link' : 'login',
+      linkUserId: link?.userId ?? null,
+      linkSessionId: link?.sessionId ?? null,
       createdAt: now,
       expiresAt: addSeconds(now, STATE_TTL_SECONDS),
     });
@@ -128,6 +179,10 @@ export class SocialSignIn {
       throw new SocialSignInFailed(error instanceof ProviderUnavailable ? 'provider-unavailable' : 'provider-error', { cause: error });
     }
 
+    // The session that asked for the link may have ended meanwhile (the owner signed out everywhere): no link then.
+    if (pending.linkSessionId && !(await this.sessionIsLive(em, pending.linkSessionId, pending.linkUserId!))) {
+      throw new SocialSignInFailed('link-expired');
+    }
     try {
       return await em.transactional((tx) => this.resolveUser(tx, provider, claims, pending.linkUserId));
     } catch (error) {
@@ -165,7 +220,7 @@ export class SocialSignIn {
       const user = await em.findOne(UserSchema, { id: linkUserId, deletedAt: null });
       if (!user) throw new SocialSignInFailed('sign-in-required');
       if (await em.count(IdentitySchema, { userId: user.id, provider: provider.name })) throw new SocialSignInFailed('identity-in-use');
-      this.addIdentity(em, user.id, provider, claims.sub, email, now);
+      this.addIdentity(em, user, provider, claims.sub, email, now);
       return { user, provider, linked: true };
     }
 
@@ -174,7 +229,7 @@ export class SocialSignIn {
     if (account && !canSignIn(account)) throw new SocialSignInFailed('account-disabled');
     if (account) {
       if (await em.count(IdentitySchema, { userId: account.id, provider: provider.name })) throw new SocialSignInFailed('identity-in-use');
-      this.addIdentity(em, account.id, provider, claims.sub, email, now);
+      this.addIdentity(em, account, provider, claims.sub, email, now);
       return { user: account, provider, linked: true };
     }
 
@@ -187,11 +242,23 @@ export class SocialSignIn {
     });
     // Sign-ups still waiting for their link lose the race: the address now has an account.
     await em.nativeDelete(PendingRegistrationSchema, { email });
-    this.addIdentity(em, user.id, provider, claims.sub, email, now);
+    this.addIdentity(em, user, provider, claims.sub, email, now, { newAccount: true });
     return { user, provider, linked: false };
   }
 
-  private addIdentity(em: EntityManager, userId: string, provider: ProviderConfig, subject: string, email: string | null, now: Date) {
-    em.create(IdentitySchema, { id: randomUUID(), userId, provider: provider.name, subject, email, createdAt: now, lastUsedAt: now });
+  /** Adds the identity; to an existing account, it also mails the owner (a new way into their account). */
+  private addIdentity(
+    em: EntityManager,
+    user: Pick<User, 'id' | 'email'>,
+    provider: ProviderConfig,
+    subject: string,
+    email: string | null,
+    now: Date,
+    options: { newAccount?: boolean } = {},
+  ) {
+    em.create(IdentitySchema, { id: randomUUID(), userId: user.id, provider: provider.name, subject, email, createdAt: now, lastUsedAt: now });
+    if (!options.newAccount) {
+      enqueueMail(em, now, user.email, securityChangeMail({ kind: 'identity-linked', identity: { provider: provider.name, email } }, { appUrl: this.options.appUrl }));
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Logger } from 'pino';
-import { PasswordResetTokenSchema, UserSchema } from '../../db/entities.js';
+import { IdentitySchema, PasswordResetTokenSchema, UserSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../clock.js';
 import { hashToken, randomSecret } from '../tokens/secrets.js';
 import { assertStrongPassword } from './policy.js';
@@ -11,7 +11,8 @@ import { enqueueMail } from '../../mail/outbox.js';
 import { passwordChangedMail, passwordResetMail } from '../../mail/templates.js';
 import { normaliseEmail } from '../users/views.js';
 import { ProblemError } from '../../http/problem.js';
-import type { Principal } from '../../http/context.js';
+import type { ClientInfo, Principal } from '../../http/context.js';
+import type { Reauthentication } from '../users/reauthentication.js';
 
 export interface PasswordOptions {
   appUrl: string;
@@ -25,6 +26,7 @@ export class Passwords {
     private readonly clock: Clock,
     private readonly hasher: PasswordHasher,
     private readonly sessions: Sessions,
+    private readonly reauthentication: Reauthentication,
     private readonly logger: Logger,
     private readonly options: PasswordOptions,
   ) {}
@@ -57,16 +59,19 @@ export class Passwords {
         usedAt: null,
       });
       const link = `${this.options.appUrl}/reset-password?token=${encodeURIComponent(token)}`;
-      enqueueMail(tx, now, user.email, passwordResetMail({ link, ttlSeconds: this.options.resetTtlSeconds }));
+      const identities = await tx.find(IdentitySchema, { userId: user.id }, { fields: ['provider', 'email'], orderBy: { createdAt: 'asc' } });
+      enqueueMail(tx, now, user.email, passwordResetMail({ link, ttlSeconds: this.options.resetTtlSeconds, identities }));
       return true;
     });
   }
 
   /**
    * Sets a new password with a reset link. The link is spent by a conditional update, so of several concurrent
-   * uses exactly one wins; every session of the account ends.
+   * uses exactly one wins; every session of the account ends. With `unlinkIdentities`, every linked provider
+   * identity goes too: a reset is how an owner takes an account back, and an identity someone else linked would
+   * otherwise still open it.
    */
-  async resetWithToken(em: EntityManager, token: string, newPassword: string): Promise<string> {
+  async resetWithToken(em: EntityManager, token: string, newPassword: string, options: { unlinkIdentities?: boolean } = {}): Promise<string> {
     assertStrongPassword(newPassword);
     const passwordHash = await this.hasher.hash(newPassword);
     const invalid = () =>
@@ -86,26 +91,34 @@ export class Passwords {
       user.passwordHash = passwordHash;
       user.updatedAt = now;
       await this.sessions.revokeAllOf(tx, user.id, 'password-reset');
-      enqueueMail(tx, now, user.email, passwordChangedMail({ how: 'reset', appUrl: this.options.appUrl }));
+      const unlinked = options.unlinkIdentities ? await tx.find(IdentitySchema, { userId: user.id }, { fields: ['id', 'provider', 'email'] }) : [];
+      if (unlinked.length) await tx.nativeDelete(IdentitySchema, { id: { $in: unlinked.map((identity) => identity.id) } });
+      enqueueMail(tx, now, user.email, passwordChangedMail({ how: 'reset', appUrl: this.options.appUrl, unlinked }));
       return user.id;
     });
   }
 
   /**
-   * Changes the password of the signed-in user. The current password is required when the account has one (an
-   * account made through a social provider may set its first password without it). Every other session ends.
+   * Changes the password of the signed-in user, a step-up operation: the current password when the account has one;
+   * an account without one (made through a social provider) sets its first password with a current code or a fresh
+   * sign-in (see Reauthentication). Wrong proofs are counted like sign-ins. Every other session ends.
    */
-  async change(em: EntityManager, principal: Principal, input: { currentPassword?: string; newPassword: string }): Promise<void> {
-    const user = await em.findOne(UserSchema, { id: principal.userId, deletedAt: null }, { populate: ['passwordHash'] });
-    if (!user) throw new ProblemError('invalid-access-token', { detail: 'The account no longer exists.' });
-    if (user.passwordHash) {
-      const matches = input.currentPassword !== undefined && (await this.hasher.verify(input.currentPassword, user.passwordHash));
-      if (!matches) {
-        throw new ProblemError('current-password-incorrect', {
-          detail: input.currentPassword === undefined ? 'Send the current password.' : 'The current password is not correct.',
-          errors: [{ pointer: '/body/currentPassword', detail: 'missing or not correct' }],
-        });
+  async change(
+    em: EntityManager,
+    principal: Principal,
+    input: { currentPassword?: string; code?: string; newPassword: string },
+    client: ClientInfo,
+  ): Promise<void> {
+    const user = await this.reauthentication.loadUser(em, principal);
+    const hadPassword = Boolean(user.passwordHash);
+    if (hadPassword && input.currentPassword === undefined) throw currentPasswordIncorrect('Send the current password.');
+    try {
+      await this.reauthentication.confirm(em, user, principal, hadPassword ? { password: input.currentPassword } : { code: input.code }, client);
+    } catch (error) {
+      if (hadPassword && error instanceof ProblemError && error.code === 'reauthentication-required') {
+        throw currentPasswordIncorrect('The current password is not correct.');
       }
+      throw error;
     }
     assertStrongPassword(input.newPassword, '/body/newPassword');
     const passwordHash = await this.hasher.hash(input.newPassword);
@@ -114,7 +127,10 @@ export class Passwords {
       await tx.nativeUpdate(UserSchema, { id: user.id }, { passwordHash, updatedAt: now });
       await this.sessions.revokeAllOf(tx, user.id, 'password-change', { except: principal.sessionId });
       await tx.nativeDelete(PasswordResetTokenSchema, { userId: user.id, usedAt: null });
-      enqueueMail(tx, now, user.email, passwordChangedMail({ how: 'change', appUrl: this.options.appUrl }));
+      enqueueMail(tx, now, user.email, passwordChangedMail({ how: hadPassword ? 'change' : 'set', appUrl: this.options.appUrl }));
     });
   }
 }
+
+const currentPasswordIncorrect = (detail: string) =>
+  new ProblemError('current-password-incorrect', { detail, errors: [{ pointer: '/body/currentPassword', detail: 'missing or not correct' }] });

@@ -91,12 +91,25 @@ export class Registration {
    * Turns the registration behind a token into a user, in one transaction: the pending row is claimed with a
    * conditional delete (of many concurrent uses, exactly one deletes it), every other pending row of the email
    * goes, and the user is inserted under the unique email.
+   *
+   * The link proves control of the mailbox, and the password proves that the same person chose it: without that
+   * second check, whoever registered someone else's address with a password of their own would own the account
+   * as soon as the owner (or a mail scanner) opened the link (pre-account hijacking). The token is looked up first,
+   * so a garbage token costs no bcrypt comparison; a wrong password leaves the link usable.
    */
-  async verify(em: EntityManager, token: string): Promise<User> {
+  async verify(em: EntityManager, token: string, password: string): Promise<User> {
+    const found = await em.fork().findOne(PendingRegistrationSchema, { tokenHash: hashToken(token), expiresAt: { $gt: this.clock.now() } });
+    if (!found) throw invalidToken();
+    if (!(await this.hasher.verify(password, found.passwordHash))) {
+      throw new ProblemError('registration-password-mismatch', {
+        detail: 'Enter the password you chose when you signed up. If you did not sign up, ignore the mail.',
+        errors: [{ pointer: '/body/password', detail: 'not the password of this registration' }],
+      });
+    }
     try {
       return await em.transactional(async (tx) => {
         const now = this.clock.now();
-        const pending = await tx.findOne(PendingRegistrationSchema, { tokenHash: hashToken(token) });
+        const pending = await tx.findOne(PendingRegistrationSchema, { id: found.id });
         if (!pending || pending.expiresAt <= now) throw invalidToken();
         const claimed = await tx.nativeDelete(PendingRegistrationSchema, { id: pending.id, expiresAt: { $gt: now } });
         if (claimed !== 1) throw invalidToken();

@@ -135,10 +135,20 @@ export class Sessions {
     return outcome;
   }
 
-  /** The session a refresh token belongs to, if that session is still live (for sign-out by refresh token). */
+  /**
+   * The live session a refresh token belongs to (for sign-out by refresh token). Only the chain's current token, or
+   * one rotated within the grace window, names its session: a token rotated before that is a replay, exactly as in
+   * `rotate`, and ends the session (whoever presents an old token must not be taken for its owner).
+   */
   async findByRefreshToken(em: EntityManager, presented: string): Promise<Session | null> {
     const token = await em.findOne(RefreshTokenSchema, { tokenHash: hashToken(presented) });
-    return token ? this.liveSession(em, token.sessionId, this.clock.now()) : null;
+    if (!token) return null;
+    const now = this.clock.now();
+    if (token.rotatedAt && now.getTime() - token.rotatedAt.getTime() > this.options.reuseGraceSeconds * 1000) {
+      await this.revoke(em, token.sessionId, 'refresh-token-reuse');
+      return null;
+    }
+    return this.liveSession(em, token.sessionId, now);
   }
 
   /** Whether the session is live: from the cache when it was confirmed lately, else from the database. */

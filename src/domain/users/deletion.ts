@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, SessionSchema, UserSchema } from '../../db/entities.js';
+import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, SessionSchema, UserSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { accountDeletedMail } from '../../mail/templates.js';
 import { ProblemError } from '../../http/problem.js';
-import type { Principal } from '../../http/context.js';
+import type { ClientInfo, Principal } from '../../http/context.js';
 
 const DAY = 86_400;
 
@@ -25,9 +25,9 @@ export class AccountDeletion {
   /**
    * Deletes the caller's account, once the owner has proved to be at the keyboard (see Reauthentication).
    */
-  async deleteOwn(em: EntityManager, principal: Principal, password: string | undefined): Promise<void> {
+  async deleteOwn(em: EntityManager, principal: Principal, password: string | undefined, client: ClientInfo): Promise<void> {
     const user = await this.reauthentication.loadUser(em, principal);
-    await this.reauthentication.confirm(em, user, principal, { password });
+    await this.reauthentication.confirm(em, user, principal, { password }, client);
     await em.transactional((tx) => this.softDelete(tx, user));
   }
 
@@ -57,5 +57,6 @@ export async function purgeUsers(em: EntityManager, userIds: string[]): Promise<
   await em.nativeDelete(MfaChallengeSchema, { userId: { $in: userIds } });
   await em.nativeDelete(LoginAttemptSchema, { userId: { $in: userIds } });
   await em.nativeDelete(IdentitySchema, { userId: { $in: userIds } });
+  await em.nativeDelete(IdentityLinkTicketSchema, { userId: { $in: userIds } });
   return em.nativeDelete(UserSchema, { id: { $in: userIds } });
 }

@@ -2,10 +2,11 @@ import type { EntityManager } from '@mikro-orm/core';
 import { SessionSchema, UserSchema, type User } from '../../db/entities.js';
 import type { Clock } from '../clock.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
+import type { SignInGuard } from '../protection/sign-in-guard.js';
 import { checkTotp } from '../mfa/totp.js';
 import { spendRecoveryCode } from '../mfa/recovery-codes.js';
 import { ProblemError } from '../../http/problem.js';
-import type { Principal } from '../../http/context.js';
+import type { ClientInfo, Principal } from '../../http/context.js';
 
 export interface Proof {
   password?: string;
@@ -14,14 +15,20 @@ export interface Proof {
 }
 
 /**
- * Proof that the owner is at the keyboard before a sensitive change (deleting the account, turning a second
- * factor off): the password; or a current authenticator code or a recovery code; or, for an account without a
- * password, a session that signed in within REAUTH_MAX_AGE.
+ * Proof that the owner is at the keyboard before a lasting security change (step-up): deleting the account,
+ * adding or removing a second factor, setting a password, linking a provider identity. The proof is the password,
+ * or a current authenticator code or a recovery code; for an account without a password, also a session that
+ * signed in within REAUTH_MAX_AGE (its sign-in went through the provider and any second factor).
+ *
+ * Every password or code checked here is a guess an attacker holding a stolen session could repeat, so it is
+ * counted exactly like a sign-in (SignInGuard): reserved before the check, so that parallel guesses cannot slip
+ * past the account lockout or the IP block, and refused with `429 too-many-failed-attempts` once either is hit.
  */
 export class Reauthentication {
   constructor(
     private readonly clock: Clock,
     private readonly hasher: PasswordHasher,
+    private readonly guard: SignInGuard,
     private readonly options: { maxAgeSeconds: number },
   ) {}
 
@@ -32,22 +39,30 @@ export class Reauthentication {
     return user;
   }
 
-  async confirm(em: EntityManager, user: User, principal: Principal, proof: Proof): Promise<void> {
-    if (proof.password !== undefined) {
-      if (user.passwordHash && (await this.hasher.verify(proof.password, user.passwordHash))) return;
-      throw refused('The password is not correct.', '/body/password');
+  async confirm(em: EntityManager, user: User, principal: Principal, proof: Proof, client: ClientInfo): Promise<void> {
+    if (proof.password === undefined && proof.code === undefined) {
+      if (!user.passwordHash) {
+        const session = await em.findOneOrFail(SessionSchema, { id: principal.sessionId });
+        if (this.clock.now().getTime() - session.createdAt.getTime() <= this.options.maxAgeSeconds * 1000) return;
+        throw refused(`Sign in again (within the last ${Math.round(this.options.maxAgeSeconds / 60)} minutes), or send a code, to confirm.`);
+      }
+      throw refused('Send the password (or a code) to confirm.', '/body/password');
     }
-    if (proof.code !== undefined) {
-      if (user.totpEnabledAt && (await this.useTotpCode(em, user, proof.code))) return;
-      if (user.totpEnabledAt && (await spendRecoveryCode(em, user.id, proof.code, this.clock.now()))) return;
-      throw refused('The code is not correct.', '/body/code');
+
+    const reservation = await this.guard.reserve(user.email, client.ip ?? 'unknown');
+    if (await this.check(em, user, proof)) {
+      await this.guard.succeeded(reservation);
+      return;
     }
-    if (!user.passwordHash) {
-      const session = await em.findOneOrFail(SessionSchema, { id: principal.sessionId });
-      if (this.clock.now().getTime() - session.createdAt.getTime() <= this.options.maxAgeSeconds * 1000) return;
-      throw refused(`Sign in again (within the last ${Math.round(this.options.maxAgeSeconds / 60)} minutes) to confirm.`);
-    }
-    throw refused('Send the password (or a code) to confirm.', '/body/password');
+    await this.guard.failed(em, reservation);
+    throw proof.password !== undefined ? refused('The password is not correct.', '/body/password') : refused('The code is not correct.', '/body/code');
+  }
+
+  private async check(em: EntityManager, user: User, proof: Proof): Promise<boolean> {
+    if (proof.password !== undefined) return Boolean(user.passwordHash) && (await this.hasher.verify(proof.password, user.passwordHash!));
+    const code = proof.code!;
+    if (!user.totpEnabledAt) return false;
+    return (await this.useTotpCode(em, user, code)) || (await spendRecoveryCode(em, user.id, code, this.clock.now()));
   }
 
   /** A valid TOTP code, not used before: its step is recorded atomically, so a code works once. */
