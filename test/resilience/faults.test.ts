@@ -171,7 +171,7 @@ describe('faults: SMTP goes away mid-run and comes back', () => {
     for (const email of emails) expect(catcher.count(email), email).to.equal(1);
     for (const email of emails) {
       const mail = await catcher.next(email, { subject: /Confirm/ });
-      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail) } })).status, email).to.equal(200);
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail), password } })).status, email).to.equal(200);
     }
   });
 });
@@ -302,7 +302,7 @@ describe('faults: the server is SIGKILLed in the middle of registrations and ver
         const token = tokenFrom(mail);
         if (tried.has(token)) continue;
         tried.add(token);
-        const reply = await post('/v1/auth/verify-email', { token });
+        const reply = await post('/v1/auth/verify-email', { token, password });
         if (reply.status === 200) return;
         expect(reply.status, `verify ${email}`).to.equal(400);
       }
@@ -324,7 +324,7 @@ describe('faults: the server is SIGKILLed in the middle of registrations and ver
     let answered = 0;
     const inFlight = [
       ...newcomers.map((email) => post('/v1/auth/register', { email, password, name: 'Interrupted' })),
-      ...waiting.map((email) => post('/v1/auth/verify-email', { token: tokens.get(email) })),
+      ...waiting.map((email) => post('/v1/auth/verify-email', { token: tokens.get(email), password })),
     ].map((request) =>
       request.then(
         (reply) => {
@@ -381,7 +381,7 @@ describe('faults: the server is SIGKILLed in the middle of registrations and ver
     const ready = await fetch(`${server.baseUrl}/ready`);
     expect(ready.status).to.equal(200);
     for (const email of waiting) {
-      const reply = await post('/v1/auth/verify-email', { token: tokens.get(email) });
+      const reply = await post('/v1/auth/verify-email', { token: tokens.get(email), password });
       // 200: the interrupted verification's link still works; 400: the account was created before the kill.
       expect(reply.status, email).to.equal(userEmails.has(email) ? 400 : 200);
     }

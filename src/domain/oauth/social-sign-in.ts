@@ -113,10 +113,11 @@ export class SocialSignIn {
   }
 
   async start(em: EntityManager, provider: ProviderConfig, intent: { linkTicket: string | null }): Promise<Started> {
+    // The ticket first: a link request that is not allowed ends here, whether or not the provider answers.
+    const link = intent.linkTicket === null ? null : await this.takeLinkTicket(em, provider, intent.linkTicket);
     const config = await this.providers.configuration(provider).catch((error) => {
       throw new SocialSignInFailed('provider-unavailable', { cause: error });
     });
-    const link = intent.linkTicket === null ? null : await this.takeLinkTicket(em, provider, intent.linkTicket);
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const codeVerifier = oidc.randomPKCECodeVerifier();
