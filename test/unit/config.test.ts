@@ -55,6 +55,51 @@ describe('configuration', () => {
     expect(() => loadConfig({ PUBLIC_URL: 'ftp://auth.example.com' })).to.throw(ConfigError, /PUBLIC_URL/);
   });
 
+  /** The problems of a configuration that must not load. */
+  function problemsOf(env: Record<string, string>): string[] {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect(error).to.be.instanceOf(ConfigError);
+      return (error as ConfigError).problems;
+    }
+    throw new Error(`the configuration loaded: ${JSON.stringify(env)}`);
+  }
+
+  it('Secrets in configuration errors: a bad DATABASE_URL, SMTP_URL, REDIS_URL, METRICS_TOKEN or SIGNING_KEY is named in the message, its password or secret never', () => {
+    const secret = 'hunter2-s3cret';
+    const problems = problemsOf({
+      DATABASE_URL: `mysql://root:${secret}@db.example.com/pulse`,
+      // A typo'd scheme, so no URL parser finds the userinfo: still not shown.
+      SMTP_URL: `smtp//mailer:${secret}@mail.example.com:587`,
+      REDIS_URL: `http://default:${secret}@cache.example.com:6379?password=${secret}`,
+      METRICS_TOKEN: secret,
+      SIGNING_KEY: '{',
+    });
+    const message = new ConfigError(problems).message;
+    for (const key of ['DATABASE_URL', 'SMTP_URL', 'REDIS_URL', 'METRICS_TOKEN', 'SIGNING_KEY']) {
+      expect(problems.some((problem) => problem.startsWith(`${key}:`)), key).to.equal(true);
+    }
+    expect(message).not.to.contain(secret);
+    expect(message).not.to.contain('"{"');
+    // What is left still helps to find the mistake.
+    expect(message).to.contain('mysql://***@db.example.com/pulse');
+  });
+
+  it('Secrets in configuration errors: client secrets of providers and URLs in later checks are not echoed either', () => {
+    const secret = 'hunter2-s3cret';
+    const problems = problemsOf({
+      GOOGLE_CLIENT_SECRET: secret,
+      OIDC_PROVIDERS: 'acme',
+      OIDC_ACME_ISSUER: `ftp://client:${secret}@idp.example.com`,
+      OIDC_ACME_CLIENT_SECRET: secret,
+      PUBLIC_URL: `ftp://admin:${secret}@auth.example.com`,
+    });
+    const message = new ConfigError(problems).message;
+    for (const key of ['GOOGLE_CLIENT_ID', 'OIDC_ACME_ISSUER', 'OIDC_ACME_CLIENT_ID', 'PUBLIC_URL']) expect(message, key).to.contain(key);
+    expect(message).not.to.contain(secret);
+  });
+
   it('lists every key in .env.example, and nothing else', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     const listed = [...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]);
