@@ -1,5 +1,6 @@
 import Value from 'typebox/value';
 import { ConfigSchema, type RawConfig } from './schema.js';
+import { isEmailAddress } from '../domain/users/email-format.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -45,6 +46,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const key = error.instancePath.slice(1);
     return `${key || '(root)'}: ${error.message}${shown(key, input[key])}`;
   });
+  problems.push(...adminEmailProblems(env.ADMIN_EMAILS ?? ''));
   if (problems.length > 0) throw new ConfigError(problems);
   const raw = converted as RawConfig;
 
@@ -121,6 +123,17 @@ function checkCombinations(config: Config): string[] {
     problems.push('DATABASE_URL: an in-memory database loses every account on restart; not allowed in production');
   }
   return problems;
+}
+
+/**
+ * ADMIN_EMAILS entries must be addresses sign-up would accept: matching is by the lower-cased address, and a
+ * Unicode entry could lower-case onto someone else's (U+212A KELVIN SIGN becomes "k").
+ */
+function adminEmailProblems(value: string): string[] {
+  const bad = splitList(value).filter((email) => !isEmailAddress(email));
+  // Escaped, so that the message shows what is wrong with an entry that looks right (a Kelvin sign looks like a K).
+  const escaped = (email: string) => JSON.stringify(email).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return bad.length ? [`ADMIN_EMAILS: ${bad.map(escaped).join(', ')} is not a plain ASCII email address`] : [];
 }
 
 /** Keys whose values are secrets: a problem names them but never shows the value. */

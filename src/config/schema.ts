@@ -35,7 +35,7 @@ export const ConfigSchema = Type.Object({
   MAIL_RETRY_SECONDS: seconds(30, 'first retry delay after a failed delivery; doubles with each attempt, up to an hour'),
   CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated origins allowed to call the API from a browser' }),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client IP from `X-Forwarded-For` (behind a load balancer)' }),
-  ADMIN_EMAILS: Type.String({ default: '', description: 'comma-separated emails that get the `admin` role when verified' }),
+  ADMIN_EMAILS: Type.String({ default: '', description: 'comma-separated emails that get the `admin` role when verified (plain ASCII addresses, as sign-up accepts)' }),
   ACCESS_TOKEN_TTL: seconds(900, 'access-token lifetime, seconds'),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, description: "the access token's `aud`; default PUBLIC_URL" })),
   SIGNING_KEY_PUBLISH_SECONDS: seconds(

@@ -100,6 +100,14 @@ describe('configuration', () => {
     expect(message).not.to.contain(secret);
   });
 
+  it('Unicode email folding: an ADMIN_EMAILS entry that is not a plain ASCII address (a Kelvin sign for the k) is a configuration error, not an admin kate@example.com', () => {
+    const problems = problemsOf({ ADMIN_EMAILS: 'root@example.com, \u212Aate@example.com' });
+    expect(problems).to.have.length(1);
+    expect(problems[0]).to.match(/^ADMIN_EMAILS: /);
+    expect(problemsOf({ ADMIN_EMAILS: 'not an address' })[0]).to.match(/^ADMIN_EMAILS: /);
+    expect([...loadConfig({ ADMIN_EMAILS: 'Root@Example.com,kate@example.com' }).adminEmails]).to.deep.equal(['root@example.com', 'kate@example.com']);
+  });
+
   it('lists every key in .env.example, and nothing else', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     const listed = [...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]);

@@ -6,6 +6,7 @@ import { IdentitySchema, OAuthStateSchema, PendingRegistrationSchema, UserSchema
 import { addSeconds, type Clock } from '../clock.js';
 import { constantTimeEqual, hashToken, randomSecret } from '../tokens/secrets.js';
 import { normaliseEmail } from '../users/views.js';
+import { isEmailAddress } from '../users/email-format.js';
 import { createUser } from '../users/new-user.js';
 import { ProviderUnavailable, type Providers } from './providers.js';
 import type { ProviderConfig } from '../../config/load.js';
@@ -22,6 +23,7 @@ export type SocialSignInError =
   | 'provider-unavailable'
   | 'provider-error'
   | 'email-not-verified'
+  | 'email-unsupported'
   | 'identity-in-use'
   | 'sign-in-required'
   | 'account-disabled';
@@ -148,7 +150,10 @@ export class SocialSignIn {
 
   private async resolveUser(em: EntityManager, provider: ProviderConfig, claims: oidc.IDToken, linkUserId: string | null): Promise<Finished> {
     const now = this.clock.now();
-    const email = typeof claims.email === 'string' ? normaliseEmail(claims.email) : null;
+    // Only an address sign-up would accept: a Unicode one can lower-case onto another account's (U+212A KELVIN SIGN
+    // becomes "k"). Anything else counts as no email: refused where the email is needed, never folded.
+    const claimed = typeof claims.email === 'string' ? claims.email : null;
+    const email = claimed !== null && isEmailAddress(claimed) ? normaliseEmail(claimed) : null;
     const emailVerified = claims.email_verified === true;
     const existing = await em.findOne(IdentitySchema, { provider: provider.name, subject: claims.sub });
 
@@ -169,6 +174,7 @@ export class SocialSignIn {
       return { user, provider, linked: true };
     }
 
+    if (claimed !== null && !email) throw new SocialSignInFailed('email-unsupported');
     if (!email || !emailVerified) throw new SocialSignInFailed('email-not-verified');
     const account = await em.findOne(UserSchema, { email });
     if (account && !canSignIn(account)) throw new SocialSignInFailed('account-disabled');
