@@ -119,6 +119,9 @@ function checkCombinations(config: Config): string[] {
   if (config.RATE_LIMIT_STORE === 'database' && !config.DATABASE_URL.startsWith('postgres')) {
     problems.push('RATE_LIMIT_STORE: `database` needs PostgreSQL (with SQLite, one instance: use `memory`)');
   }
+  if (config.NODE_ENV === 'production' && !config.METRICS_TOKEN) {
+    problems.push('METRICS_TOKEN: required in production, or /metrics is open to anyone (at least 16 characters)');
+  }
   if (config.NODE_ENV === 'production' && config.DATABASE_URL === 'file::memory:') {
     problems.push('DATABASE_URL: an in-memory database loses every account on restart; not allowed in production');
   }

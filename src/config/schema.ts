@@ -118,8 +118,11 @@ export const ConfigSchema = Type.Object({
     default: true,
     description: 'run the scheduled jobs in this instance; false leaves them to other instances or to `pulse-auth cleanup` from cron',
   }),
-    METRICS_TOKEN: Type.Optional(
-    Type.String({ minLength: 16, description: '`/metrics` answers only requests with `Authorization: Bearer <METRICS_TOKEN>`; unset: open' }),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description: '`/metrics` answers only requests with `Authorization: Bearer <METRICS_TOKEN>`; required with NODE_ENV=production, unset elsewhere leaves it open',
+    }),
   ),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',

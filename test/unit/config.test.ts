@@ -30,6 +30,7 @@ describe('configuration', () => {
       ADMIN_EMAILS: 'Root@Example.com',
       TRUST_PROXY: 'true',
       NODE_ENV: 'production',
+      METRICS_TOKEN: 'a-metrics-token-long-enough',
     });
     expect(config.PUBLIC_URL).to.equal('https://auth.example.com');
     expect(config.APP_URL).to.equal('https://auth.example.com');
@@ -106,6 +107,15 @@ describe('configuration', () => {
     expect(problems[0]).to.match(/^ADMIN_EMAILS: /);
     expect(problemsOf({ ADMIN_EMAILS: 'not an address' })[0]).to.match(/^ADMIN_EMAILS: /);
     expect([...loadConfig({ ADMIN_EMAILS: 'Root@Example.com,kate@example.com' }).adminEmails]).to.deep.equal(['root@example.com', 'kate@example.com']);
+  });
+
+  it('Open metrics: production without METRICS_TOKEN is a configuration error naming METRICS_TOKEN', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).to.have.length(1);
+    expect(problems[0]).to.match(/^METRICS_TOKEN: /);
+    expect(loadConfig({ NODE_ENV: 'production', METRICS_TOKEN: 'a-metrics-token-long-enough' }).METRICS_TOKEN).to.equal('a-metrics-token-long-enough');
+    // Development and tests may leave it open.
+    expect(loadConfig({}).METRICS_TOKEN).to.equal(undefined);
   });
 
   it('lists every key in .env.example, and nothing else', () => {
