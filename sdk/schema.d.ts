@@ -401,7 +401,8 @@ export interface paths {
          * @description Disables the account at once and ends every session. The account and its data are removed for good after
          *     the grace period (`DELETION_GRACE_DAYS`, 30 days by default), during which an administrator can restore
          *     it and nobody can register its email. Confirm with the password; an account without one (made through a
-         *     social provider) needs a session that signed in within the last few minutes (`REAUTH_MAX_AGE`).
+         *     social provider) needs a session that signed in within the last few minutes (`REAUTH_MAX_AGE`). The last
+         *     usable administrator cannot delete itself (`409 last-admin`): make another account an administrator first.
          */
         delete: operations["deleteMe"];
         options?: never;
@@ -660,8 +661,8 @@ export interface paths {
         /**
          * Delete a user
          * @description Soft by default, like `deleteMe`: the account is disabled, its sessions end, and it is purged after
-         *     `DELETION_GRACE_DAYS` unless restored. `hard=true` purges it now, with its data. Deleting the last
-         *     administrator is refused.
+         *     `DELETION_GRACE_DAYS` unless restored. `hard=true` purges it now, with its data. Deleting the last usable
+         *     administrator is refused (`409 last-admin`).
          */
         delete: operations["adminDeleteUser"];
         options?: never;
@@ -669,7 +670,9 @@ export interface paths {
         /**
          * Change a user's role, lock, verification or profile
          * @description Changes the fields that are present. Locking ends every session of the account and refuses its sign-ins
-         *     until it is unlocked. Removing the role of the last administrator is refused (`409 last-admin`).
+         *     until it is unlocked. A change that would leave no usable administrator (one with the `admin` role, a verified
+         *     email, not locked, not deleted) is refused with `409 last-admin`: demoting, locking or marking unverified the
+         *     last one, itself included. Concurrent changes are counted one after the other.
          */
         patch: operations["adminUpdateUser"];
         trace?: never;
@@ -1986,8 +1989,27 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The change would leave no administrator (`last-admin`), the account is not deleted (`not-deleted`), or the signing key is configured (`signing-key-configured`). */
+        /** @description The change would leave no usable administrator (`last-admin`), the account is not deleted (`not-deleted`), or the signing key is configured (`signing-key-configured`). */
         AdminConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:last-admin",
+                 *       "code": "last-admin",
+                 *       "title": "This is the last administrator",
+                 *       "status": 409,
+                 *       "detail": "Make another account an administrator first.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The account is the last usable administrator (`last-admin`); make another account an administrator first. */
+        LastAdmin: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2616,6 +2638,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
+            409: components["responses"]["LastAdmin"];
             415: components["responses"]["UnsupportedMediaType"];
         };
     };

@@ -441,6 +441,11 @@ const BEFORE = {
     bearer(t);
     jsonBody(t, { password: `${state.password}-wrong` });
   },
+  // The run's administrator is the server's only one: it may not delete itself.
+  'deleteMe 409': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { password: context.admin.password });
+  },
   'deleteMe 415': (t) => {
     bearer(t);
     textPlain(t);
