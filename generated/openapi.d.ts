@@ -84,6 +84,9 @@ export interface paths {
          *     The answer is `202` for every valid body, so it does not reveal whether the email has an account:
          *     when it has, its owner gets a notice by mail instead. Registering the same unverified email again
          *     is fine: the newest attempt wins, and only its link works.
+         *
+         *     The mail carries nothing the registrant chose: the `name` is kept for the account, not put into mail to an
+         *     address nobody has proven yet. A name may not contain control characters (line breaks, tabs).
          */
         post: operations["register"];
         delete?: never;
@@ -964,7 +967,7 @@ export interface components {
          */
         Password: string;
         /**
-         * @description The name shown to people.
+         * @description The name shown to people. Any script, but no control characters (no line breaks or tabs).
          * @example Ada Lovelace
          */
         DisplayName: string;
@@ -1089,7 +1092,7 @@ export interface components {
          *     }
          */
         UpdateMeRequest: {
-            /** @description The new display name; `null` clears it. */
+            /** @description The new display name (no control characters); `null` clears it. */
             name?: string | null;
         };
         /**
@@ -1262,6 +1265,7 @@ export interface components {
             locked?: boolean;
             /** @description An account whose email is not verified cannot sign in. */
             emailVerified?: boolean;
+            /** @description The display name (no control characters); `null` clears it. */
             name?: string | null;
         };
         /** @enum {string} */

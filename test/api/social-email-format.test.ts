@@ -68,6 +68,13 @@ describe('social sign-in: the email claim must be a plain address, as at sign-up
     }
   });
 
+  it('takes the name of a new account from the provider without control characters (names never hold line breaks)', async () => {
+    const { result } = signIn({ email: uniqueEmail('named'), email_verified: true, name: 'Grace\n\nHopper\u0007' });
+    const landed = await result;
+    const refreshed = await app.request('POST', '/v1/auth/refresh', { headers: { cookie: landed.refreshCookie! } });
+    expect(refreshed.body.user.name).to.equal('Grace Hopper');
+  });
+
   it('still signs in an identity linked earlier (it is found by the provider subject), and forgets the unusable address', async () => {
     const email = uniqueEmail('kelly');
     const { login, result } = signIn({ email, email_verified: true });

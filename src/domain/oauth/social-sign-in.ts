@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { IdentitySchema, OAuthStateSchema, PendingRegistrationSchema, UserSchema, type User } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../clock.js';
 import { constantTimeEqual, hashToken, randomSecret } from '../tokens/secrets.js';
-import { normaliseEmail } from '../users/views.js';
+import { displayNameFrom, normaliseEmail } from '../users/views.js';
 import { isEmailAddress } from '../users/email-format.js';
 import { createUser } from '../users/new-user.js';
 import { ProviderUnavailable, type Providers } from './providers.js';
@@ -186,7 +186,7 @@ export class SocialSignIn {
 
     const user = createUser(em, {
       email,
-      name: typeof claims.name === 'string' ? claims.name.slice(0, 100) : null,
+      name: displayNameFrom(claims.name),
       passwordHash: null,
       role: this.options.adminEmails.has(email) ? 'admin' : 'user',
       now,
