@@ -222,6 +222,11 @@ export interface paths {
          *     With `intent=link`, the provider identity is added to the signed-in account (identified by the refresh
          *     cookie or a bearer token); without a session, it redirects to the app with `error=sign-in-required`. A bearer
          *     token that is sent but not valid is refused with `401`.
+         *
+         *     Each start stores a short-lived sign-in state, and anyone may start one, so starts are limited per client IP
+         *     (`RATE_LIMIT_PER_MINUTE`). Over the limit the answer is `429 rate-limited` with `Retry-After`: a problem, as
+         *     from every limited operation, not a redirect to the app; a person signs in with one start and never comes
+         *     near the limit, so no landing page has to handle it.
          */
         get: operations["startOAuth"];
         put?: never;
@@ -2404,6 +2409,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     finishOAuth: {

@@ -115,6 +115,9 @@ function checkCombinations(config: Config): string[] {
   for (const key of ['PUBLIC_URL', 'APP_URL'] as const) {
     if (!/^https?:\/\//.test(config[key])) problems.push(`${key}: must be an http(s) URL${shown(key, config[key])}`);
   }
+  if (config.HTTP_HEADERS_TIMEOUT_SECONDS > config.HTTP_REQUEST_TIMEOUT_SECONDS) {
+    problems.push('HTTP_HEADERS_TIMEOUT_SECONDS: must not be longer than HTTP_REQUEST_TIMEOUT_SECONDS (the headers are part of the request)');
+  }
   if (config.RATE_LIMIT_STORE === 'redis' && !config.REDIS_URL) problems.push('RATE_LIMIT_STORE: `redis` needs REDIS_URL');
   if (config.RATE_LIMIT_STORE === 'database' && !config.DATABASE_URL.startsWith('postgres')) {
     problems.push('RATE_LIMIT_STORE: `database` needs PostgreSQL (with SQLite, one instance: use `memory`)');

@@ -14,6 +14,8 @@ export const ConfigSchema = Type.Object({
   }),
   HOST: Type.String({ default: '0.0.0.0', description: 'address to listen on' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'listen port' }),
+  HTTP_HEADERS_TIMEOUT_SECONDS: seconds(10, "seconds a client has to send a request's headers; a slower one is cut with 408 (slowloris)"),
+  HTTP_REQUEST_TIMEOUT_SECONDS: seconds(30, 'seconds a client has to send a whole request, headers and body; a slower one is cut with 408'),
   PUBLIC_URL: Type.Optional(
     Type.String({ format: 'uri', description: "this API's external base URL (token issuer); default http://localhost:PORT" }),
   ),
@@ -79,7 +81,7 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     default: 20,
     description:
-      'requests per minute one client IP may make to each of register, verifyEmail, resendVerification, login, forgotPassword, resetPassword and verifyMfa',
+      'requests per minute one client IP may make to each of register, verifyEmail, resendVerification, login, forgotPassword, resetPassword, verifyMfa and startOAuth',
   }),
   RATE_LIMIT_ACCOUNT_PER_HOUR: Type.Integer({
     minimum: 1,

@@ -6,7 +6,10 @@ import type { OperationId } from './operation.js';
 import type { Counters } from '../domain/protection/counters.js';
 import { normaliseEmail } from '../domain/users/views.js';
 
-/** Operations that guess at or mail to accounts: limited per client IP and per account. */
+/**
+ * Operations that guess at or mail to accounts, limited per client IP and per account; and startOAuth, which anyone
+ * may call and which writes a row each time (per IP only: it names no account).
+ */
 const LIMITED: ReadonlySet<OperationId> = new Set([
   'register',
   'verifyEmail',
@@ -15,6 +18,7 @@ const LIMITED: ReadonlySet<OperationId> = new Set([
   'forgotPassword',
   'resetPassword',
   'verifyMfa',
+  'startOAuth',
 ]);
 
 /** The account a request is about: its email, or its MFA challenge. */

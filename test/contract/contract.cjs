@@ -29,6 +29,7 @@ const SKIPS = [
   { operationId: 'forgotPassword', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'resetPassword', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'verifyMfa', status: '429', reason: RATE_LIMIT_REASON },
+  { operationId: 'startOAuth', status: '429', reason: RATE_LIMIT_REASON },
   {
     operationId: 'resetPassword',
     status: '204',

@@ -118,6 +118,12 @@ describe('configuration', () => {
     expect(loadConfig({}).METRICS_TOKEN).to.equal(undefined);
   });
 
+  it('Slow clients: cuts slow requests after 10 s for the headers and 30 s for the whole request by default; the headers timeout may not exceed the request timeout', () => {
+    expect(loadConfig({})).to.include({ HTTP_HEADERS_TIMEOUT_SECONDS: 10, HTTP_REQUEST_TIMEOUT_SECONDS: 30 });
+    expect(problemsOf({ HTTP_HEADERS_TIMEOUT_SECONDS: '60' })[0]).to.match(/^HTTP_HEADERS_TIMEOUT_SECONDS: /);
+    expect(problemsOf({ HTTP_REQUEST_TIMEOUT_SECONDS: '0' })[0]).to.match(/^HTTP_REQUEST_TIMEOUT_SECONDS: /);
+  });
+
   it('lists every key in .env.example, and nothing else', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     const listed = [...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]);
