@@ -114,6 +114,8 @@ function peakRssMb(child: Child): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
+const BENCH_METRICS_TOKEN = 'bench-metrics-token-0123456789';
+
 async function startPulseAuth(databaseUrl: string, dataDir: string): Promise<Child> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -135,6 +137,8 @@ async function startPulseAuth(databaseUrl: string, dataDir: string): Promise<Chi
       RATE_LIMIT_ACCOUNT_PER_HOUR: '100000000',
       // The cleanup under load is started by the benchmark, at a known moment, not by the schedule.
       SCHEDULED_JOBS: 'false',
+      // Required in production; the benchmark reads the event-loop figures from /metrics with it.
+      METRICS_TOKEN: BENCH_METRICS_TOKEN,
     },
     () => baseUrl,
   );
@@ -250,7 +254,7 @@ function health(baseUrl: string, duration: number) {
  * afresh, once after the load, to tell a busy event loop from a busy machine.
  */
 async function eventLoopDelay(baseUrl: string): Promise<{ p99: number; max: number }> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` } })).text();
   const gauge = (name: string) => Number(new RegExp(`^pulse_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
   return { p99: gauge('p99'), max: gauge('max') };
 }

@@ -84,6 +84,9 @@ export interface paths {
          *     The answer is `202` for every valid body, so it does not reveal whether the email has an account:
          *     when it has, its owner gets a notice by mail instead. Registering the same unverified email again
          *     is fine: the newest attempt wins, and only its link works.
+         *
+         *     The mail carries nothing the registrant chose: the `name` is kept for the account, not put into mail to an
+         *     address nobody has proven yet. A name may not contain control characters (line breaks, tabs).
          */
         post: operations["register"];
         delete?: never;
@@ -221,7 +224,12 @@ export interface paths {
          *     With `intent=link` and the `linkTicket` of a `startIdentityLink` answer (navigate to its `authorizeUrl`), the
          *     provider identity is added to the account that asked for the ticket; a ticket that is missing, used, expired,
          *     or whose session has ended redirects to the app with `error=link-expired`. Cookies and bearer tokens are not
-         *     read here. Starts are rate-limited per client IP.
+         *     read here.
+         *
+         *     Each start stores a short-lived sign-in state, and anyone may start one, so starts are limited per client IP
+         *     (`RATE_LIMIT_PER_MINUTE`). Over the limit the answer is `429 rate-limited` with `Retry-After`: a problem, as
+         *     from every limited operation, not a redirect to the app; a person signs in with one start and never comes
+         *     near the limit, so no landing page has to handle it.
          */
         get: operations["startOAuth"];
         put?: never;
@@ -408,7 +416,8 @@ export interface paths {
          * @description Disables the account at once and ends every session. The account and its data are removed for good after
          *     the grace period (`DELETION_GRACE_DAYS`, 30 days by default), during which an administrator can restore
          *     it and nobody can register its email. Confirm with the password; an account without one (made through a
-         *     social provider) needs a session that signed in within the last few minutes (`REAUTH_MAX_AGE`).
+         *     social provider) needs a session that signed in within the last few minutes (`REAUTH_MAX_AGE`). The last
+         *     usable administrator cannot delete itself (`409 last-admin`): make another account an administrator first.
          */
         delete: operations["deleteMe"];
         options?: never;
@@ -697,8 +706,8 @@ export interface paths {
         /**
          * Delete a user
          * @description Soft by default, like `deleteMe`: the account is disabled, its sessions end, and it is purged after
-         *     `DELETION_GRACE_DAYS` unless restored. `hard=true` purges it now, with its data. Deleting the last
-         *     administrator is refused.
+         *     `DELETION_GRACE_DAYS` unless restored. `hard=true` purges it now, with its data. Deleting the last usable
+         *     administrator is refused (`409 last-admin`).
          */
         delete: operations["adminDeleteUser"];
         options?: never;
@@ -706,7 +715,9 @@ export interface paths {
         /**
          * Change a user's role, lock, verification or profile
          * @description Changes the fields that are present. Locking ends every session of the account and refuses its sign-ins
-         *     until it is unlocked. Removing the role of the last administrator is refused (`409 last-admin`).
+         *     until it is unlocked. A change that would leave no usable administrator (one with the `admin` role, a verified
+         *     email, not locked, not deleted) is refused with `409 last-admin`: demoting, locking or marking unverified the
+         *     last one, itself included. Concurrent changes are counted one after the other.
          */
         patch: operations["adminUpdateUser"];
         trace?: never;
@@ -1021,7 +1032,7 @@ export interface components {
          */
         Password: string;
         /**
-         * @description The name shown to people.
+         * @description The name shown to people. Any script, but no control characters (no line breaks or tabs).
          * @example Ada Lovelace
          */
         DisplayName: string;
@@ -1156,7 +1167,7 @@ export interface components {
          *     }
          */
         UpdateMeRequest: {
-            /** @description The new display name; `null` clears it. */
+            /** @description The new display name (no control characters); `null` clears it. */
             name?: string | null;
         };
         /**
@@ -1329,6 +1340,7 @@ export interface components {
             locked?: boolean;
             /** @description An account whose email is not verified cannot sign in. */
             emailVerified?: boolean;
+            /** @description The display name (no control characters); `null` clears it. */
             name?: string | null;
         };
         /** @enum {string} */
@@ -2104,8 +2116,27 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The change would leave no administrator (`last-admin`), the account is not deleted (`not-deleted`), or the signing key is configured (`signing-key-configured`). */
+        /** @description The change would leave no usable administrator (`last-admin`), the account is not deleted (`not-deleted`), or the signing key is configured (`signing-key-configured`). */
         AdminConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:last-admin",
+                 *       "code": "last-admin",
+                 *       "title": "This is the last administrator",
+                 *       "status": 409,
+                 *       "detail": "Make another account an administrator first.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The account is the last usable administrator (`last-admin`); make another account an administrator first. */
+        LastAdmin: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2498,6 +2529,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     finishOAuth: {
@@ -2737,6 +2769,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
+            409: components["responses"]["LastAdmin"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
         };

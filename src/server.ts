@@ -17,15 +17,27 @@ export async function start(env: Record<string, string | undefined> = process.en
   const app = createApp(services);
   const connections = new ConnectionTracker();
   const handle = app.callback();
-  const server = createServer((request, response) => {
-    connections.requestStarted(request.socket, response);
-    return handle(request, response);
-  });
+  const server = createServer(
+    {
+      // A client that trickles its request is cut with Node's bare 408 (Node's defaults: 60 s for the headers, 300 s
+      // for the whole request). Both clocks run only while a request is being received: from its first byte, not
+      // while a keep-alive connection waits for the next request, so they do not cut into keepAliveTimeout.
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
+      // How often Node looks for requests past those timeouts (default 30 s, which would triple a 10 s timeout).
+      connectionsCheckingInterval: 1_000,
+    },
+    (request, response) => {
+      connections.requestStarted(request.socket, response);
+      return handle(request, response);
+    },
+  );
   connections.watch(server);
   // Longer than the idle timeout of common load balancers (60 s), so that the balancer, not this server, closes an
-  // idle keep-alive connection; otherwise a request can race the close and fail. Node's default is 5 s.
+  // idle keep-alive connection; otherwise a request can race the close and fail. Node's default is 5 s. (The old
+  // advice to keep headersTimeout above it dates from Node versions that started the headers clock at the end of
+  // the previous request; test/api/slow-clients.test.ts checks that an idle connection outlives both timeouts.)
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
   server.listen(config.PORT, config.HOST);
   await once(server, 'listening');
   const jobs = config.SCHEDULED_JOBS ? startJobs(services) : { stop() {} };

@@ -94,7 +94,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const clock = overrides.clock ?? systemClock;
   const orm = await openDatabase(config.DATABASE_URL);
   const audit = new AuditLog(orm, clock, logger);
-  const metrics = new Metrics(orm);
+  const metrics = new Metrics(orm, clock);
   const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS });
   const signingKeys = new SigningKeys(orm, clock, logger, {
     publishSeconds: config.SIGNING_KEY_PUBLISH_SECONDS,

@@ -1,5 +1,6 @@
 import Value from 'typebox/value';
 import { ConfigSchema, type RawConfig } from './schema.js';
+import { isEmailAddress } from '../domain/users/email-format.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -41,9 +42,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (value !== undefined && value !== '') input[key] = value;
   }
   const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, input));
-  const problems = [...Value.Errors(ConfigSchema, converted)].map(
-    (error) => `${error.instancePath.slice(1) || '(root)'}: ${error.message} (got ${JSON.stringify(input[error.instancePath.slice(1)])})`,
-  );
+  const problems = [...Value.Errors(ConfigSchema, converted)].map((error) => {
+    const key = error.instancePath.slice(1);
+    return `${key || '(root)'}: ${error.message}${shown(key, input[key])}`;
+  });
+  problems.push(...adminEmailProblems(env.ADMIN_EMAILS ?? ''));
   if (problems.length > 0) throw new ConfigError(problems);
   const raw = converted as RawConfig;
 
@@ -93,7 +96,7 @@ function readProviders(raw: RawConfig, env: Record<string, string | undefined>):
     for (const [key, value] of [['ISSUER', issuer], ['CLIENT_ID', clientId], ['CLIENT_SECRET', clientSecret]] as const) {
       if (!value) problems.push(`${prefix}${key}: required for the "${name}" provider listed in OIDC_PROVIDERS`);
     }
-    if (issuer && !/^https?:\/\//.test(issuer)) problems.push(`${prefix}ISSUER: must be an http(s) URL (got ${JSON.stringify(issuer)})`);
+    if (issuer && !/^https?:\/\//.test(issuer)) problems.push(`${prefix}ISSUER: must be an http(s) URL${shown(`${prefix}ISSUER`, issuer)}`);
     else if (issuer?.startsWith('http:') && !raw.OIDC_ALLOW_HTTP_ISSUERS) {
       problems.push(`${prefix}ISSUER: an http:// issuer needs OIDC_ALLOW_HTTP_ISSUERS=true (local test providers only)`);
     }
@@ -110,16 +113,56 @@ function readProviders(raw: RawConfig, env: Record<string, string | undefined>):
 function checkCombinations(config: Config): string[] {
   const problems: string[] = [];
   for (const key of ['PUBLIC_URL', 'APP_URL'] as const) {
-    if (!/^https?:\/\//.test(config[key])) problems.push(`${key}: must be an http(s) URL (got ${JSON.stringify(config[key])})`);
+    if (!/^https?:\/\//.test(config[key])) problems.push(`${key}: must be an http(s) URL${shown(key, config[key])}`);
+  }
+  if (config.HTTP_HEADERS_TIMEOUT_SECONDS > config.HTTP_REQUEST_TIMEOUT_SECONDS) {
+    problems.push('HTTP_HEADERS_TIMEOUT_SECONDS: must not be longer than HTTP_REQUEST_TIMEOUT_SECONDS (the headers are part of the request)');
   }
   if (config.RATE_LIMIT_STORE === 'redis' && !config.REDIS_URL) problems.push('RATE_LIMIT_STORE: `redis` needs REDIS_URL');
   if (config.RATE_LIMIT_STORE === 'database' && !config.DATABASE_URL.startsWith('postgres')) {
     problems.push('RATE_LIMIT_STORE: `database` needs PostgreSQL (with SQLite, one instance: use `memory`)');
   }
+  if (config.NODE_ENV === 'production' && !config.METRICS_TOKEN) {
+    problems.push('METRICS_TOKEN: required in production, or /metrics is open to anyone (at least 16 characters)');
+  }
   if (config.NODE_ENV === 'production' && config.DATABASE_URL === 'file::memory:') {
     problems.push('DATABASE_URL: an in-memory database loses every account on restart; not allowed in production');
   }
   return problems;
+}
+
+/**
+ * ADMIN_EMAILS entries must be addresses sign-up would accept: matching is by the lower-cased address, and a
+ * Unicode entry could lower-case onto someone else's (U+212A KELVIN SIGN becomes "k").
+ */
+function adminEmailProblems(value: string): string[] {
+  const bad = splitList(value).filter((email) => !isEmailAddress(email));
+  // Escaped, so that the message shows what is wrong with an entry that looks right (a Kelvin sign looks like a K).
+  const escaped = (email: string) => JSON.stringify(email).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return bad.length ? [`ADMIN_EMAILS: ${bad.map(escaped).join(', ')} is not a plain ASCII email address`] : [];
+}
+
+/** Keys whose values are secrets: a problem names them but never shows the value. */
+const SECRET_KEYS = /(^SIGNING_KEY|_SECRET|_TOKEN|_PASSWORD)$/;
+
+/** The value of a bad key as a problem shows it: secrets not at all, URLs without their credentials. */
+function shown(key: string, value: unknown): string {
+  if (value === undefined) return '';
+  if (SECRET_KEYS.test(key)) return ` (${String(value).length} characters, not shown)`;
+  if (typeof value === 'string' && /(_URL|_ISSUER)$/.test(key)) return ` (got ${JSON.stringify(withoutCredentials(value))})`;
+  return ` (got ${JSON.stringify(value)})`;
+}
+
+/**
+ * A URL without its userinfo and query values (`postgres://***@db/app`). Done on the text, not with `new URL`:
+ * a URL bad enough to be reported may not parse, and may still carry a password.
+ */
+function withoutCredentials(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:(\/\/)?/i.exec(url)?.[0] ?? '';
+  const rest = url.slice(scheme.length);
+  // The last `@`: a password may hold an unencoded `@` or `/`.
+  const at = rest.lastIndexOf('@');
+  return scheme + (at >= 0 ? `***@${rest.slice(at + 1)}` : rest).replace(/([?&][^=&#]*=)[^&#]*/g, '$1***');
 }
 
 const splitList = (value: string) =>

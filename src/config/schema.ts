@@ -14,6 +14,8 @@ export const ConfigSchema = Type.Object({
   }),
   HOST: Type.String({ default: '0.0.0.0', description: 'address to listen on' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'listen port' }),
+  HTTP_HEADERS_TIMEOUT_SECONDS: seconds(10, "seconds a client has to send a request's headers; a slower one is cut with 408 (slowloris)"),
+  HTTP_REQUEST_TIMEOUT_SECONDS: seconds(30, 'seconds a client has to send a whole request, headers and body; a slower one is cut with 408'),
   PUBLIC_URL: Type.Optional(
     Type.String({ format: 'uri', description: "this API's external base URL (token issuer); default http://localhost:PORT" }),
   ),
@@ -35,7 +37,7 @@ export const ConfigSchema = Type.Object({
   MAIL_RETRY_SECONDS: seconds(30, 'first retry delay after a failed delivery; doubles with each attempt, up to an hour'),
   CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated origins allowed to call the API from a browser' }),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client IP from `X-Forwarded-For` (behind a load balancer)' }),
-  ADMIN_EMAILS: Type.String({ default: '', description: 'comma-separated emails that get the `admin` role when verified' }),
+  ADMIN_EMAILS: Type.String({ default: '', description: 'comma-separated emails that get the `admin` role when verified (plain ASCII addresses, as sign-up accepts)' }),
   ACCESS_TOKEN_TTL: seconds(900, 'access-token lifetime, seconds'),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, description: "the access token's `aud`; default PUBLIC_URL" })),
   SIGNING_KEY_PUBLISH_SECONDS: seconds(
@@ -79,7 +81,7 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     default: 20,
     description:
-      'requests per minute one client IP may make to each of register, verifyEmail, resendVerification, login, forgotPassword, resetPassword and verifyMfa',
+      'requests per minute one client IP may make to each of register, verifyEmail, resendVerification, login, forgotPassword, resetPassword, verifyMfa and startOAuth',
   }),
   RATE_LIMIT_ACCOUNT_PER_HOUR: Type.Integer({
     minimum: 1,
@@ -118,8 +120,11 @@ export const ConfigSchema = Type.Object({
     default: true,
     description: 'run the scheduled jobs in this instance; false leaves them to other instances or to `pulse-auth cleanup` from cron',
   }),
-    METRICS_TOKEN: Type.Optional(
-    Type.String({ minLength: 16, description: '`/metrics` answers only requests with `Authorization: Bearer <METRICS_TOKEN>`; unset: open' }),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description: '`/metrics` answers only requests with `Authorization: Bearer <METRICS_TOKEN>`; required with NODE_ENV=production, unset elsewhere leaves it open',
+    }),
   ),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',

@@ -7,8 +7,9 @@ import type { Counters } from '../domain/protection/counters.js';
 import { normaliseEmail } from '../domain/users/views.js';
 
 /**
- * Operations that guess at or mail to accounts: limited per client IP and per account. The step-up operations
- * check a password or a code too (their failures also count toward the lockout; see Reauthentication).
+ * Operations that guess at or mail to accounts, limited per client IP and per account; the step-up operations,
+ * which check a password or a code too (their failures also count toward the lockout; see Reauthentication); and
+ * startOAuth, which anyone may call and which writes a row each time (per IP only: it names no account).
  */
 const LIMITED: ReadonlySet<OperationId> = new Set([
   'register',
@@ -26,6 +27,7 @@ const LIMITED: ReadonlySet<OperationId> = new Set([
   'disableEmailOtp',
   'regenerateRecoveryCodes',
   'startIdentityLink',
+  'startOAuth',
 ]);
 
 /** The account a request is about: its email, or its MFA challenge. */

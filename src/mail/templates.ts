@@ -16,10 +16,13 @@ function layout(paragraphs: string[], link?: { href: string; label: string }): s
 
 const minutes = (seconds: number) => Math.max(1, Math.round(seconds / 60));
 
-export function verificationMail(input: { link: string; ttlSeconds: number; name: string | null }): MailContent {
-  const greeting = input.name ? `Hello ${input.name},` : 'Hello,';
+/**
+ * To an address nobody has proven yet: nothing in it comes from the person who registered (not the display name),
+ * or anyone could mail their own words to any address from our server.
+ */
+export function verificationMail(input: { link: string; ttlSeconds: number }): MailContent {
   const lines = [
-    greeting,
+    'Hello,',
     `Confirm your email address to finish creating your account. The link works once, for ${minutes(input.ttlSeconds)} minutes.`,
   ];
   const after = 'If you did not sign up, ignore this mail: no account is created without the link.';

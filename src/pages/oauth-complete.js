@@ -10,6 +10,8 @@ const ERRORS = {
   'provider-error': 'The sign-in provider answered with an error. Try again, or sign in another way.',
   'email-not-verified':
     'The provider did not confirm that your email address is verified, so it cannot be used to sign in here. Verify the address with the provider, or sign in with your email and password.',
+  'email-unsupported':
+    'The provider gave an email address this service does not accept (only plain ASCII addresses are), so it cannot be used to sign in here. Sign in with another provider, or with an email and password.',
   'identity-in-use':
     'This provider account is already linked to another account here, or your account already has a different one from this provider.',
   'sign-in-required': 'Sign in first: a provider can only be linked to the account you are signed in to.',

@@ -44,14 +44,48 @@ describe('/metrics', () => {
     expect(sample(after, 'pulse_http_request_duration_seconds_count', 'operation="login",status="200"')).to.be.at.least(1);
   });
 
-  it('shows the mail outbox depth, delivery failures and job runs', async () => {
+  /** The series an outsider could learn something from: all but request counts (the caller sees its own answers) and process figures. */
+  const accountSeries = (text: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith('pulse_') && !/^pulse_(http_|process_|nodejs_)/.test(line))
+      .join('\n');
+
+  it('Outbox oracle: no series moves when forgotPassword finds an account, while its mail waits for a slow SMTP server nor once it is delivered', async () => {
+    const account = await app.createUser();
+    await app.services.mailer.idle();
+    // A slow SMTP server: the mail stays queued until delivery is let go.
+    const kick = app.services.mailer.kick;
+    app.services.mailer.kick = () => {};
+    try {
+      const before = accountSeries(await scrape());
+      expect((await app.request('POST', '/v1/auth/password/forgot', { body: { email: account.email } })).status).to.equal(202);
+      expect(accountSeries(await scrape()), 'while the reset mail is queued').to.equal(before);
+
+      app.services.mailer.kick = kick;
+      app.services.mailer.kick();
+      await app.mail.next(account.email, { subject: /Reset/ });
+      await app.services.mailer.idle();
+      expect(accountSeries(await scrape()), 'once the reset mail is delivered').to.equal(before);
+    } finally {
+      app.services.mailer.kick = kick;
+    }
+  });
+
+  it('shows mail stuck in the outbox by the age of the oldest, in whole minutes, plus delivery failures and job runs', async () => {
     app.mail.refuse = true;
     await app.request('POST', '/v1/auth/register', { body: { email: uniqueEmail(), password: 'a perfectly fine passphrase' } });
     await app.services.mailer.idle();
-    const during = await scrape();
-    expect(sample(during, 'pulse_mail_outbox_depth')).to.be.at.least(1);
-    expect(sample(during, 'pulse_mail_delivery_failures_total')).to.be.at.least(1);
+    const fresh = await scrape();
+    expect(sample(fresh, 'pulse_mail_outbox_oldest_pending_seconds'), 'younger than a minute counts as 0').to.equal(0);
+    expect(sample(fresh, 'pulse_mail_delivery_failures_total')).to.be.at.least(1);
+    expect(fresh).not.to.contain('pulse_mail_outbox_depth');
+    app.clock.advance(190);
+    expect(sample(await scrape(), 'pulse_mail_outbox_oldest_pending_seconds')).to.equal(180);
     app.mail.refuse = false;
+    app.services.mailer.kick();
+    await app.services.mailer.idle();
+    expect(sample(await scrape(), 'pulse_mail_outbox_oldest_pending_seconds')).to.equal(0);
 
     await runJob(app.services, jobs(app.services).find((job) => job.name === 'delete-expired-registrations')!);
     const afterJob = await scrape();

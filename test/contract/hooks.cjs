@@ -446,6 +446,11 @@ const BEFORE = {
     bearer(t);
     jsonBody(t, {});
   },
+  // The run's administrator is the server's only one: it may not delete itself.
+  'deleteMe 409': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { password: context.admin.password });
+  },
   'deleteMe 415': (t) => {
     bearer(t);
     textPlain(t);

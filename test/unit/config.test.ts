@@ -30,6 +30,7 @@ describe('configuration', () => {
       ADMIN_EMAILS: 'Root@Example.com',
       TRUST_PROXY: 'true',
       NODE_ENV: 'production',
+      METRICS_TOKEN: 'a-metrics-token-long-enough',
     });
     expect(config.PUBLIC_URL).to.equal('https://auth.example.com');
     expect(config.APP_URL).to.equal('https://auth.example.com');
@@ -53,6 +54,74 @@ describe('configuration', () => {
 
   it('refuses a URL that is not http(s)', () => {
     expect(() => loadConfig({ PUBLIC_URL: 'ftp://auth.example.com' })).to.throw(ConfigError, /PUBLIC_URL/);
+  });
+
+  /** The problems of a configuration that must not load. */
+  function problemsOf(env: Record<string, string>): string[] {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect(error).to.be.instanceOf(ConfigError);
+      return (error as ConfigError).problems;
+    }
+    throw new Error(`the configuration loaded: ${JSON.stringify(env)}`);
+  }
+
+  it('Secrets in configuration errors: a bad DATABASE_URL, SMTP_URL, REDIS_URL, METRICS_TOKEN or SIGNING_KEY is named in the message, its password or secret never', () => {
+    const secret = 'hunter2-s3cret';
+    const problems = problemsOf({
+      DATABASE_URL: `mysql://root:${secret}@db.example.com/pulse`,
+      // A typo'd scheme, so no URL parser finds the userinfo: still not shown.
+      SMTP_URL: `smtp//mailer:${secret}@mail.example.com:587`,
+      REDIS_URL: `http://default:${secret}@cache.example.com:6379?password=${secret}`,
+      METRICS_TOKEN: secret,
+      SIGNING_KEY: '{',
+    });
+    const message = new ConfigError(problems).message;
+    for (const key of ['DATABASE_URL', 'SMTP_URL', 'REDIS_URL', 'METRICS_TOKEN', 'SIGNING_KEY']) {
+      expect(problems.some((problem) => problem.startsWith(`${key}:`)), key).to.equal(true);
+    }
+    expect(message).not.to.contain(secret);
+    expect(message).not.to.contain('"{"');
+    // What is left still helps to find the mistake.
+    expect(message).to.contain('mysql://***@db.example.com/pulse');
+  });
+
+  it('Secrets in configuration errors: client secrets of providers and URLs in later checks are not echoed either', () => {
+    const secret = 'hunter2-s3cret';
+    const problems = problemsOf({
+      GOOGLE_CLIENT_SECRET: secret,
+      OIDC_PROVIDERS: 'acme',
+      OIDC_ACME_ISSUER: `ftp://client:${secret}@idp.example.com`,
+      OIDC_ACME_CLIENT_SECRET: secret,
+      PUBLIC_URL: `ftp://admin:${secret}@auth.example.com`,
+    });
+    const message = new ConfigError(problems).message;
+    for (const key of ['GOOGLE_CLIENT_ID', 'OIDC_ACME_ISSUER', 'OIDC_ACME_CLIENT_ID', 'PUBLIC_URL']) expect(message, key).to.contain(key);
+    expect(message).not.to.contain(secret);
+  });
+
+  it('Unicode email folding: an ADMIN_EMAILS entry that is not a plain ASCII address (a Kelvin sign for the k) is a configuration error, not an admin kate@example.com', () => {
+    const problems = problemsOf({ ADMIN_EMAILS: 'root@example.com, \u212Aate@example.com' });
+    expect(problems).to.have.length(1);
+    expect(problems[0]).to.match(/^ADMIN_EMAILS: /);
+    expect(problemsOf({ ADMIN_EMAILS: 'not an address' })[0]).to.match(/^ADMIN_EMAILS: /);
+    expect([...loadConfig({ ADMIN_EMAILS: 'Root@Example.com,kate@example.com' }).adminEmails]).to.deep.equal(['root@example.com', 'kate@example.com']);
+  });
+
+  it('Open metrics: production without METRICS_TOKEN is a configuration error naming METRICS_TOKEN', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).to.have.length(1);
+    expect(problems[0]).to.match(/^METRICS_TOKEN: /);
+    expect(loadConfig({ NODE_ENV: 'production', METRICS_TOKEN: 'a-metrics-token-long-enough' }).METRICS_TOKEN).to.equal('a-metrics-token-long-enough');
+    // Development and tests may leave it open.
+    expect(loadConfig({}).METRICS_TOKEN).to.equal(undefined);
+  });
+
+  it('Slow clients: cuts slow requests after 10 s for the headers and 30 s for the whole request by default; the headers timeout may not exceed the request timeout', () => {
+    expect(loadConfig({})).to.include({ HTTP_HEADERS_TIMEOUT_SECONDS: 10, HTTP_REQUEST_TIMEOUT_SECONDS: 30 });
+    expect(problemsOf({ HTTP_HEADERS_TIMEOUT_SECONDS: '60' })[0]).to.match(/^HTTP_HEADERS_TIMEOUT_SECONDS: /);
+    expect(problemsOf({ HTTP_REQUEST_TIMEOUT_SECONDS: '0' })[0]).to.match(/^HTTP_REQUEST_TIMEOUT_SECONDS: /);
   });
 
   it('lists every key in .env.example, and nothing else', () => {

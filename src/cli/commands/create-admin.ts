@@ -26,8 +26,10 @@ export const createAdminCommand: Command = {
     const { createUser } = await import('../../domain/users/new-user.js');
     const { passwordWeakness } = await import('../../domain/passwords/policy.js');
     const { normaliseEmail } = await import('../../domain/users/views.js');
+    const { isEmailAddress } = await import('../../domain/users/email-format.js');
     const email = normaliseEmail(context.positionals[0]);
-    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) throw new CliError(`not an email address: ${JSON.stringify(context.positionals[0])}`);
+    // The format sign-up accepts: a Unicode address could lower-case onto another account's (a Kelvin sign to "k").
+    if (!isEmailAddress(context.positionals[0].trim())) throw new CliError(`not an email address: ${JSON.stringify(context.positionals[0])}`);
     // Read before anything else, so that a writer piping the password never meets a closed pipe.
     const password = context.values['password-stdin'] ? await readPassword() : undefined;
 

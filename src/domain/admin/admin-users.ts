@@ -7,6 +7,7 @@ import type { AccountDeletion } from '../users/deletion.js';
 import { purgeUsers } from '../users/deletion.js';
 import { ProblemError } from '../../http/problem.js';
 import { toUserView } from '../users/views.js';
+import { assertAdministratorRemains, lockAdministrators } from './last-admin.js';
 import type { components } from '../../../generated/openapi.js';
 
 type AdminUserView = components['schemas']['AdminUser'];
@@ -15,7 +16,7 @@ type UpdateRequest = components['schemas']['AdminUpdateUserRequest'];
 
 const DAY = 86_400;
 
-/** User administration: listing, changes, locks, deletion and restore, with the last administrator protected. */
+/** User administration: listing, changes, locks, deletion and restore, with the last usable administrator protected. */
 export class AdminUsers {
   constructor(
     private readonly clock: Clock,
@@ -51,23 +52,23 @@ export class AdminUsers {
     return findPage(em, UserSchema, where, filter, (user) => this.view(user), { populate: ['passwordHash'] });
   }
 
-  async get(em: EntityManager, userId: string): Promise<User> {
-    const user = await em.findOne(UserSchema, { id: userId }, { populate: ['passwordHash'] });
+  async get(em: EntityManager, userId: string, options: { refresh?: boolean } = {}): Promise<User> {
+    const user = await em.findOne(UserSchema, { id: userId }, { populate: ['passwordHash'], refresh: options.refresh });
     if (!user) throw new ProblemError('not-found', { detail: 'There is no user with this id.' });
     return user;
   }
 
   async update(em: EntityManager, userId: string, changes: UpdateRequest): Promise<User> {
     return em.transactional(async (tx) => {
-      const user = await this.get(tx, userId);
+      await lockAdministrators(tx);
+      // Read after the lock (refresh: not the copy an earlier read of this request may have left in the identity map).
+      const user = await this.get(tx, userId, { refresh: true });
       const now = this.clock.now();
-      if (changes.role !== undefined && changes.role !== user.role) {
-        if (user.role === 'admin') await this.assertAnotherAdmin(tx, user.id);
-        user.role = changes.role;
-      }
-      if (changes.locked !== undefined && changes.locked !== Boolean(user.lockedAt)) {
-        if (changes.locked && user.role === 'admin') await this.assertAnotherAdmin(tx, user.id);
-        user.lockedAt = changes.locked ? now : null;
+      const lockedAt = changes.locked === undefined || changes.locked === Boolean(user.lockedAt) ? user.lockedAt : changes.locked ? now : null;
+      await assertAdministratorRemains(tx, user, { role: changes.role, emailVerified: changes.emailVerified, lockedAt });
+      if (changes.role !== undefined) user.role = changes.role;
+      if (lockedAt !== user.lockedAt) {
+        user.lockedAt = lockedAt;
         if (changes.locked) await this.sessions.revokeAllOf(tx, user.id, 'locked-by-admin');
       }
       if (changes.emailVerified !== undefined) {
@@ -82,8 +83,9 @@ export class AdminUsers {
 
   async delete(em: EntityManager, userId: string, hard: boolean): Promise<void> {
     await em.transactional(async (tx) => {
-      const user = await this.get(tx, userId);
-      if (user.role === 'admin' && !user.deletedAt) await this.assertAnotherAdmin(tx, user.id);
+      await lockAdministrators(tx);
+      const user = await this.get(tx, userId, { refresh: true });
+      await assertAdministratorRemains(tx, user, { deletedAt: this.clock.now() });
       if (hard) await purgeUsers(tx, [user.id]);
       else if (!user.deletedAt) await this.deletion.softDelete(tx, user);
     });
@@ -98,9 +100,4 @@ export class AdminUsers {
     return user;
   }
 
-  /** Refuses a change that would leave no active administrator. */
-  private async assertAnotherAdmin(em: EntityManager, exceptUserId: string): Promise<void> {
-    const others = await em.count(UserSchema, { role: 'admin', deletedAt: null, lockedAt: null, id: { $ne: exceptUserId } });
-    if (others === 0) throw new ProblemError('last-admin', { detail: 'Make another account an administrator first.' });
-  }
 }

@@ -7,7 +7,8 @@ import { enqueueMail } from '../../mail/outbox.js';
 import { securityChangeMail } from '../../mail/templates.js';
 import { addSeconds, type Clock } from '../clock.js';
 import { constantTimeEqual, hashToken, randomSecret } from '../tokens/secrets.js';
-import { normaliseEmail } from '../users/views.js';
+import { displayNameFrom, normaliseEmail } from '../users/views.js';
+import { isEmailAddress } from '../users/email-format.js';
 import { createUser } from '../users/new-user.js';
 import { ProviderUnavailable, type Providers } from './providers.js';
 import type { ProviderConfig } from '../../config/load.js';
@@ -25,6 +26,7 @@ export type SocialSignInError =
   | 'provider-unavailable'
   | 'provider-error'
   | 'email-not-verified'
+  | 'email-unsupported'
   | 'identity-in-use'
   | 'sign-in-required'
   | 'link-expired'
@@ -204,7 +206,10 @@ export class SocialSignIn {
 
   private async resolveUser(em: EntityManager, provider: ProviderConfig, claims: oidc.IDToken, linkUserId: string | null): Promise<Finished> {
     const now = this.clock.now();
-    const email = typeof claims.email === 'string' ? normaliseEmail(claims.email) : null;
+    // Only an address sign-up would accept: a Unicode one can lower-case onto another account's (U+212A KELVIN SIGN
+    // becomes "k"). Anything else counts as no email: refused where the email is needed, never folded.
+    const claimed = typeof claims.email === 'string' ? claims.email : null;
+    const email = claimed !== null && isEmailAddress(claimed) ? normaliseEmail(claimed) : null;
     const emailVerified = claims.email_verified === true;
     const existing = await em.findOne(IdentitySchema, { provider: provider.name, subject: claims.sub });
 
@@ -225,6 +230,7 @@ export class SocialSignIn {
       return { user, provider, linked: true };
     }
 
+    if (claimed !== null && !email) throw new SocialSignInFailed('email-unsupported');
     if (!email || !emailVerified) throw new SocialSignInFailed('email-not-verified');
     const account = await em.findOne(UserSchema, { email });
     if (account && !canSignIn(account)) throw new SocialSignInFailed('account-disabled');
@@ -236,7 +242,7 @@ export class SocialSignIn {
 
     const user = createUser(em, {
       email,
-      name: typeof claims.name === 'string' ? claims.name.slice(0, 100) : null,
+      name: displayNameFrom(claims.name),
       passwordHash: null,
       role: this.options.adminEmails.has(email) ? 'admin' : 'user',
       now,

@@ -65,7 +65,7 @@ export class Registration {
         createdAt: now,
         expiresAt: addSeconds(now, this.options.verificationTtlSeconds),
       });
-      enqueueMail(tx, now, email, verificationMail({ link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds, name: input.name ?? null }));
+      enqueueMail(tx, now, email, verificationMail({ link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds }));
     });
   }
 
@@ -83,7 +83,7 @@ export class Registration {
       const token = randomSecret();
       newest.tokenHash = hashToken(token);
       newest.expiresAt = addSeconds(now, this.options.verificationTtlSeconds);
-      enqueueMail(tx, now, email, verificationMail({ link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds, name: newest.name }));
+      enqueueMail(tx, now, email, verificationMail({ link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds }));
     });
   }
 

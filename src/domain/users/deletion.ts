@@ -7,6 +7,7 @@ import { enqueueMail } from '../../mail/outbox.js';
 import { accountDeletedMail } from '../../mail/templates.js';
 import { ProblemError } from '../../http/problem.js';
 import type { ClientInfo, Principal } from '../../http/context.js';
+import { assertAdministratorRemains, lockAdministrators } from '../admin/last-admin.js';
 
 const DAY = 86_400;
 
@@ -28,7 +29,13 @@ export class AccountDeletion {
   async deleteOwn(em: EntityManager, principal: Principal, password: string | undefined, client: ClientInfo): Promise<void> {
     const user = await this.reauthentication.loadUser(em, principal);
     await this.reauthentication.confirm(em, user, principal, { password }, client);
-    await em.transactional((tx) => this.softDelete(tx, user));
+    await em.transactional(async (tx) => {
+      // The last usable administrator stays, as when an administrator deletes it (see AdminUsers).
+      await lockAdministrators(tx);
+      const current = await tx.findOneOrFail(UserSchema, { id: user.id }, { refresh: true });
+      await assertAdministratorRemains(tx, current, { deletedAt: this.clock.now() });
+      await this.softDelete(tx, user);
+    });
   }
 
   /**

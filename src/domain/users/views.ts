@@ -10,6 +10,16 @@ export type SessionView = components['schemas']['Session'];
 /** Emails are compared without regard to case and surrounding spaces. */
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
+/**
+ * A display name from elsewhere (a provider's `name` claim) as the spec's DisplayName allows names: control
+ * characters (line breaks, tabs) become spaces, at most 100 characters; nothing left is no name.
+ */
+export function displayNameFrom(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const name = value.replace(/[\x00-\x1F\x7F-\x9F]+/g, ' ').trim().slice(0, 100).trim();
+  return name || null;
+}
+
 export function toUserView(user: User): UserView {
   return {
     id: user.id,
