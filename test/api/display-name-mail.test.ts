@@ -34,7 +34,7 @@ describe('the display name and mail to unproven addresses', () => {
       }
     }
     // The name is kept for the account, once the address is proven.
-    const verified = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(second) } });
+    const verified = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(second), password: 'a perfectly fine passphrase' } });
     expect(verified.status).to.equal(200);
     expect(verified.body.name).to.equal(PHISHING);
   });
