@@ -176,7 +176,9 @@ export interface paths {
          * @description Completes the sign-in that `login` answered with an `MfaChallenge`. `method` says which kind of code this is;
          *     without it, a 6-digit code is taken as the authenticator app's (or the emailed one when the account has no
          *     app) and anything else as a recovery code. A wrong code answers `401 invalid-mfa-code`; after 5 of them, or
-         *     after 5 minutes, the challenge is spent (`401 mfa-challenge-invalid`) and the person signs in again.
+         *     after 5 minutes, the challenge is spent (`401 mfa-challenge-invalid`) and the person signs in again. Codes
+         *     sent at the same time are counted before any is checked, so they cannot exceed the 5. Wrong codes also count
+         *     toward the account lockout, like wrong passwords (`429 too-many-failed-attempts`, see the introduction).
          */
         post: operations["verifyMfa"];
         delete?: never;

@@ -90,6 +90,15 @@ export class SignInGuard {
     await Promise.all([this.accountFailures.delete(reservation.email), this.ipFailures.reward(reservation.ip, 1)]);
   }
 
+  /**
+   * Gives the attempt's points back and leaves earlier failures counted: nothing was checked (a spent MFA
+   * challenge), or the password was right but a second factor is still to come, so that wrong codes add up across
+   * sign-ins until one completes.
+   */
+  async release(reservation: Reservation): Promise<void> {
+    await Promise.all([this.accountFailures.reward(reservation.email, 1), this.ipFailures.reward(reservation.ip, 1)]);
+  }
+
   /** Records a failed check; the failure that reaches a threshold starts the lock. */
   async failed(em: EntityManager, reservation: Reservation): Promise<void> {
     if (reservation.accountFailures === this.options.accountThreshold) {

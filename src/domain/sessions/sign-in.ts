@@ -52,7 +52,9 @@ export async function signInWithPassword(
     await deps.attempts.record(em, { email, user, client: input.client, outcome: 'failure', reason });
     throw new ProblemError('invalid-credentials');
   }
-  await deps.guard.succeeded(reservation);
+  const methods = mfaMethodsOf(user);
+  // With a second factor still to come, the password alone does not wipe earlier failures: wrong codes count too.
+  await (methods.length > 0 ? deps.guard.release(reservation) : deps.guard.succeeded(reservation));
   if (user.lockedAt || !user.emailVerified) {
     // Only someone who knows the password learns this.
     await deps.attempts.record(em, { email, user, client: input.client, outcome: 'failure', reason: 'account-disabled' });
@@ -64,13 +66,51 @@ export async function signInWithPassword(
     await em.flush();
   }
 
-  const methods = mfaMethodsOf(user);
   if (methods.length > 0) {
     const challenge = await deps.mfa.startChallenge(em, user, input.client, input.delivery);
     await deps.attempts.record(em, { email, user, client: input.client, outcome: 'mfa-required', method: 'password' });
     return { kind: 'mfa', challenge, methods };
   }
   return { kind: 'session', issued: await completeSignIn(em, deps, user, input.client, 'password') };
+}
+
+/**
+ * The second-factor step of signing in. Each code is counted against the account and the client IP (SignInGuard)
+ * as a password would be, before it is checked, and against the challenge's own cap (Mfa.tryCode). Failures come
+ * back (not thrown) with the user they concern, for the caller's audit event; every attempt is recorded.
+ */
+export async function signInWithSecondFactor(
+  em: EntityManager,
+  deps: SignInDeps,
+  input: { challengeId: string; code: string; method?: MfaMethod; client: ClientInfo },
+): Promise<
+  | { ok: true; issued: IssuedSession; challenge: MfaChallenge; method: MfaMethod }
+  | { ok: false; user: User | null; problem: ProblemError }
+> {
+  const failure = async (user: User | null, problem: ProblemError, outcome: 'failure' | 'locked' = 'failure') => {
+    const reason = outcome === 'locked' && problem instanceof SignInLocked ? `${problem.scope}-locked` : 'mfa-code';
+    await deps.attempts.record(em, { email: user?.email ?? '', user, client: input.client, outcome, reason });
+    return { ok: false as const, user, problem };
+  };
+  const opened = await deps.mfa.openChallenge(em, input.challengeId);
+  if (!opened) {
+    return failure(null, new ProblemError('mfa-challenge-invalid', { detail: 'The challenge is unknown, used, expired or locked. Sign in again.' }));
+  }
+  let reservation;
+  try {
+    reservation = await deps.guard.reserve(opened.user.email, input.client.ip ?? 'unknown');
+  } catch (error) {
+    if (error instanceof SignInLocked) return failure(opened.user, error, 'locked');
+    throw error;
+  }
+  const tried = await deps.mfa.tryCode(em, opened, input);
+  if (!tried.ok) {
+    await (tried.checked ? deps.guard.failed(em, reservation) : deps.guard.release(reservation));
+    return failure(opened.user, tried.problem);
+  }
+  await deps.guard.succeeded(reservation);
+  const issued = await completeSignIn(em, deps, opened.user, input.client, tried.method);
+  return { ok: true, issued, challenge: opened.challenge, method: tried.method };
 }
 
 /** Starts the session of a sign-in that has passed every factor, and records it. */
