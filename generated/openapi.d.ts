@@ -1308,6 +1308,7 @@ export interface components {
          *     }
          */
         BlockedIp: {
+            /** @description The blocked IPv4 address, or IPv6 network (`2001:db8:1:2::/64`; see "Rate limits and lockout"). */
             ip: string;
             /** Format: date-time */
             blockedAt: string;
@@ -3236,7 +3237,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The blocked IP address.
+                 * @description The blocked IP address; for a blocked IPv6 network, any address in it (or the network as listed).
                  * @example 203.0.113.5
                  */
                 ip: string;

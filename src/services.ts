@@ -127,6 +127,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     accountSeconds: config.LOCKOUT_ACCOUNT_SECONDS,
     ipThreshold: config.LOCKOUT_IP_THRESHOLD,
     ipSeconds: config.LOCKOUT_IP_SECONDS,
+    ipv6Prefix: config.RATE_LIMIT_IPV6_PREFIX,
     appUrl: config.APP_URL,
   });
   const attempts = new LoginAttempts(clock, { appUrl: config.APP_URL });

@@ -86,6 +86,13 @@ export const ConfigSchema = Type.Object({
     default: 30,
     description: 'requests per hour to each of those operations for one email (or one MFA challenge), from any IP',
   }),
+  RATE_LIMIT_IPV6_PREFIX: Type.Integer({
+    minimum: 32,
+    maximum: 128,
+    default: 64,
+    description:
+      'IPv6 clients are counted by network for rate limits, lockouts and IP blocks: the prefix length of that network (128 counts each address on its own)',
+  }),
   RATE_LIMIT_STORE: Type.Enum(['auto', 'memory', 'database', 'redis'], {
     default: 'auto',
     description:

@@ -8,6 +8,7 @@ import { ProblemError } from '../../http/problem.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { accountLockedMail } from '../../mail/templates.js';
 import type { Counters } from './counters.js';
+import { clientKey } from './client-key.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Metrics } from '../../observability/metrics.js';
 
@@ -16,12 +17,15 @@ export interface LockoutOptions {
   accountSeconds: number;
   ipThreshold: number;
   ipSeconds: number;
+  /** IPv6 clients are counted (and blocked) by their network of this prefix length. */
+  ipv6Prefix: number;
   appUrl: string;
 }
 
 /** The counted attempt a password check runs under. */
 export interface Reservation {
   email: string;
+  /** The client's key (clientKey): its IPv4 address, or its IPv6 network. */
   ip: string;
   accountFailures: number;
   ipFailures: number;
@@ -67,7 +71,8 @@ export class SignInGuard {
     this.ipFailures = counters.create({ name: 'fail:ip', points: options.ipThreshold, durationSeconds: options.ipSeconds });
   }
 
-  async reserve(email: string, ip: string): Promise<Reservation> {
+  async reserve(email: string, clientIp: string): Promise<Reservation> {
+    const ip = clientKey(clientIp, this.options.ipv6Prefix);
     let ipFailures: number;
     try {
       ipFailures = (await this.ipFailures.consume(ip)).consumedPoints;
@@ -136,8 +141,9 @@ export class SignInGuard {
     }
   }
 
-  /** Lifts an IP block early (administrators); false when the IP has no block in force. */
-  async unblockIp(em: EntityManager, ip: string): Promise<boolean> {
+  /** Lifts an IP block early (administrators), given the address or any address of a blocked IPv6 network; false when it has no block in force. */
+  async unblockIp(em: EntityManager, address: string): Promise<boolean> {
+    const ip = clientKey(address, this.options.ipv6Prefix);
     const now = this.clock.now();
     const lifted = await em.nativeUpdate(BlockedIpSchema, { ip, unblockedAt: null, expiresAt: { $gt: now } }, { unblockedAt: now });
     await this.ipFailures.delete(ip);
