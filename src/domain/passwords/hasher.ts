@@ -1,21 +1,36 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import bcrypt from 'bcryptjs';
 
 /**
  * bcrypt reads only the first 72 bytes of its input. To hash long passwords whole, the password is first
- * normalised (NFKC, as NIST SP 800-63B advises) and reduced with SHA-256; bcrypt then hashes the 44-character
- * base64 digest. The stored value is a standard `$2b$` hash of that digest.
+ * normalised (NFKC, as NIST SP 800-63B advises) and reduced to a 44-character base64 digest, which bcrypt hashes.
+ *
+ * The digest is HMAC-SHA256 under a fixed key of this product's own (domain separation, not a secret): a plain
+ * SHA-256 would let anyone holding the hashes test SHA-256 values leaked from other sites against them without
+ * knowing the passwords ("password shucking"). Such hashes are stored as `hmac-sha256:` + the `$2b$` hash; a bare
+ * `$2b$` hash is of the earlier plain SHA-256 scheme, still verified, and redone at the next sign-in (needsRehash).
  */
+const PREHASH_KEY = 'pulse-auth:password-prehash:v1';
+const CURRENT_SCHEME = 'hmac-sha256:';
+
 export function passwordDigest(password: string): string {
-  return createHash('sha256').update(password.normalize('NFKC'), 'utf8').digest('base64');
+  return createHmac('sha256', PREHASH_KEY).update(password.normalize('NFKC'), 'utf8').digest('base64');
+}
+
+/** The earlier scheme's digest, for hashes stored before the HMAC pre-hash. */
+const sha256Digest = (password: string) => createHash('sha256').update(password.normalize('NFKC'), 'utf8').digest('base64');
+
+/** The stored form of a password, made on this thread (the decoy; seeding benchmark data). */
+export function hashPasswordSync(password: string, cost: number): string {
+  return CURRENT_SCHEME + bcrypt.hashSync(passwordDigest(password), cost);
 }
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   verify(password: string, hash: string): Promise<boolean>;
-  /** Whether a stored hash was made with a cost other than the configured one (and should be redone). */
+  /** Whether a stored hash was made with another scheme or cost than the current ones (and should be redone). */
   needsRehash(hash: string): boolean;
   close(): Promise<void>;
 }
@@ -30,11 +45,19 @@ export function createPasswordHasher(options: { cost: number; threads: number })
     idleTimeout: Number.POSITIVE_INFINITY,
   });
   // A hash to compare against when there is no user, so that unknown emails take as long as known ones.
-  const decoy = bcrypt.hashSync(passwordDigest('decoy password that matches nothing'), options.cost);
+  const decoy = hashPasswordSync('decoy password that matches nothing', options.cost);
   return {
-    hash: (password) => pool.run({ op: 'hash', password: passwordDigest(password), cost: options.cost }),
-    verify: (password, hash) => pool.run({ op: 'verify', password: passwordDigest(password), hash: hash || decoy }),
-    needsRehash: (hash) => bcrypt.getRounds(hash) !== options.cost,
+    hash: async (password) => CURRENT_SCHEME + (await pool.run({ op: 'hash', password: passwordDigest(password), cost: options.cost })),
+    verify: (password, stored) => {
+      const hash = stored || decoy;
+      const current = hash.startsWith(CURRENT_SCHEME);
+      return pool.run({
+        op: 'verify',
+        password: current ? passwordDigest(password) : sha256Digest(password),
+        hash: current ? hash.slice(CURRENT_SCHEME.length) : hash,
+      });
+    },
+    needsRehash: (hash) => !hash.startsWith(CURRENT_SCHEME) || bcrypt.getRounds(hash.slice(CURRENT_SCHEME.length)) !== options.cost,
     close: () => pool.close(),
   };
 }

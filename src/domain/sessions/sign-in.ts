@@ -61,7 +61,7 @@ export async function signInWithPassword(
     throw new ProblemError('account-disabled', { detail: 'An administrator has disabled this account.' });
   }
   if (deps.hasher.needsRehash(user.passwordHash)) {
-    // BCRYPT_COST changed since this hash was made: store one at the current cost.
+    // BCRYPT_COST changed since this hash was made, or it predates the HMAC pre-hash: store one made now.
     user.passwordHash = await deps.hasher.hash(input.password);
     await em.flush();
   }
