@@ -71,7 +71,7 @@ describe('sign-in and sessions (login, refreshTokens, logout, logoutAll)', () =>
       const { UserSchema } = await import('../../src/db/entities.js');
       const stored = async () =>
         (await app.services.orm.em.fork().findOneOrFail(UserSchema, { email: account.email }, { populate: ['passwordHash'] })).passwordHash!;
-      expect(await stored()).to.match(/^\$2b\$04\$/);
+      expect(await stored()).to.match(/^hmac-sha256:\$2b\$04\$/);
       const stronger = await TestServer.start({ BCRYPT_COST: '5', DATABASE_URL: app.services.config.DATABASE_URL });
       try {
         // A second app on the same database, configured with a higher cost.
@@ -79,7 +79,7 @@ describe('sign-in and sessions (login, refreshTokens, logout, logoutAll)', () =>
       } finally {
         await stronger.stop();
       }
-      expect(await stored()).to.match(/^\$2b\$05\$/);
+      expect(await stored()).to.match(/^hmac-sha256:\$2b\$05\$/);
     });
   });
 
