@@ -844,7 +844,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -2066,6 +2066,29 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description Too many passwords are being hashed or checked at the moment (`server-busy`): the request was refused before
+         *     anything was checked, changed or counted. Send it again after `Retry-After` seconds.
+         */
+        ServerBusy: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:server-busy",
+                 *       "code": "server-busy",
+                 *       "title": "The server is busy",
+                 *       "status": 503,
+                 *       "detail": "Too many passwords are being checked at the moment. Try again in 2 seconds.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description A dependency does not answer. */
         ServiceUnavailable: {
             headers: {
@@ -2214,6 +2237,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     verifyEmail: {
@@ -2241,6 +2265,7 @@ export interface operations {
             400: components["responses"]["InvalidVerificationToken"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     resendVerification: {
@@ -2298,6 +2323,7 @@ export interface operations {
             403: components["responses"]["AccountDisabled"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     verifyMfa: {
@@ -2545,6 +2571,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     changePassword: {
@@ -2572,6 +2599,7 @@ export interface operations {
             403: components["responses"]["CurrentPasswordIncorrect"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     getMe: {
@@ -2620,6 +2648,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     updateMe: {
@@ -2846,6 +2875,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     confirmTotp: {
@@ -2922,6 +2952,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     regenerateRecoveryCodes: {
@@ -2951,6 +2982,7 @@ export interface operations {
             403: components["responses"]["ReauthenticationRequired"];
             409: components["responses"]["MfaStateConflict"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     adminListUsers: {

@@ -95,7 +95,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const orm = await openDatabase(config.DATABASE_URL);
   const audit = new AuditLog(orm, clock, logger);
   const metrics = new Metrics(orm);
-  const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS });
+  const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS, queue: config.PASSWORD_HASH_QUEUE });
   const signingKeys = new SigningKeys(orm, clock, logger, {
     publishSeconds: config.SIGNING_KEY_PUBLISH_SECONDS,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL,

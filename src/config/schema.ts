@@ -57,6 +57,12 @@ export const ConfigSchema = Type.Object({
     default: 0,
     description: 'worker threads that hash passwords; 0 means one per CPU core',
   }),
+  PASSWORD_HASH_QUEUE: Type.Integer({
+    minimum: 0,
+    default: 64,
+    description:
+      'password hashes that may wait for a hashing thread; past that, requests that hash or check a password answer 503 server-busy with Retry-After',
+  }),
   VERIFICATION_TTL: seconds(1800, 'seconds a verification link and a pending registration live'),
   RESET_TTL: seconds(3600, 'seconds a password-reset link lives'),
   REAUTH_MAX_AGE: seconds(300, 'how recent a sign-in must be to delete an account that has no password, seconds'),

@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import bcrypt from 'bcryptjs';
+import { ProblemError } from '../../http/problem.js';
 
 /**
  * bcrypt reads only the first 72 bytes of its input. To hash long passwords whole, the password is first
@@ -35,8 +36,13 @@ export interface PasswordHasher {
   close(): Promise<void>;
 }
 
-/** bcrypt in a pool of worker threads: a login storm queues there instead of stalling every other request. */
-export function createPasswordHasher(options: { cost: number; threads: number }): PasswordHasher {
+/**
+ * bcrypt in a pool of worker threads: a login storm queues there instead of stalling every other request. The queue
+ * is bounded (`queue` hashes waiting beyond those running): past it, a request is refused at once with `503
+ * server-busy` and a Retry-After of about the time the queue takes to drain, instead of waiting ever longer and
+ * making every other sign-in wait with it.
+ */
+export function createPasswordHasher(options: { cost: number; threads: number; queue?: number }): PasswordHasher {
   const threads = options.threads > 0 ? options.threads : availableParallelism();
   const pool = new Piscina({
     filename: new URL('./bcrypt-worker.js', import.meta.url).href,
@@ -44,14 +50,34 @@ export function createPasswordHasher(options: { cost: number; threads: number })
     maxThreads: threads,
     idleTimeout: Number.POSITIVE_INFINITY,
   });
-  // A hash to compare against when there is no user, so that unknown emails take as long as known ones.
+  // A hash to compare against when there is no user, so that unknown emails take as long as known ones. Making it
+  // also says how long one hash takes here, for Retry-After.
+  const started = performance.now();
   const decoy = hashPasswordSync('decoy password that matches nothing', options.cost);
+  const hashMs = performance.now() - started;
+  const capacity = threads + (options.queue ?? Number.POSITIVE_INFINITY);
+  let pending = 0;
+  async function run<T>(task: object): Promise<T> {
+    if (pending >= capacity) {
+      const seconds = Math.max(1, Math.ceil((pending / threads) * hashMs / 1000));
+      throw new ProblemError('server-busy', {
+        detail: `Too many passwords are being checked at the moment. Try again in ${seconds} seconds.`,
+        headers: { 'Retry-After': String(seconds) },
+      });
+    }
+    pending += 1;
+    try {
+      return await pool.run(task);
+    } finally {
+      pending -= 1;
+    }
+  }
   return {
-    hash: async (password) => CURRENT_SCHEME + (await pool.run({ op: 'hash', password: passwordDigest(password), cost: options.cost })),
+    hash: async (password) => CURRENT_SCHEME + (await run<string>({ op: 'hash', password: passwordDigest(password), cost: options.cost })),
     verify: (password, stored) => {
       const hash = stored || decoy;
       const current = hash.startsWith(CURRENT_SCHEME);
-      return pool.run({
+      return run<boolean>({
         op: 'verify',
         password: current ? passwordDigest(password) : sha256Digest(password),
         hash: current ? hash.slice(CURRENT_SCHEME.length) : hash,

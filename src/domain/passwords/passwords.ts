@@ -63,17 +63,20 @@ export class Passwords {
   }
 
   /**
-   * Sets a new password with a reset link. The link is spent by a conditional update, so of several concurrent
-   * uses exactly one wins; every session of the account ends.
+   * Sets a new password with a reset link. The link is checked before the (costly) hash is made, so that garbage
+   * tokens cost nothing, and spent after it by a conditional update, so that of several concurrent uses exactly one
+   * wins; every session of the account ends.
    */
   async resetWithToken(em: EntityManager, token: string, newPassword: string): Promise<string> {
     assertStrongPassword(newPassword);
-    const passwordHash = await this.hasher.hash(newPassword);
     const invalid = () =>
       new ProblemError('invalid-reset-token', { detail: 'The link is unknown, was already used, was replaced by a newer one, or has expired.' });
+    const tokenHash = hashToken(token);
+    const live = await em.count(PasswordResetTokenSchema, { tokenHash, usedAt: null, expiresAt: { $gt: this.clock.now() } });
+    if (live !== 1) throw invalid();
+    const passwordHash = await this.hasher.hash(newPassword);
     return em.transactional(async (tx) => {
       const now = this.clock.now();
-      const tokenHash = hashToken(token);
       const spent = await tx.nativeUpdate(
         PasswordResetTokenSchema,
         { tokenHash, usedAt: null, expiresAt: { $gt: now } },

@@ -45,7 +45,14 @@ export async function signInWithPassword(
   }
 
   const user = await em.findOne(UserSchema, { email, deletedAt: null }, { populate: ['passwordHash'] });
-  const matches = await deps.hasher.verify(input.password, user?.passwordHash ?? '');
+  let matches: boolean;
+  try {
+    matches = await deps.hasher.verify(input.password, user?.passwordHash ?? '');
+  } catch (error) {
+    // Nothing was checked (the hashing queue is full): the attempt is not a failure.
+    await deps.guard.release(reservation);
+    throw error;
+  }
   if (!user || !user.passwordHash || !matches) {
     await deps.guard.failed(em, reservation);
     const reason = !user ? 'unknown-email' : user.passwordHash ? 'wrong-password' : 'no-password';
@@ -62,8 +69,14 @@ export async function signInWithPassword(
   }
   if (deps.hasher.needsRehash(user.passwordHash)) {
     // BCRYPT_COST changed since this hash was made, or it predates the HMAC pre-hash: store one made now.
-    user.passwordHash = await deps.hasher.hash(input.password);
-    await em.flush();
+    const rehashed = await deps.hasher.hash(input.password).catch((error) => {
+      if (error instanceof ProblemError && error.code === 'server-busy') return null; // next time
+      throw error;
+    });
+    if (rehashed) {
+      user.passwordHash = rehashed;
+      await em.flush();
+    }
   }
 
   if (methods.length > 0) {
