@@ -124,6 +124,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const counters = new Counters(config, orm, logger);
   const guard = new SignInGuard(counters, clock, logger, audit, metrics, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
+    accountGlobalThreshold: config.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD,
     accountSeconds: config.LOCKOUT_ACCOUNT_SECONDS,
     ipThreshold: config.LOCKOUT_IP_THRESHOLD,
     ipSeconds: config.LOCKOUT_IP_SECONDS,

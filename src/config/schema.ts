@@ -109,7 +109,18 @@ export const ConfigSchema = Type.Object({
     default: 'pa',
     description: 'prefix of every counter key in the shared store (tell apart deployments that share one Redis)',
   }),
-  LOCKOUT_ACCOUNT_THRESHOLD: Type.Integer({ minimum: 1, default: 5, description: 'consecutive failed sign-ins that lock an email' }),
+  LOCKOUT_ACCOUNT_THRESHOLD: Type.Integer({
+    minimum: 1,
+    default: 5,
+    description: 'consecutive failed sign-ins of an email from one client IP (IPv6: network) that lock that client out of that email',
+  }),
+  LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description:
+        'failed sign-ins of an email from all clients together that lock the email for everyone; default 4 × LOCKOUT_ACCOUNT_THRESHOLD',
+    }),
+  ),
   LOCKOUT_ACCOUNT_SECONDS: seconds(900, 'how long an email stays locked, seconds'),
   LOCKOUT_IP_THRESHOLD: Type.Integer({ minimum: 1, default: 20, description: 'failed sign-ins that block a client IP' }),
   LOCKOUT_IP_SECONDS: seconds(3600, 'how long a client IP stays blocked, seconds'),

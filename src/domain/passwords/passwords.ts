@@ -67,7 +67,7 @@ export class Passwords {
    * tokens cost nothing, and spent after it by a conditional update, so that of several concurrent uses exactly one
    * wins; every session of the account ends.
    */
-  async resetWithToken(em: EntityManager, token: string, newPassword: string): Promise<string> {
+  async resetWithToken(em: EntityManager, token: string, newPassword: string): Promise<{ userId: string; email: string }> {
     assertStrongPassword(newPassword);
     const invalid = () =>
       new ProblemError('invalid-reset-token', { detail: 'The link is unknown, was already used, was replaced by a newer one, or has expired.' });
@@ -90,7 +90,7 @@ export class Passwords {
       user.updatedAt = now;
       await this.sessions.revokeAllOf(tx, user.id, 'password-reset');
       enqueueMail(tx, now, user.email, passwordChangedMail({ how: 'reset', appUrl: this.options.appUrl }));
-      return user.id;
+      return { userId: user.id, email: user.email };
     });
   }
 
