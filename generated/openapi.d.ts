@@ -271,8 +271,8 @@ export interface paths {
          * @description Exchanges a refresh token for a new access token and a new refresh token. Send the token in the body
          *     (`refreshToken`) or let the browser send the cookie; the new token is delivered the same way it
          *     came. The old token stops working, except that within the grace window (`REFRESH_REUSE_GRACE`,
-         *     10 s by default) presenting it again returns the same successor. Presenting it after that ends the
-         *     session.
+         *     10 s by default) it may be presented again once (requests within 2 s of that replay count as the same one)
+         *     and returns the same successor. Presenting it any other time ends the session.
          */
         post: operations["refreshTokens"];
         delete?: never;

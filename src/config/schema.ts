@@ -50,7 +50,7 @@ export const ConfigSchema = Type.Object({
     }),
   ),
   REFRESH_TOKEN_TTL: seconds(2_592_000, "absolute lifetime of a session's refresh chain, seconds"),
-  REFRESH_REUSE_GRACE: seconds(10, 'seconds in which a just-rotated refresh token may be presented again', 0),
+  REFRESH_REUSE_GRACE: seconds(10, 'seconds in which a just-rotated refresh token may be presented again, once', 0),
   BCRYPT_COST: Type.Integer({ minimum: 4, maximum: 15, default: 12, description: 'bcrypt work factor' }),
   PASSWORD_HASH_THREADS: Type.Integer({
     minimum: 0,

@@ -144,7 +144,7 @@ describe('sign-in and sessions (login, refreshTokens, logout, logoutAll)', () =>
       expect((await app.request('POST', '/v1/auth/refresh', { headers: { cookie: next } })).status).to.equal(200);
     });
 
-    it('gives every refresh inside the grace window the same successor, without a second chain', async () => {
+    it('gives refreshes sent at the same moment (inside the grace window) the same successor, without a second chain', async () => {
       const { refreshToken } = await app.login(account.email, account.password);
       const replies = await Promise.all(
         Array.from({ length: 10 }, () => app.request('POST', '/v1/auth/refresh', { body: { refreshToken } })),
