@@ -4,11 +4,10 @@
  * precomputed hash of BENCH_PASSWORD, made at the cost the server runs with.
  */
 import { randomUUID } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import type { EntitySchema } from '@mikro-orm/core';
 import { openDatabase, type Orm } from '../src/db/orm.js';
 import { LoginAttemptSchema, PendingRegistrationSchema, UserSchema, type LoginAttempt, type UserRole } from '../src/db/entities.js';
-import { passwordDigest } from '../src/domain/passwords/hasher.js';
+import { hashPasswordSync } from '../src/domain/passwords/hasher.js';
 
 export const BENCH_PASSWORD = 'benchmark passphrase that is long enough';
 const CHUNK = 500;
@@ -37,7 +36,7 @@ export class BenchDatabase {
 
   static async open(databaseUrl: string, bcryptCost: number): Promise<BenchDatabase> {
     const orm = await openDatabase(databaseUrl);
-    return new BenchDatabase(orm, bcrypt.hashSync(passwordDigest(BENCH_PASSWORD), bcryptCost));
+    return new BenchDatabase(orm, hashPasswordSync(BENCH_PASSWORD, bcryptCost));
   }
 
   /** Verified accounts user-<from>…user-<to-1>@bench.test, all with BENCH_PASSWORD. */

@@ -181,7 +181,9 @@ export interface paths {
          * @description Completes the sign-in that `login` answered with an `MfaChallenge`. `method` says which kind of code this is;
          *     without it, a 6-digit code is taken as the authenticator app's (or the emailed one when the account has no
          *     app) and anything else as a recovery code. A wrong code answers `401 invalid-mfa-code`; after 5 of them, or
-         *     after 5 minutes, the challenge is spent (`401 mfa-challenge-invalid`) and the person signs in again.
+         *     after 5 minutes, the challenge is spent (`401 mfa-challenge-invalid`) and the person signs in again. Codes
+         *     sent at the same time are counted before any is checked, so they cannot exceed the 5. Wrong codes also count
+         *     toward the account lockout, like wrong passwords (`429 too-many-failed-attempts`, see the introduction).
          */
         post: operations["verifyMfa"];
         delete?: never;
@@ -280,8 +282,8 @@ export interface paths {
          * @description Exchanges a refresh token for a new access token and a new refresh token. Send the token in the body
          *     (`refreshToken`) or let the browser send the cookie; the new token is delivered the same way it
          *     came. The old token stops working, except that within the grace window (`REFRESH_REUSE_GRACE`,
-         *     10 s by default) presenting it again returns the same successor. Presenting it after that ends the
-         *     session.
+         *     10 s by default) it may be presented again once (requests within 2 s of that replay count as the same one)
+         *     and returns the same successor. Presenting it any other time ends the session.
          */
         post: operations["refreshTokens"];
         delete?: never;
@@ -913,7 +915,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -1388,6 +1390,7 @@ export interface components {
          *     }
          */
         BlockedIp: {
+            /** @description The blocked IPv4 address, or IPv6 network (`2001:db8:1:2::/64`; see "Rate limits and lockout"). */
             ip: string;
             /** Format: date-time */
             blockedAt: string;
@@ -2212,6 +2215,29 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description Too many passwords are being hashed or checked at the moment (`server-busy`): the request was refused before
+         *     anything was checked, changed or counted. Send it again after `Retry-After` seconds.
+         */
+        ServerBusy: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:server-busy",
+                 *       "code": "server-busy",
+                 *       "title": "The server is busy",
+                 *       "status": 503,
+                 *       "detail": "Too many passwords are being checked at the moment. Try again in 2 seconds.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description A dependency does not answer. */
         ServiceUnavailable: {
             headers: {
@@ -2360,6 +2386,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     verifyEmail: {
@@ -2388,6 +2415,7 @@ export interface operations {
             403: components["responses"]["RegistrationPasswordMismatch"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     resendVerification: {
@@ -2445,6 +2473,7 @@ export interface operations {
             403: components["responses"]["AccountDisabled"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     verifyMfa: {
@@ -2694,6 +2723,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     changePassword: {
@@ -2722,6 +2752,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     getMe: {
@@ -2772,6 +2803,7 @@ export interface operations {
             409: components["responses"]["LastAdmin"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     updateMe: {
@@ -2965,6 +2997,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     getMfaStatus: {
@@ -3016,6 +3049,7 @@ export interface operations {
             409: components["responses"]["MfaStateConflict"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     disableTotp: {
@@ -3043,6 +3077,7 @@ export interface operations {
             403: components["responses"]["ReauthenticationRequired"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     confirmTotp: {
@@ -3101,6 +3136,7 @@ export interface operations {
             403: components["responses"]["ReauthenticationRequired"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     disableEmailOtp: {
@@ -3128,6 +3164,7 @@ export interface operations {
             403: components["responses"]["ReauthenticationRequired"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     regenerateRecoveryCodes: {
@@ -3158,6 +3195,7 @@ export interface operations {
             409: components["responses"]["MfaStateConflict"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServerBusy"];
         };
     };
     adminListUsers: {
@@ -3469,7 +3507,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The blocked IP address.
+                 * @description The blocked IP address; for a blocked IPv6 network, any address in it (or the network as listed).
                  * @example 203.0.113.5
                  */
                 ip: string;

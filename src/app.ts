@@ -77,7 +77,13 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(inputlessOperations(spec.document as never, { validateResponses: config.VALIDATE_RESPONSES }));
   app.use(openApiValidator({ spec: spec.document, validateResponses: config.VALIDATE_RESPONSES }));
   app.use(auditTrail(services.audit));
-  app.use(rateLimits(services.counters, { perMinute: config.RATE_LIMIT_PER_MINUTE, accountPerHour: config.RATE_LIMIT_ACCOUNT_PER_HOUR }));
+  app.use(
+    rateLimits(services.counters, {
+      perMinute: config.RATE_LIMIT_PER_MINUTE,
+      accountPerHour: config.RATE_LIMIT_ACCOUNT_PER_HOUR,
+      ipv6Prefix: config.RATE_LIMIT_IPV6_PREFIX,
+    }),
+  );
   app.use(router.routes());
   return app;
 }

@@ -95,7 +95,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const orm = await openDatabase(config.DATABASE_URL);
   const audit = new AuditLog(orm, clock, logger);
   const metrics = new Metrics(orm, clock);
-  const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS });
+  const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS, queue: config.PASSWORD_HASH_QUEUE });
   const signingKeys = new SigningKeys(orm, clock, logger, {
     publishSeconds: config.SIGNING_KEY_PUBLISH_SECONDS,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL,
@@ -118,9 +118,11 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const counters = new Counters(config, orm, logger);
   const guard = new SignInGuard(counters, clock, logger, audit, metrics, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
+    accountGlobalThreshold: config.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD,
     accountSeconds: config.LOCKOUT_ACCOUNT_SECONDS,
     ipThreshold: config.LOCKOUT_IP_THRESHOLD,
     ipSeconds: config.LOCKOUT_IP_SECONDS,
+    ipv6Prefix: config.RATE_LIMIT_IPV6_PREFIX,
     appUrl: config.APP_URL,
   });
   const reauthentication = new Reauthentication(clock, hasher, guard, { maxAgeSeconds: config.REAUTH_MAX_AGE });

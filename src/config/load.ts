@@ -10,11 +10,13 @@ export class ConfigError extends Error {
 }
 
 /** The configuration the app runs with: every default applied and every derived value resolved. */
-export interface Config extends Readonly<Omit<RawConfig, 'PUBLIC_URL' | 'APP_URL' | 'JWT_AUDIENCE' | 'VALIDATE_RESPONSES'>> {
+export interface Config
+  extends Readonly<Omit<RawConfig, 'PUBLIC_URL' | 'APP_URL' | 'JWT_AUDIENCE' | 'VALIDATE_RESPONSES' | 'LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD'>> {
   readonly PUBLIC_URL: string;
   readonly APP_URL: string;
   readonly JWT_AUDIENCE: string;
   readonly VALIDATE_RESPONSES: boolean;
+  readonly LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD: number;
   readonly corsOrigins: readonly string[];
   readonly adminEmails: ReadonlySet<string>;
   readonly providers: readonly ProviderConfig[];
@@ -58,6 +60,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     APP_URL: stripTrailingSlash(raw.APP_URL ?? publicUrl),
     JWT_AUDIENCE: raw.JWT_AUDIENCE ?? publicUrl,
     VALIDATE_RESPONSES: raw.VALIDATE_RESPONSES ?? raw.NODE_ENV !== 'production',
+    LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD: raw.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD ?? 4 * raw.LOCKOUT_ACCOUNT_THRESHOLD,
     corsOrigins: splitList(raw.CORS_ORIGINS),
     adminEmails: new Set(splitList(raw.ADMIN_EMAILS).map((email) => email.toLowerCase())),
     providers,
@@ -117,6 +120,9 @@ function checkCombinations(config: Config): string[] {
   }
   if (config.HTTP_HEADERS_TIMEOUT_SECONDS > config.HTTP_REQUEST_TIMEOUT_SECONDS) {
     problems.push('HTTP_HEADERS_TIMEOUT_SECONDS: must not be longer than HTTP_REQUEST_TIMEOUT_SECONDS (the headers are part of the request)');
+  }
+  if (config.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD < config.LOCKOUT_ACCOUNT_THRESHOLD) {
+    problems.push('LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD: must be at least LOCKOUT_ACCOUNT_THRESHOLD (it counts the failures of every client together)');
   }
   if (config.RATE_LIMIT_STORE === 'redis' && !config.REDIS_URL) problems.push('RATE_LIMIT_STORE: `redis` needs REDIS_URL');
   if (config.RATE_LIMIT_STORE === 'database' && !config.DATABASE_URL.startsWith('postgres')) {

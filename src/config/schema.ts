@@ -52,12 +52,18 @@ export const ConfigSchema = Type.Object({
     }),
   ),
   REFRESH_TOKEN_TTL: seconds(2_592_000, "absolute lifetime of a session's refresh chain, seconds"),
-  REFRESH_REUSE_GRACE: seconds(10, 'seconds in which a just-rotated refresh token may be presented again', 0),
+  REFRESH_REUSE_GRACE: seconds(10, 'seconds in which a just-rotated refresh token may be presented again, once', 0),
   BCRYPT_COST: Type.Integer({ minimum: 4, maximum: 15, default: 12, description: 'bcrypt work factor' }),
   PASSWORD_HASH_THREADS: Type.Integer({
     minimum: 0,
     default: 0,
     description: 'worker threads that hash passwords; 0 means one per CPU core',
+  }),
+  PASSWORD_HASH_QUEUE: Type.Integer({
+    minimum: 0,
+    default: 64,
+    description:
+      'password hashes that may wait for a hashing thread; past that, requests that hash or check a password answer 503 server-busy with Retry-After',
   }),
   VERIFICATION_TTL: seconds(1800, 'seconds a verification link and a pending registration live'),
   RESET_TTL: seconds(3600, 'seconds a password-reset link lives'),
@@ -88,6 +94,13 @@ export const ConfigSchema = Type.Object({
     default: 30,
     description: 'requests per hour to each of those operations for one email (or one MFA challenge), from any IP',
   }),
+  RATE_LIMIT_IPV6_PREFIX: Type.Integer({
+    minimum: 32,
+    maximum: 128,
+    default: 64,
+    description:
+      'IPv6 clients are counted by network for rate limits, lockouts and IP blocks: the prefix length of that network (128 counts each address on its own)',
+  }),
   RATE_LIMIT_STORE: Type.Enum(['auto', 'memory', 'database', 'redis'], {
     default: 'auto',
     description:
@@ -98,7 +111,18 @@ export const ConfigSchema = Type.Object({
     default: 'pa',
     description: 'prefix of every counter key in the shared store (tell apart deployments that share one Redis)',
   }),
-  LOCKOUT_ACCOUNT_THRESHOLD: Type.Integer({ minimum: 1, default: 5, description: 'consecutive failed sign-ins that lock an email' }),
+  LOCKOUT_ACCOUNT_THRESHOLD: Type.Integer({
+    minimum: 1,
+    default: 5,
+    description: 'consecutive failed sign-ins of an email from one client IP (IPv6: network) that lock that client out of that email',
+  }),
+  LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description:
+        'failed sign-ins of an email from all clients together that lock the email for everyone; default 4 × LOCKOUT_ACCOUNT_THRESHOLD',
+    }),
+  ),
   LOCKOUT_ACCOUNT_SECONDS: seconds(900, 'how long an email stays locked, seconds'),
   LOCKOUT_IP_THRESHOLD: Type.Integer({ minimum: 1, default: 20, description: 'failed sign-ins that block a client IP' }),
   LOCKOUT_IP_SECONDS: seconds(3600, 'how long a client IP stays blocked, seconds'),

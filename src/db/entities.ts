@@ -125,6 +125,8 @@ export interface RefreshToken {
   tokenHash: string;
   createdAt: Date;
   rotatedAt: Date | null;
+  /** When the token was first presented again after its rotation, within the grace window (its one replay). */
+  replayedAt: Date | null;
 }
 
 export const RefreshTokenSchema = new EntitySchema<RefreshToken>({
@@ -136,6 +138,7 @@ export const RefreshTokenSchema = new EntitySchema<RefreshToken>({
     tokenHash: { type: 'string', length: 64, unique: true },
     createdAt: { type: 'Date' },
     rotatedAt: { type: 'Date', nullable: true },
+    replayedAt: { type: 'Date', nullable: true },
   },
 });
 

@@ -47,7 +47,8 @@ export function problemResponses(): Middleware<AppState> {
       if (ctx.status === 404 && ctx.body === undefined) throw new ProblemError('not-found', { detail: 'There is no such route.' });
     } catch (thrown) {
       const problem = asProblem(thrown);
-      if (problem.status >= 500) ctx.state.log?.error({ err: loggableError(thrown) }, 'unhandled error');
+      // A full hashing queue is load, not a fault: the request line (status 503) says enough, once per request.
+      if (problem.status >= 500 && problem.code !== 'server-busy') ctx.state.log?.error({ err: loggableError(thrown) }, 'unhandled error');
       ctx.status = problem.status;
       for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
       ctx.type = 'application/problem+json';

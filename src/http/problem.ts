@@ -38,6 +38,7 @@ const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
   'too-many-failed-attempts': { status: 429, title: 'Too many failed sign-ins' },
   'internal-error': { status: 500, title: 'Internal error' },
   'service-unavailable': { status: 503, title: 'Service unavailable' },
+  'server-busy': { status: 503, title: 'The server is busy' },
 };
 
 export const PROBLEM_TYPE_PREFIX = 'urn:pulse-auth:problem:';
@@ -73,9 +74,9 @@ export class ProblemError extends Error {
     this.headers = options.headers ?? {};
   }
 
-  /** Whether `detail` goes to the client: not for 500s (it may describe internals), yes for a dependency outage. */
+  /** Whether `detail` goes to the client: not for 500s (it may describe internals), yes for an outage or overload. */
   get expose(): boolean {
-    return this.status < 500 || this.code === 'service-unavailable';
+    return this.status < 500 || this.code === 'service-unavailable' || this.code === 'server-busy';
   }
 
   toBody(requestId: string): ProblemBody {

@@ -5,6 +5,7 @@ import { ProblemError } from './problem.js';
 import type { OperationId } from './operation.js';
 import type { Counters } from '../domain/protection/counters.js';
 import { normaliseEmail } from '../domain/users/views.js';
+import { clientKey } from '../domain/protection/client-key.js';
 
 /**
  * Operations that guess at or mail to accounts, limited per client IP and per account; the step-up operations,
@@ -39,18 +40,19 @@ function accountOf(body: unknown): string | undefined {
 }
 
 /**
- * Request-volume limits: RATE_LIMIT_PER_MINUTE per operation and client IP, RATE_LIMIT_ACCOUNT_PER_HOUR per
+ * Request-volume limits: RATE_LIMIT_PER_MINUTE per operation and client IP (an IPv6 client by its network, see
+ * clientKey), RATE_LIMIT_ACCOUNT_PER_HOUR per
  * operation and account (from any IP, so that a botnet cannot spread guesses or mail bombs over many addresses).
  * Runs after the spec validator, so the body is known to be well-formed.
  */
-export function rateLimits(counters: Counters, options: { perMinute: number; accountPerHour: number }): Middleware<AppState> {
+export function rateLimits(counters: Counters, options: { perMinute: number; accountPerHour: number; ipv6Prefix: number }): Middleware<AppState> {
   const perIp: RateLimiterAbstract = counters.create({ name: 'rate:ip', points: options.perMinute, durationSeconds: 60 });
   const perAccount: RateLimiterAbstract = counters.create({ name: 'rate:account', points: options.accountPerHour, durationSeconds: 3600 });
   return async function limitRequestRate(ctx, next) {
     const operationId = ctx.state.operation?.operationId as OperationId | undefined;
     if (operationId && LIMITED.has(operationId)) {
       try {
-        await perIp.consume(`${operationId}:${ctx.ip}`);
+        await perIp.consume(`${operationId}:${clientKey(ctx.ip, options.ipv6Prefix)}`);
         const account = accountOf(ctx.request.body);
         if (account) await perAccount.consume(`${operationId}:${account}`);
       } catch (rejection) {

@@ -104,10 +104,12 @@ export function accountDeletedMail(input: { purgeOn: Date | null }): MailContent
   return { subject: 'Your account was deleted', text: `${lines.join('\n\n')}\n`, html: layout(lines) };
 }
 
-export function accountLockedMail(input: { minutes: number; appUrl: string }): MailContent {
+export function accountLockedMail(input: { minutes: number; scope: 'client' | 'everyone'; appUrl: string }): MailContent {
   const lines = [
     'Hello,',
-    `There were several failed attempts to sign in to your account, so sign-in is locked for ${input.minutes} minutes.`,
+    input.scope === 'everyone'
+      ? `There were many failed attempts to sign in to your account, from several places, so sign-in is locked for ${input.minutes} minutes.`
+      : `There were several failed attempts to sign in to your account from one network, so sign-in from there is locked for ${input.minutes} minutes. Sign-in from elsewhere still works.`,
     'If it was you, wait and try again, or reset your password. If it was not, someone may be guessing your password: choose a strong one and turn on two-step sign-in.',
   ];
   return { subject: 'Sign-in to your account was locked', text: `${lines.join('\n\n')}\n\n${input.appUrl}\n`, html: layout(lines, { href: input.appUrl, label: 'Go to your account' }) };

@@ -2,7 +2,7 @@ import { clientInfo } from '../http/context.js';
 import { ACCEPTED } from './registration.js';
 import type { OperationGroup } from './group.js';
 
-export const passwordOperations: OperationGroup<'forgotPassword' | 'resetPassword' | 'changePassword'> = ({ passwords, mailer }) => ({
+export const passwordOperations: OperationGroup<'forgotPassword' | 'resetPassword' | 'changePassword'> = ({ passwords, guard, mailer }) => ({
   async forgotPassword({ body }) {
     // The work happens after the answer, so that known and unknown emails answer alike (see Passwords.requestReset).
     passwords.requestReset(body.email, () => mailer.kick());
@@ -10,7 +10,9 @@ export const passwordOperations: OperationGroup<'forgotPassword' | 'resetPasswor
   },
 
   async resetPassword({ body, ctx }) {
-    const userId = await passwords.resetWithToken(ctx.state.em, body.token, body.password, { unlinkIdentities: body.unlinkIdentities });
+    const { userId, email } = await passwords.resetWithToken(ctx.state.em, body.token, body.password, { unlinkIdentities: body.unlinkIdentities });
+    // The link proved control of the mailbox: a lockout of this email ends (for everyone, and for this client).
+    await guard.accountRecovered(email, clientInfo(ctx).ip);
     ctx.state.audit = { targetUserId: userId, actorUserId: userId };
     mailer.kick();
     return { status: 204 };

@@ -1,4 +1,4 @@
-import { completeSignIn, signInWithPassword } from '../domain/sessions/sign-in.js';
+import { signInWithPassword, signInWithSecondFactor } from '../domain/sessions/sign-in.js';
 import type { IssuedSession } from '../domain/sessions/sessions.js';
 import { normaliseEmail, toSessionView, toUserView } from '../domain/users/views.js';
 import { UserSchema } from '../db/entities.js';
@@ -12,7 +12,7 @@ import type { components } from '../../generated/openapi.js';
 type Delivery = components['schemas']['RefreshTokenDelivery'];
 
 export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTokens' | 'logout' | 'logoutAll'> = (services) => {
-  const { sessions, mfa, attempts, mailer } = services;
+  const { sessions, mailer } = services;
   const cookiePolicy = cookiePolicyOf(services.config);
   const assertAllowedOrigin = originGuard(services.config);
 
@@ -70,18 +70,13 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
     },
 
     async verifyMfa({ body, ctx }) {
-      const client = clientInfo(ctx);
-      const completed = await mfa.completeChallenge(ctx.state.em, body);
+      const completed = await signInWithSecondFactor(ctx.state.em, services, { ...body, client: clientInfo(ctx) }).finally(() => mailer.kick());
       if (!completed.ok) {
-        const { user } = completed;
-        await attempts.record(ctx.state.em, { email: user?.email ?? '', user, client, outcome: 'failure', reason: 'mfa-code' });
-        ctx.state.audit = { action: 'user.mfa-failed', targetUserId: user?.id ?? null };
+        ctx.state.audit = { action: 'user.mfa-failed', targetUserId: completed.user?.id ?? null };
         throw completed.problem;
       }
-      const issued = await completeSignIn(ctx.state.em, services, completed.user, client, completed.method);
       ctx.state.audit = { details: { method: completed.method } };
-      mailer.kick();
-      return tokenResponse(ctx, issued, completed.challenge.refreshTokenDelivery);
+      return tokenResponse(ctx, completed.issued, completed.challenge.refreshTokenDelivery);
     },
 
     async refreshTokens({ body, ctx }) {

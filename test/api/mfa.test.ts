@@ -5,7 +5,8 @@ import { TestServer } from '../helpers/server.js';
 describe('multi-factor sign-in', () => {
   let app: TestServer;
   before(async () => {
-    app = await TestServer.start({ MFA_CHALLENGE_TTL: '300', MFA_MAX_ATTEMPTS: '5' });
+    // Wrong codes count toward the account lockout too (mfa-attempts.test.ts); here they test the challenge alone.
+    app = await TestServer.start({ MFA_CHALLENGE_TTL: '300', MFA_MAX_ATTEMPTS: '5', LOCKOUT_ACCOUNT_THRESHOLD: '100' });
   });
   after(() => app.stop());
 

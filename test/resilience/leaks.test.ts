@@ -19,8 +19,10 @@ import {
  */
 function formsOf(secret: string): string[] {
   const forms = new Set([secret, encodeURIComponent(secret)]);
-  // A bcrypt hash without its `$2b$08$` prefix (salt and digest) is as bad as the whole.
-  if (/^\$2[aby]\$\d\d\$/.test(secret)) forms.add(secret.slice(7));
+  // A bcrypt hash without its `$2b$08$` prefix (salt and digest) is as bad as the whole (stored hashes may carry
+  // a scheme prefix before it: `hmac-sha256:$2b$...`).
+  const bcryptHash = /\$2[aby]\$\d\d\$(.+)$/.exec(secret);
+  if (bcryptHash) forms.add(bcryptHash[1]);
   const bytes = Buffer.from(secret);
   for (const encoding of ['base64', 'base64url'] as const) {
     forms.add(bytes.toString(encoding).replace(/=+$/, ''));

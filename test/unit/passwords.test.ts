@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { passwordWeakness } from '../../src/domain/passwords/policy.js';
 import { createPasswordHasher, passwordDigest } from '../../src/domain/passwords/hasher.js';
@@ -28,9 +29,13 @@ describe('password hashing', () => {
   const hasher = createPasswordHasher({ cost: 4, threads: 1 });
   after(() => hasher.close());
 
+  /** The earlier scheme: bcrypt over the unsalted SHA-256 (base64) of the NFKC password. */
+  const sha256 = (password: string) => createHash('sha256').update(password.normalize('NFKC'), 'utf8').digest('base64');
+  const bcryptPart = (stored: string) => /\$2[aby]\$\d\d\$.{53}$/.exec(stored)![0];
+
   it('verifies the right password and refuses others', async () => {
     const hash = await hasher.hash('correct horse battery staple');
-    expect(hash).to.match(/^\$2b\$04\$/);
+    expect(bcryptPart(hash)).to.match(/^\$2b\$04\$/);
     expect(await hasher.verify('correct horse battery staple', hash)).to.equal(true);
     expect(await hasher.verify('correct horse battery stapl', hash)).to.equal(false);
   });
@@ -57,8 +62,31 @@ describe('password hashing', () => {
     expect(await hasher.verify('anything at all', '')).to.equal(false);
   });
 
-  it('asks for a re-hash when the cost differs from the configured one', () => {
-    expect(hasher.needsRehash(bcrypt.hashSync('x', 5))).to.equal(true);
-    expect(hasher.needsRehash(bcrypt.hashSync('x', 4))).to.equal(false);
+  it('asks for a re-hash when the cost differs from the configured one', async () => {
+    const strong = createPasswordHasher({ cost: 5, threads: 1 });
+    try {
+      expect(hasher.needsRehash(await strong.hash('x'))).to.equal(true);
+      expect(hasher.needsRehash(await hasher.hash('x'))).to.equal(false);
+    } finally {
+      await strong.close();
+    }
+  });
+
+  it('password shucking: the stored hash is not bcrypt over a plain SHA-256 of the password, so leaked SHA-256 lists cannot be tried against it', async () => {
+    const password = 'correct horse battery staple';
+    const stored = await hasher.hash(password);
+    expect(bcrypt.compareSync(sha256(password), bcryptPart(stored)), 'bcrypt(sha256(password))').to.equal(false);
+    expect(bcrypt.compareSync(createHash('sha256').update(password).digest('hex'), bcryptPart(stored)), 'bcrypt(hex sha256)').to.equal(false);
+    expect(passwordDigest(password)).not.to.equal(sha256(password));
+  });
+
+  it('password shucking: hashes of the SHA-256 scheme keep verifying, and ask to be redone', async () => {
+    const legacy = bcrypt.hashSync(sha256('an old passphrase'), 4);
+    expect(await hasher.verify('an old passphrase', legacy)).to.equal(true);
+    expect(await hasher.verify('another passphrase', legacy)).to.equal(false);
+    expect(hasher.needsRehash(legacy)).to.equal(true);
+    // Neither scheme's stored value verifies under the other's digest.
+    const current = await hasher.hash('an old passphrase');
+    expect(await hasher.verify('an old passphrase', bcryptPart(current))).to.equal(false);
   });
 });

@@ -1,5 +1,6 @@
 import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
 import { MfaChallengeSchema, RecoveryCodeSchema, UserSchema, type MfaChallenge, type User } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../clock.js';
 import { constantTimeEqual } from '../tokens/secrets.js';
@@ -166,41 +167,48 @@ export class Mfa {
     });
   }
 
-  /**
-   * Checks a code against a challenge. A wrong code counts against the challenge (and the answer says how many
-   * tries are left); the right one spends the challenge, so it works once even when sent twice at the same time.
-   * Failures come back (not thrown) with the user they concern, for the caller to record.
-   */
-  async completeChallenge(
-    em: EntityManager,
-    input: { challengeId: string; code: string; method?: MfaMethod },
-  ): Promise<
-    { ok: true; user: User; challenge: MfaChallenge; method: MfaMethod } | { ok: false; user: User | null; problem: ProblemError }
-  > {
-    const now = this.clock.now();
-    const spent = (user: User | null) => ({
-      ok: false as const,
-      user,
-      problem: new ProblemError('mfa-challenge-invalid', { detail: 'The challenge is unknown, used, expired or locked. Sign in again.' }),
-    });
-    const challenge = await em.findOne(MfaChallengeSchema, { id: input.challengeId });
-    // A lock or deletion after the challenge started still stops it.
+  /** The challenge and the user it would sign in; null when either is gone (a lock or deletion after the challenge started still stops it). */
+  async openChallenge(em: EntityManager, challengeId: string): Promise<{ challenge: MfaChallenge; user: User } | null> {
+    const challenge = await em.findOne(MfaChallengeSchema, { id: challengeId });
     const user = challenge
       ? await em.findOne(UserSchema, { id: challenge.userId, deletedAt: null, lockedAt: null, emailVerified: true }, { populate: ['totpSecret'] })
       : null;
-    if (!challenge || !user) return spent(null);
-    if (challenge.consumedAt || challenge.expiresAt <= now || challenge.attempts >= this.options.maxAttempts) return spent(user);
+    return challenge && user ? { challenge, user } : null;
+  }
+
+  /**
+   * Checks a code against an open challenge. The attempt is counted (atomically, in the database) before the code
+   * is checked, so that of any number of codes sent at once at most MFA_MAX_ATTEMPTS are checked. A wrong code says
+   * how many tries are left; the right one spends the challenge, so it works once even when sent twice at once.
+   * `checked` says whether a code was compared at all (false for a used, expired or exhausted challenge).
+   */
+  async tryCode(
+    em: EntityManager,
+    { challenge, user }: { challenge: MfaChallenge; user: User },
+    input: { code: string; method?: MfaMethod },
+  ): Promise<{ ok: true; method: MfaMethod } | { ok: false; checked: boolean; problem: ProblemError }> {
+    const now = this.clock.now();
+    const spent = (checked: boolean) => ({
+      ok: false as const,
+      checked,
+      problem: new ProblemError('mfa-challenge-invalid', { detail: 'The challenge is unknown, used, expired or locked. Sign in again.' }),
+    });
+    const counted: { attempts: number } | undefined = await (em as SqlEntityManager).execute<{ attempts: number }>(
+      'update mfa_challenges set attempts = attempts + 1 where id = ? and consumed_at is null and expires_at > ? and attempts < ? returning attempts',
+      [challenge.id, now, this.options.maxAttempts],
+      'get',
+    );
+    if (!counted) return spent(false);
 
     const method = input.method ?? this.guessMethod(user, input.code);
     if (!(await this.checkCode(em, user, challenge, method, input.code, now))) {
-      await em.nativeUpdate(MfaChallengeSchema, { id: challenge.id }, { attempts: challenge.attempts + 1 });
-      const left = this.options.maxAttempts - challenge.attempts - 1;
-      if (left <= 0) return spent(user);
-      return { ok: false, user, problem: new ProblemError('invalid-mfa-code', { detail: `The code is not valid. ${left} ${left === 1 ? 'try' : 'tries'} left.` }) };
+      const left = this.options.maxAttempts - Number(counted.attempts);
+      if (left <= 0) return spent(true);
+      return { ok: false, checked: true, problem: new ProblemError('invalid-mfa-code', { detail: `The code is not valid. ${left} ${left === 1 ? 'try' : 'tries'} left.` }) };
     }
     const claimed = await em.nativeUpdate(MfaChallengeSchema, { id: challenge.id, consumedAt: null }, { consumedAt: now });
-    if (claimed !== 1) return spent(user);
-    return { ok: true, user, challenge, method };
+    if (claimed !== 1) return spent(true);
+    return { ok: true, method };
   }
 
   private guessMethod(user: User, code: string): MfaMethod {

@@ -1,27 +1,48 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import bcrypt from 'bcryptjs';
+import { ProblemError } from '../../http/problem.js';
 
 /**
  * bcrypt reads only the first 72 bytes of its input. To hash long passwords whole, the password is first
- * normalised (NFKC, as NIST SP 800-63B advises) and reduced with SHA-256; bcrypt then hashes the 44-character
- * base64 digest. The stored value is a standard `$2b$` hash of that digest.
+ * normalised (NFKC, as NIST SP 800-63B advises) and reduced to a 44-character base64 digest, which bcrypt hashes.
+ *
+ * The digest is HMAC-SHA256 under a fixed key of this product's own (domain separation, not a secret): a plain
+ * SHA-256 would let anyone holding the hashes test SHA-256 values leaked from other sites against them without
+ * knowing the passwords ("password shucking"). Such hashes are stored as `hmac-sha256:` + the `$2b$` hash; a bare
+ * `$2b$` hash is of the earlier plain SHA-256 scheme, still verified, and redone at the next sign-in (needsRehash).
  */
+const PREHASH_KEY = 'pulse-auth:password-prehash:v1';
+const CURRENT_SCHEME = 'hmac-sha256:';
+
 export function passwordDigest(password: string): string {
-  return createHash('sha256').update(password.normalize('NFKC'), 'utf8').digest('base64');
+  return createHmac('sha256', PREHASH_KEY).update(password.normalize('NFKC'), 'utf8').digest('base64');
+}
+
+/** The earlier scheme's digest, for hashes stored before the HMAC pre-hash. */
+const sha256Digest = (password: string) => createHash('sha256').update(password.normalize('NFKC'), 'utf8').digest('base64');
+
+/** The stored form of a password, made on this thread (the decoy; seeding benchmark data). */
+export function hashPasswordSync(password: string, cost: number): string {
+  return CURRENT_SCHEME + bcrypt.hashSync(passwordDigest(password), cost);
 }
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   verify(password: string, hash: string): Promise<boolean>;
-  /** Whether a stored hash was made with a cost other than the configured one (and should be redone). */
+  /** Whether a stored hash was made with another scheme or cost than the current ones (and should be redone). */
   needsRehash(hash: string): boolean;
   close(): Promise<void>;
 }
 
-/** bcrypt in a pool of worker threads: a login storm queues there instead of stalling every other request. */
-export function createPasswordHasher(options: { cost: number; threads: number }): PasswordHasher {
+/**
+ * bcrypt in a pool of worker threads: a login storm queues there instead of stalling every other request. The queue
+ * is bounded (`queue` hashes waiting beyond those running): past it, a request is refused at once with `503
+ * server-busy` and a Retry-After of about the time the queue takes to drain, instead of waiting ever longer and
+ * making every other sign-in wait with it.
+ */
+export function createPasswordHasher(options: { cost: number; threads: number; queue?: number }): PasswordHasher {
   const threads = options.threads > 0 ? options.threads : availableParallelism();
   const pool = new Piscina({
     filename: new URL('./bcrypt-worker.js', import.meta.url).href,
@@ -29,12 +50,40 @@ export function createPasswordHasher(options: { cost: number; threads: number })
     maxThreads: threads,
     idleTimeout: Number.POSITIVE_INFINITY,
   });
-  // A hash to compare against when there is no user, so that unknown emails take as long as known ones.
-  const decoy = bcrypt.hashSync(passwordDigest('decoy password that matches nothing'), options.cost);
+  // A hash to compare against when there is no user, so that unknown emails take as long as known ones. Making it
+  // also says how long one hash takes here, for Retry-After.
+  const started = performance.now();
+  const decoy = hashPasswordSync('decoy password that matches nothing', options.cost);
+  const hashMs = performance.now() - started;
+  const capacity = threads + (options.queue ?? Number.POSITIVE_INFINITY);
+  let pending = 0;
+  async function run<T>(task: object): Promise<T> {
+    if (pending >= capacity) {
+      const seconds = Math.max(1, Math.ceil((pending / threads) * hashMs / 1000));
+      throw new ProblemError('server-busy', {
+        detail: `Too many passwords are being checked at the moment. Try again in ${seconds} seconds.`,
+        headers: { 'Retry-After': String(seconds) },
+      });
+    }
+    pending += 1;
+    try {
+      return await pool.run(task);
+    } finally {
+      pending -= 1;
+    }
+  }
   return {
-    hash: (password) => pool.run({ op: 'hash', password: passwordDigest(password), cost: options.cost }),
-    verify: (password, hash) => pool.run({ op: 'verify', password: passwordDigest(password), hash: hash || decoy }),
-    needsRehash: (hash) => bcrypt.getRounds(hash) !== options.cost,
+    hash: async (password) => CURRENT_SCHEME + (await run<string>({ op: 'hash', password: passwordDigest(password), cost: options.cost })),
+    verify: (password, stored) => {
+      const hash = stored || decoy;
+      const current = hash.startsWith(CURRENT_SCHEME);
+      return run<boolean>({
+        op: 'verify',
+        password: current ? passwordDigest(password) : sha256Digest(password),
+        hash: current ? hash.slice(CURRENT_SCHEME.length) : hash,
+      });
+    },
+    needsRehash: (hash) => !hash.startsWith(CURRENT_SCHEME) || bcrypt.getRounds(hash.slice(CURRENT_SCHEME.length)) !== options.cost,
     close: () => pool.close(),
   };
 }

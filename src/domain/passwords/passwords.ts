@@ -66,19 +66,26 @@ export class Passwords {
   }
 
   /**
-   * Sets a new password with a reset link. The link is spent by a conditional update, so of several concurrent
-   * uses exactly one wins; every session of the account ends. With `unlinkIdentities`, every linked provider
-   * identity goes too: a reset is how an owner takes an account back, and an identity someone else linked would
-   * otherwise still open it.
+   * Sets a new password with a reset link. The link is checked before the (costly) hash is made, so that garbage
+   * tokens cost nothing, and spent after it by a conditional update, so that of several concurrent uses exactly one
+   * wins; every session of the account ends. With `unlinkIdentities`, every linked provider identity goes too: a
+   * reset is how an owner takes an account back, and an identity someone else linked would otherwise still open it.
    */
-  async resetWithToken(em: EntityManager, token: string, newPassword: string, options: { unlinkIdentities?: boolean } = {}): Promise<string> {
+  async resetWithToken(
+    em: EntityManager,
+    token: string,
+    newPassword: string,
+    options: { unlinkIdentities?: boolean } = {},
+  ): Promise<{ userId: string; email: string }> {
     assertStrongPassword(newPassword);
-    const passwordHash = await this.hasher.hash(newPassword);
     const invalid = () =>
       new ProblemError('invalid-reset-token', { detail: 'The link is unknown, was already used, was replaced by a newer one, or has expired.' });
+    const tokenHash = hashToken(token);
+    const live = await em.count(PasswordResetTokenSchema, { tokenHash, usedAt: null, expiresAt: { $gt: this.clock.now() } });
+    if (live !== 1) throw invalid();
+    const passwordHash = await this.hasher.hash(newPassword);
     return em.transactional(async (tx) => {
       const now = this.clock.now();
-      const tokenHash = hashToken(token);
       const spent = await tx.nativeUpdate(
         PasswordResetTokenSchema,
         { tokenHash, usedAt: null, expiresAt: { $gt: now } },
@@ -94,7 +101,7 @@ export class Passwords {
       const unlinked = options.unlinkIdentities ? await tx.find(IdentitySchema, { userId: user.id }, { fields: ['id', 'provider', 'email'] }) : [];
       if (unlinked.length) await tx.nativeDelete(IdentitySchema, { id: { $in: unlinked.map((identity) => identity.id) } });
       enqueueMail(tx, now, user.email, passwordChangedMail({ how: 'reset', appUrl: this.options.appUrl, unlinked }));
-      return user.id;
+      return { userId: user.id, email: user.email };
     });
   }
 

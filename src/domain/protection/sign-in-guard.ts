@@ -8,22 +8,30 @@ import { ProblemError } from '../../http/problem.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { accountLockedMail } from '../../mail/templates.js';
 import type { Counters } from './counters.js';
+import { clientKey } from './client-key.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Metrics } from '../../observability/metrics.js';
 
 export interface LockoutOptions {
+  /** Failures of one email from one client (IP, or IPv6 network) that lock that client out of that email. */
   accountThreshold: number;
+  /** Failures of one email from all clients together that lock the email for everyone. */
+  accountGlobalThreshold: number;
   accountSeconds: number;
   ipThreshold: number;
   ipSeconds: number;
+  /** IPv6 clients are counted (and blocked) by their network of this prefix length. */
+  ipv6Prefix: number;
   appUrl: string;
 }
 
 /** The counted attempt a password check runs under. */
 export interface Reservation {
   email: string;
+  /** The client's key (clientKey): its IPv4 address, or its IPv6 network. */
   ip: string;
   accountFailures: number;
+  globalFailures: number;
   ipFailures: number;
 }
 
@@ -40,19 +48,29 @@ export class SignInLocked extends ProblemError {
 }
 
 const retryAfter = (rejection: RateLimiterRes) => Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+const clientAccountKey = (ip: string, email: string) => `${ip}|${email}`;
 
 /**
- * Account lockout and IP blocking for password checks.
+ * Account lockout and IP blocking for password (and second-factor) checks.
+ *
+ * Three counts: failures of an email from one client (LOCKOUT_ACCOUNT_THRESHOLD locks that client out of that
+ * email), failures of an email from all clients (the higher LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD locks the email for
+ * everyone), and failures from one client across emails (LOCKOUT_IP_THRESHOLD blocks the client). So a stranger's
+ * wrong passwords lock the stranger out, not the owner signing in from elsewhere, and guesses spread over many
+ * clients still meet a limit. A client is its IP, an IPv6 client its network (clientKey).
  *
  * Each attempt is counted before its password is checked (`reserve`), so that parallel guesses cannot all read a
- * count under the threshold: of 30 parallel wrong passwords, at most the threshold are checked. A success resets
- * the email's count and gives the IP its point back; the failure that reaches a threshold starts the lock, mails
- * the owner (account) or records the block (IP). Keys are emails, not users, so an unknown email locks exactly like
- * a known one. A success does not clear the IP's count: an attacker cannot reset it by signing in to an account of
- * their own between guesses.
+ * count under a threshold: of 30 parallel wrong passwords, at most the threshold are checked. A success resets the
+ * client's count for the email and gives the IP its point back; the failure that reaches a threshold starts the
+ * lock, mails the owner (account) or records the block (IP). Keys are emails, not users, so an unknown email locks
+ * exactly like a known one. A success clears neither the email's global count nor the IP's: an attacker cannot
+ * reset them by signing in to an account of their own between guesses, and the owner's sign-in does not wipe the
+ * count of a distributed guesser. A password reset (`accountRecovered`) clears the email's global count and the
+ * resetting client's.
  */
 export class SignInGuard {
   private readonly accountFailures: RateLimiterAbstract;
+  private readonly globalFailures: RateLimiterAbstract;
   private readonly ipFailures: RateLimiterAbstract;
 
   constructor(
@@ -63,45 +81,85 @@ export class SignInGuard {
     private readonly metrics: Metrics,
     private readonly options: LockoutOptions,
   ) {
-    this.accountFailures = counters.create({ name: 'fail:account', points: options.accountThreshold, durationSeconds: options.accountSeconds });
+    this.accountFailures = counters.create({ name: 'fail:account-client', points: options.accountThreshold, durationSeconds: options.accountSeconds });
+    this.globalFailures = counters.create({ name: 'fail:account', points: options.accountGlobalThreshold, durationSeconds: options.accountSeconds });
     this.ipFailures = counters.create({ name: 'fail:ip', points: options.ipThreshold, durationSeconds: options.ipSeconds });
   }
 
-  async reserve(email: string, ip: string): Promise<Reservation> {
-    let ipFailures: number;
-    try {
-      ipFailures = (await this.ipFailures.consume(ip)).consumedPoints;
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) throw new SignInLocked('ip', retryAfter(rejection));
-      throw rejection;
-    }
-    try {
-      const accountFailures = (await this.accountFailures.consume(email)).consumedPoints;
-      return { email, ip, accountFailures, ipFailures };
-    } catch (rejection) {
-      // No password is checked, so the IP's point goes back.
-      await this.ipFailures.reward(ip, 1);
-      if (rejection instanceof RateLimiterRes) throw new SignInLocked('account', retryAfter(rejection));
-      throw rejection;
-    }
+  async reserve(email: string, clientIp: string): Promise<Reservation> {
+    const ip = clientKey(clientIp, this.options.ipv6Prefix);
+    const taken: Array<[RateLimiterAbstract, string]> = [];
+    const take = async (counter: RateLimiterAbstract, key: string, scope: 'account' | 'ip') => {
+      try {
+        const points = (await counter.consume(key)).consumedPoints;
+        taken.push([counter, key]);
+        return points;
+      } catch (rejection) {
+        // No password is checked, so the points already taken go back.
+        await Promise.all(taken.map(([earlier, earlierKey]) => earlier.reward(earlierKey, 1)));
+        if (rejection instanceof RateLimiterRes) throw new SignInLocked(scope, retryAfter(rejection));
+        throw rejection;
+      }
+    };
+    const ipFailures = await take(this.ipFailures, ip, 'ip');
+    const globalFailures = await take(this.globalFailures, email, 'account');
+    const accountFailures = await take(this.accountFailures, clientAccountKey(ip, email), 'account');
+    return { email, ip, accountFailures, globalFailures, ipFailures };
   }
 
   async succeeded(reservation: Reservation): Promise<void> {
-    await Promise.all([this.accountFailures.delete(reservation.email), this.ipFailures.reward(reservation.ip, 1)]);
+    await Promise.all([
+      this.accountFailures.delete(clientAccountKey(reservation.ip, reservation.email)),
+      this.globalFailures.reward(reservation.email, 1),
+      this.ipFailures.reward(reservation.ip, 1),
+    ]);
+  }
+
+  /**
+   * Gives the attempt's points back and leaves earlier failures counted: nothing was checked (a spent MFA
+   * challenge, a full hashing queue), or the password was right but a second factor is still to come, so that
+   * wrong codes add up across sign-ins until one completes.
+   */
+  async release(reservation: Reservation): Promise<void> {
+    await Promise.all([
+      this.accountFailures.reward(clientAccountKey(reservation.ip, reservation.email), 1),
+      this.globalFailures.reward(reservation.email, 1),
+      this.ipFailures.reward(reservation.ip, 1),
+    ]);
+  }
+
+  /**
+   * The owner proved control of the mailbox (a password reset from this client): the email's lock for everyone
+   * ends, and so does this client's. Other clients' counts for the email stay.
+   */
+  async accountRecovered(email: string, clientIp: string | null): Promise<void> {
+    await Promise.all([
+      this.globalFailures.delete(email),
+      clientIp ? this.accountFailures.delete(clientAccountKey(clientKey(clientIp, this.options.ipv6Prefix), email)) : undefined,
+    ]);
   }
 
   /** Records a failed check; the failure that reaches a threshold starts the lock. */
   async failed(em: EntityManager, reservation: Reservation): Promise<void> {
-    if (reservation.accountFailures === this.options.accountThreshold) {
-      await this.accountFailures.block(reservation.email, this.options.accountSeconds);
+    const clientLocked = reservation.accountFailures === this.options.accountThreshold;
+    const globalLocked = reservation.globalFailures === this.options.accountGlobalThreshold;
+    if (clientLocked) await this.accountFailures.block(clientAccountKey(reservation.ip, reservation.email), this.options.accountSeconds);
+    if (globalLocked) await this.globalFailures.block(reservation.email, this.options.accountSeconds);
+    if (clientLocked || globalLocked) {
+      const scope = globalLocked ? 'everyone' : 'client';
       this.metrics.lockouts.inc({ scope: 'account' });
-      const owner = await this.mailOwner(em, reservation.email);
+      const owner = await this.mailOwner(em, reservation.email, scope);
       await this.audit.record({
         action: 'user.locked-out',
         outcome: 'failure',
         targetUserId: owner?.id ?? null,
         ip: reservation.ip,
-        details: { email: reservation.email, failures: reservation.accountFailures, seconds: this.options.accountSeconds },
+        details: {
+          email: reservation.email,
+          scope,
+          failures: globalLocked ? reservation.globalFailures : reservation.accountFailures,
+          seconds: this.options.accountSeconds,
+        },
       });
     }
     if (reservation.ipFailures === this.options.ipThreshold) {
@@ -127,19 +185,20 @@ export class SignInGuard {
     }
   }
 
-  /** Lifts an IP block early (administrators); false when the IP has no block in force. */
-  async unblockIp(em: EntityManager, ip: string): Promise<boolean> {
+  /** Lifts an IP block early (administrators), given the address or any address of a blocked IPv6 network; false when it has no block in force. */
+  async unblockIp(em: EntityManager, address: string): Promise<boolean> {
+    const ip = clientKey(address, this.options.ipv6Prefix);
     const now = this.clock.now();
     const lifted = await em.nativeUpdate(BlockedIpSchema, { ip, unblockedAt: null, expiresAt: { $gt: now } }, { unblockedAt: now });
     await this.ipFailures.delete(ip);
     return lifted > 0;
   }
 
-  private async mailOwner(em: EntityManager, email: string) {
+  private async mailOwner(em: EntityManager, email: string, scope: 'client' | 'everyone') {
     const owner = await em.findOne(UserSchema, { email, deletedAt: null }, { fields: ['id', 'email'] });
     if (!owner) return null;
     const now = this.clock.now();
-    enqueueMail(em, now, owner.email, accountLockedMail({ minutes: Math.round(this.options.accountSeconds / 60), appUrl: this.options.appUrl }));
+    enqueueMail(em, now, owner.email, accountLockedMail({ minutes: Math.round(this.options.accountSeconds / 60), scope, appUrl: this.options.appUrl }));
     await em.flush();
     return owner;
   }

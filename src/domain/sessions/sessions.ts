@@ -36,13 +36,21 @@ type Row = Record<string, unknown>;
 
 const invalidRefreshToken = (detail: string) => new ProblemError('invalid-refresh-token', { detail });
 
+/** Replays of a rotated token this close to its first replay are taken as sent together with it: one replay. */
+const REPLAY_BURST_MS = 2_000;
+
+const asDate = (value: unknown) => (value === null || value === undefined ? null : new Date(value as number | Date));
+
 /**
  * Sessions and their refresh-token chains.
  *
  * A refresh token is 256 random bits; each successor is HMAC(session secret, presented token). Only hashes are
  * stored, yet presenting a just-rotated token within the grace window yields the very same successor again,
- * which is what lets two tabs refresh at once. A rotated token presented after the window is a replay: the
- * session ends.
+ * which is what lets two tabs refresh at once. The window admits one replay per rotated token: the first replay
+ * claims it (`replayed_at`, by a conditional update, so that one claim wins however many race), and replays
+ * within REPLAY_BURST_MS of it count as the same one (several requests or tabs sent together, as when 50 refresh
+ * at once). Any other presentation of a rotated token, a second replay within the window or one after it, is
+ * reuse: the session ends.
  */
 export class Sessions {
   constructor(
@@ -73,6 +81,7 @@ export class Sessions {
       tokenHash: hashToken(refreshToken),
       createdAt: now,
       rotatedAt: null,
+      replayedAt: null,
     });
     await em.flush();
     return { session, user, refreshToken };
@@ -104,8 +113,8 @@ export class Sessions {
       const user = userFromRow(userRow);
       const successor = hmac(session.refreshSecret, presented);
 
-      let rotatedAt = token.rotated_at;
-      if (rotatedAt === null || rotatedAt === undefined) {
+      let rotatedAt = asDate(token.rotated_at);
+      if (rotatedAt === null) {
         // Only one of several concurrent rotations wins this update; the others take the grace path below.
         const won = await db.execute<{ affectedRows: number }>('update refresh_tokens set rotated_at = ? where id = ? and rotated_at is null', [now, token.id], 'run');
         if (won.affectedRows === 1) {
@@ -118,13 +127,16 @@ export class Sessions {
           session.lastActiveAt = now;
           return { session, user, refreshToken: successor } as const;
         }
-        rotatedAt = (await db.execute<Row>('select rotated_at from refresh_tokens where id = ?', [token.id], 'get'))?.rotated_at;
+        rotatedAt = asDate((await db.execute<Row>('select rotated_at from refresh_tokens where id = ?', [token.id], 'get'))?.rotated_at) ?? now;
       }
-      const rotated = rotatedAt === null || rotatedAt === undefined ? now : new Date(rotatedAt as number | Date);
-      if (now.getTime() - rotated.getTime() <= this.options.reuseGraceSeconds * 1000) {
-        return { session, user, refreshToken: successor } as const;
+      if (now.getTime() - rotatedAt.getTime() > this.options.reuseGraceSeconds * 1000) return { reuse: session.id } as const;
+      // Within the grace window: the token's one replay (see the class comment).
+      const claimed = await db.execute<{ affectedRows: number }>('update refresh_tokens set replayed_at = ? where id = ? and replayed_at is null', [now, token.id], 'run');
+      if (claimed.affectedRows !== 1) {
+        const replayedAt = asDate((await db.execute<Row>('select replayed_at from refresh_tokens where id = ?', [token.id], 'get'))?.replayed_at);
+        if (!replayedAt || Math.abs(now.getTime() - replayedAt.getTime()) > REPLAY_BURST_MS) return { reuse: session.id } as const;
       }
-      return { reuse: session.id } as const;
+      return { session, user, refreshToken: successor } as const;
     });
 
     if ('reuse' in outcome) {

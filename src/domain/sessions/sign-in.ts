@@ -45,32 +45,85 @@ export async function signInWithPassword(
   }
 
   const user = await em.findOne(UserSchema, { email, deletedAt: null }, { populate: ['passwordHash'] });
-  const matches = await deps.hasher.verify(input.password, user?.passwordHash ?? '');
+  let matches: boolean;
+  try {
+    matches = await deps.hasher.verify(input.password, user?.passwordHash ?? '');
+  } catch (error) {
+    // Nothing was checked (the hashing queue is full): the attempt is not a failure.
+    await deps.guard.release(reservation);
+    throw error;
+  }
   if (!user || !user.passwordHash || !matches) {
     await deps.guard.failed(em, reservation);
     const reason = !user ? 'unknown-email' : user.passwordHash ? 'wrong-password' : 'no-password';
     await deps.attempts.record(em, { email, user, client: input.client, outcome: 'failure', reason });
     throw new ProblemError('invalid-credentials');
   }
-  await deps.guard.succeeded(reservation);
+  const methods = mfaMethodsOf(user);
+  // With a second factor still to come, the password alone does not wipe earlier failures: wrong codes count too.
+  await (methods.length > 0 ? deps.guard.release(reservation) : deps.guard.succeeded(reservation));
   if (user.lockedAt || !user.emailVerified) {
     // Only someone who knows the password learns this.
     await deps.attempts.record(em, { email, user, client: input.client, outcome: 'failure', reason: 'account-disabled' });
     throw new ProblemError('account-disabled', { detail: 'An administrator has disabled this account.' });
   }
   if (deps.hasher.needsRehash(user.passwordHash)) {
-    // BCRYPT_COST changed since this hash was made: store one at the current cost.
-    user.passwordHash = await deps.hasher.hash(input.password);
-    await em.flush();
+    // BCRYPT_COST changed since this hash was made, or it predates the HMAC pre-hash: store one made now.
+    const rehashed = await deps.hasher.hash(input.password).catch((error) => {
+      if (error instanceof ProblemError && error.code === 'server-busy') return null; // next time
+      throw error;
+    });
+    if (rehashed) {
+      user.passwordHash = rehashed;
+      await em.flush();
+    }
   }
 
-  const methods = mfaMethodsOf(user);
   if (methods.length > 0) {
     const challenge = await deps.mfa.startChallenge(em, user, input.client, input.delivery);
     await deps.attempts.record(em, { email, user, client: input.client, outcome: 'mfa-required', method: 'password' });
     return { kind: 'mfa', challenge, methods };
   }
   return { kind: 'session', issued: await completeSignIn(em, deps, user, input.client, 'password') };
+}
+
+/**
+ * The second-factor step of signing in. Each code is counted against the account and the client IP (SignInGuard)
+ * as a password would be, before it is checked, and against the challenge's own cap (Mfa.tryCode). Failures come
+ * back (not thrown) with the user they concern, for the caller's audit event; every attempt is recorded.
+ */
+export async function signInWithSecondFactor(
+  em: EntityManager,
+  deps: SignInDeps,
+  input: { challengeId: string; code: string; method?: MfaMethod; client: ClientInfo },
+): Promise<
+  | { ok: true; issued: IssuedSession; challenge: MfaChallenge; method: MfaMethod }
+  | { ok: false; user: User | null; problem: ProblemError }
+> {
+  const failure = async (user: User | null, problem: ProblemError, outcome: 'failure' | 'locked' = 'failure') => {
+    const reason = outcome === 'locked' && problem instanceof SignInLocked ? `${problem.scope}-locked` : 'mfa-code';
+    await deps.attempts.record(em, { email: user?.email ?? '', user, client: input.client, outcome, reason });
+    return { ok: false as const, user, problem };
+  };
+  const opened = await deps.mfa.openChallenge(em, input.challengeId);
+  if (!opened) {
+    return failure(null, new ProblemError('mfa-challenge-invalid', { detail: 'The challenge is unknown, used, expired or locked. Sign in again.' }));
+  }
+  let reservation;
+  try {
+    reservation = await deps.guard.reserve(opened.user.email, input.client.ip ?? 'unknown');
+  } catch (error) {
+    if (error instanceof SignInLocked) return failure(opened.user, error, 'locked');
+    throw error;
+  }
+  const tried = await deps.mfa.tryCode(em, opened, input);
+  if (!tried.ok) {
+    await (tried.checked ? deps.guard.failed(em, reservation) : deps.guard.release(reservation));
+    return failure(opened.user, tried.problem);
+  }
+  await deps.guard.succeeded(reservation);
+  const issued = await completeSignIn(em, deps, opened.user, input.client, tried.method);
+  return { ok: true, issued, challenge: opened.challenge, method: tried.method };
 }
 
 /** Starts the session of a sign-in that has passed every factor, and records it. */

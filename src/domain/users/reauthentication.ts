@@ -50,7 +50,15 @@ export class Reauthentication {
     }
 
     const reservation = await this.guard.reserve(user.email, client.ip ?? 'unknown');
-    if (await this.check(em, user, proof)) {
+    let matches: boolean;
+    try {
+      matches = await this.check(em, user, proof);
+    } catch (error) {
+      // Nothing was checked (the hashing queue is full, the database is away): not a failed attempt.
+      await this.guard.release(reservation);
+      throw error;
+    }
+    if (matches) {
       await this.guard.succeeded(reservation);
       return;
     }
