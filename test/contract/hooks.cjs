@@ -21,7 +21,7 @@ const { readFileSync } = require('node:fs');
 const { randomBytes, randomUUID } = require('node:crypto');
 const { generate: totpCode } = require('otplib');
 const { getContext, activeSkips, findSkip, documentedResponses, responseKey, toJsonSchema } = require('./contract.cjs');
-const { verificationTokenOf } = require('./mail-catcher.cjs');
+const { verificationTokenOf } = require('../helpers/mail-catcher.cjs');
 
 const REFRESH_COOKIE = 'pulse_auth_refresh';
 const runId = randomBytes(4).toString('hex');
