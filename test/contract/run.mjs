@@ -64,6 +64,12 @@ const ROOT = join(HERE, '..', '..');
 const HOOKS = join(HERE, 'hooks.cjs');
 const STARTUP_TIMEOUT_MS = 30_000;
 const CONTRACT_ADMIN_EMAIL = 'contract-admin@example.com';
+/**
+ * For the requests made before dredd starts: dredd then compiles the spec synchronously (about a minute on a busy
+ * machine), so an idle keep-alive socket left from them can be closed by the server (keepAliveTimeout 65 s) while
+ * the event loop is blocked, and the hooks' first request would be written to it ("other side closed").
+ */
+const NO_KEEP_ALIVE = { connection: 'close' };
 
 const cleanups = [];
 let cleaningUp;
@@ -148,7 +154,7 @@ async function waitForHealth(baseUrl, { timeoutMs, child }) {
   while (Date.now() < deadline) {
     if (child && child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode} before answering GET /health`);
     try {
-      const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+      const response = await fetch(`${baseUrl}/health`, { headers: NO_KEEP_ALIVE, signal: AbortSignal.timeout(2_000) });
       if (response.status === 200) return;
       last = `status ${response.status}`;
     } catch (error) {
@@ -407,7 +413,7 @@ async function main() {
 
 /** The name of the server's first social sign-in provider, if it has one (for startOAuth and finishOAuth). */
 async function firstProvider(baseUrl) {
-  const response = await fetch(new URL('v1/auth/providers', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`));
+  const response = await fetch(new URL('v1/auth/providers', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`), { headers: NO_KEEP_ALIVE });
   if (!response.ok) return undefined;
   const { items } = await response.json();
   return items?.[0]?.name;
