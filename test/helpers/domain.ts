@@ -2,9 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { loadConfig } from '../../src/config/load.js';
 import { createServices, type Services } from '../../src/services.js';
+import { UserSchema, type User } from '../../src/db/entities.js';
 import { FakeClock } from './clock.js';
 import { resetPostgres } from './postgres.js';
 
@@ -39,6 +41,31 @@ export class TestDomain {
   /** A new unit of work, as one request has. */
   em(): EntityManager {
     return this.services.orm.em.fork();
+  }
+
+  /** A verified account with no password and no second factor (the row only: no sign-up, no mail). */
+  async user(email: string, fields: Partial<User> = {}): Promise<User> {
+    const em = this.em();
+    const now = this.clock.now();
+    const user = em.create(UserSchema, {
+      id: randomUUID(),
+      email,
+      name: null,
+      passwordHash: null,
+      role: 'user',
+      emailVerified: true,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+      lockedAt: null,
+      totpSecret: null,
+      totpEnabledAt: null,
+      totpLastStep: null,
+      emailOtpEnabledAt: null,
+      ...fields,
+    });
+    await em.flush();
+    return user;
   }
 
   close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type { Reservation, SignInGuard } from '../../src/domain/protection/sign-in-guard.js';
-import { AuditEventSchema, BlockedIpSchema, OutboxMailSchema, UserSchema } from '../../src/db/entities.js';
+import { AuditEventSchema, BlockedIpSchema, OutboxMailSchema } from '../../src/db/entities.js';
 import { TestDomain } from '../helpers/domain.js';
 
 /** The error a promise rejects with (the test fails when it resolves). */
@@ -47,27 +47,7 @@ describe('sign-in guard (lockout and IP blocking)', function () {
     return reservation;
   }
 
-  async function owner(email: string) {
-    const em = domain.em();
-    const now = domain.clock.now();
-    em.create(UserSchema, {
-      id: randomUUID(),
-      email,
-      name: null,
-      passwordHash: null,
-      role: 'user',
-      emailVerified: true,
-      createdAt: now,
-      updatedAt: now,
-      deletedAt: null,
-      lockedAt: null,
-      totpSecret: null,
-      totpEnabledAt: null,
-      totpLastStep: null,
-      emailOtpEnabledAt: null,
-    });
-    await em.flush();
-  }
+  const owner = (email: string) => domain.user(email);
 
   const lockedOutEvents = (email: string) =>
     domain
