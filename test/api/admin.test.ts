@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { decodeProtectedHeader } from 'jose';
 import { TestServer, uniqueEmail } from '../helpers/server.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
+import { failWith } from '../helpers/assertions.js';
 
 describe('administration', () => {
   let app: TestServer;
@@ -53,8 +54,7 @@ describe('administration', () => {
         const anonymous = await app.request(method, path, { body });
         expect(anonymous.status, `${method} ${path}`).to.equal(401);
         const forbidden = await app.request(method, path, { token: accessToken, body });
-        expect(forbidden.status, `${method} ${path}`).to.equal(403);
-        expect(forbidden.body.code).to.equal('forbidden');
+        failWith(forbidden, 403, 'forbidden', `${method} ${path}`);
       }
     });
 
@@ -100,8 +100,7 @@ describe('administration', () => {
       expect(locked.body).to.include({ status: 'locked' });
       expect((await app.request('GET', '/v1/me', { token: session.accessToken })).status).to.equal(401);
       const refused = await app.request('POST', '/v1/auth/login', { body: { email: account.email, password: account.password } });
-      expect(refused.status).to.equal(403);
-      expect(refused.body.code).to.equal('account-disabled');
+      failWith(refused, 403, 'account-disabled');
       await asAdmin('PATCH', `/v1/admin/users/${account.user.id}`, { locked: false });
       expect((await app.request('POST', '/v1/auth/login', { body: { email: account.email, password: account.password } })).status).to.equal(200);
     });
@@ -109,8 +108,7 @@ describe('administration', () => {
     it('never removes the last administrator', async () => {
       for (const change of [{ role: 'user' }, { locked: true }]) {
         const reply = await asAdmin('PATCH', `/v1/admin/users/${admin.id}`, change);
-        expect(reply.status, JSON.stringify(change)).to.equal(409);
-        expect(reply.body.code).to.equal('last-admin');
+        failWith(reply, 409, 'last-admin', JSON.stringify(change));
       }
       const deleted = await asAdmin('DELETE', `/v1/admin/users/${admin.id}`);
       expect(deleted.status).to.equal(409);

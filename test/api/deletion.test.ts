@@ -4,6 +4,7 @@ import { SessionSchema, UserSchema } from '../../src/db/entities.js';
 import { jobs, runJob } from '../../src/jobs/scheduler.js';
 import { createUser } from '../../src/domain/users/new-user.js';
 import { TestServer, uniqueEmail } from '../helpers/server.js';
+import { failWith } from '../helpers/assertions.js';
 
 describe('account deletion (deleteMe) and the purge', () => {
   let app: TestServer;
@@ -32,8 +33,7 @@ describe('account deletion (deleteMe) and the purge', () => {
     const other = await app.login(account.email, account.password);
 
     const missing = await app.request('DELETE', '/v1/me', { token: mine.accessToken });
-    expect(missing.status).to.equal(403);
-    expect(missing.body.code).to.equal('reauthentication-required');
+    failWith(missing, 403, 'reauthentication-required');
     const wrong = await app.request('DELETE', '/v1/me', { token: mine.accessToken, body: { password: 'not the password' } });
     expect(wrong.status).to.equal(403);
 
@@ -46,8 +46,7 @@ describe('account deletion (deleteMe) and the purge', () => {
       expect((await app.request('POST', '/v1/auth/refresh', { body: { refreshToken: session.refreshToken } })).status).to.equal(401);
     }
     const login = await app.request('POST', '/v1/auth/login', { body: { email: account.email, password: account.password } });
-    expect(login.status).to.equal(401);
-    expect(login.body.code).to.equal('invalid-credentials');
+    failWith(login, 401, 'invalid-credentials');
     await app.mail.next(account.email, { subject: /deleted/, after: before });
   });
 
@@ -70,8 +69,7 @@ describe('account deletion (deleteMe) and the purge', () => {
     app.clock.advance(301);
     try {
       const reply = await app.request('DELETE', '/v1/me', { token: stale.accessToken });
-      expect(reply.status).to.equal(403);
-      expect(reply.body.code).to.equal('reauthentication-required');
+      failWith(reply, 403, 'reauthentication-required');
     } finally {
       app.clock.advance(-301);
     }

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { TestServer, uniqueEmail } from '../helpers/server.js';
+import { TestServer, uniqueEmail, type Reply } from '../helpers/server.js';
+import { failWith, type ProblemReply } from '../helpers/assertions.js';
 
 /**
  * The last-admin rule on every path that can take an administrator away (issue 14.9): demote, lock, unverify,
@@ -34,7 +35,7 @@ describe('the last usable administrator', () => {
   }
 
   /** Every way an administrator can be taken away, as `actor` does it to `target`. */
-  const removals: Record<string, (actor: Admin, target: Admin) => Promise<{ status: number; body: any }>> = {
+  const removals: Record<string, (actor: Admin, target: Admin) => Promise<Reply>> = {
     demote: (actor, target) => app.request('PATCH', `/v1/admin/users/${target.id}`, { token: actor.token, body: { role: 'user' } }),
     lock: (actor, target) => app.request('PATCH', `/v1/admin/users/${target.id}`, { token: actor.token, body: { locked: true } }),
     unverify: (actor, target) => app.request('PATCH', `/v1/admin/users/${target.id}`, { token: actor.token, body: { emailVerified: false } }),
@@ -50,10 +51,7 @@ describe('the last usable administrator', () => {
     return list.body.items.filter((user: { emailVerified: boolean }) => user.emailVerified).map((user: { id: string }) => user.id);
   }
 
-  const expectLastAdmin = (reply: { status: number; body: any }, what: string) => {
-    expect(reply.status, `${what}: ${JSON.stringify(reply.body)}`).to.equal(409);
-    expect(reply.body.code, what).to.equal('last-admin');
-  };
+  const expectLastAdmin = (reply: ProblemReply, what: string) => failWith(reply, 409, 'last-admin', what);
 
   it('Last-admin hole: the only administrator cannot mark its own email unverified, nor delete itself with deleteMe', async () => {
     const only = await admin();
@@ -94,7 +92,7 @@ describe('the last usable administrator', () => {
   });
 
   it('Last-admin race: two administrators taking themselves (or each other) away at once leave one usable administrator', async () => {
-    const rounds: Array<[string, (a: Admin, b: Admin) => Promise<{ status: number; body: any }>, (a: Admin, b: Admin) => Promise<{ status: number; body: any }>]> = [
+    const rounds: Array<[string, (a: Admin, b: Admin) => Promise<Reply>, (a: Admin, b: Admin) => Promise<Reply>]> = [
       ['both demote themselves', (a) => removals.demote(a, a), (_a, b) => removals.demote(b, b)],
       ['each locks the other', (a, b) => removals.lock(a, b), (a, b) => removals.lock(b, a)],
       ['each deletes the other', (a, b) => removals.delete(a, b), (a, b) => removals.delete(b, a)],

@@ -3,6 +3,7 @@ import { generate, generateSync } from 'otplib';
 import { MfaChallengeSchema, UserSchema } from '../../src/db/entities.js';
 import { newTotpSecret } from '../../src/domain/mfa/totp.js';
 import { TestServer, type Reply } from '../helpers/server.js';
+import { failWith } from '../helpers/assertions.js';
 
 /**
  * Guessing second factors: the per-challenge cap must hold under concurrency, and wrong codes count toward the
@@ -91,12 +92,10 @@ describe('MFA guessing (verifyMfa)', () => {
 
       // The account is now locked: the right password gets no new challenge, and the right code no session.
       const locked = await app.request('POST', '/v1/auth/login', { body: { email: account.email, password: account.password } });
-      expect(locked.status, locked.text).to.equal(429);
-      expect(locked.body.code).to.equal('too-many-failed-attempts');
+      failWith(locked, 429, 'too-many-failed-attempts');
       const right = await generate({ secret: account.secret, epoch: Math.floor(app.clock.now().getTime() / 1000) });
       const late = await verify(app, second, right);
-      expect(late.status).to.equal(429);
-      expect(late.body.code).to.equal('too-many-failed-attempts');
+      failWith(late, 429, 'too-many-failed-attempts');
       await app.mail.next(account.email, { subject: /locked/, after: before });
     });
 

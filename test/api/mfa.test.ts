@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import { TestServer } from '../helpers/server.js';
+import { failWith } from '../helpers/assertions.js';
 
 describe('multi-factor sign-in', () => {
   let app: TestServer;
@@ -46,8 +47,7 @@ describe('multi-factor sign-in', () => {
       expect((await startLogin(account)).body).to.have.property('accessToken');
 
       const wrong = await app.request('POST', '/v1/me/mfa/totp/confirm', { token: accessToken, body: { code: '000000' } });
-      expect(wrong.status).to.equal(422);
-      expect(wrong.body.code).to.equal('invalid-totp-code');
+      failWith(wrong, 422, 'invalid-totp-code');
 
       const confirmed = await app.request('POST', '/v1/me/mfa/totp/confirm', { token: accessToken, body: { code: await codeFor(enrolment.body.secret) } });
       expect(confirmed.status).to.equal(200);
@@ -56,16 +56,14 @@ describe('multi-factor sign-in', () => {
       expect((await app.request('GET', '/v1/me/mfa', { token: accessToken })).body).to.include({ totpEnabled: true, recoveryCodesRemaining: 10 });
 
       const again = await app.request('POST', '/v1/me/mfa/totp', { token: accessToken, body: { password: account.password } });
-      expect(again.status).to.equal(409);
-      expect(again.body.code).to.equal('totp-already-enabled');
+      failWith(again, 409, 'totp-already-enabled');
     });
 
     it('refuses to confirm without an enrolment', async () => {
       const account = await app.createUser();
       const { accessToken } = await app.login(account.email, account.password);
       const reply = await app.request('POST', '/v1/me/mfa/totp/confirm', { token: accessToken, body: { code: '123456' } });
-      expect(reply.status).to.equal(409);
-      expect(reply.body.code).to.equal('totp-not-enabled');
+      failWith(reply, 409, 'totp-not-enabled');
     });
   });
 
@@ -92,16 +90,14 @@ describe('multi-factor sign-in', () => {
       const account = await enrolled();
       const first = await startLogin(account);
       const wrong = await app.request('POST', '/v1/auth/mfa/verify', { body: { challengeId: first.body.challengeId, code: '000000', method: 'totp' } });
-      expect(wrong.status).to.equal(401);
-      expect(wrong.body.code).to.equal('invalid-mfa-code');
+      failWith(wrong, 401, 'invalid-mfa-code');
       expect(wrong.body.detail).to.match(/4 tries left/);
 
       const code = await codeFor(account.secret);
       expect((await app.request('POST', '/v1/auth/mfa/verify', { body: { challengeId: first.body.challengeId, code } })).status).to.equal(200);
       const second = await startLogin(account);
       const replay = await app.request('POST', '/v1/auth/mfa/verify', { body: { challengeId: second.body.challengeId, code } });
-      expect(replay.status).to.equal(401);
-      expect(replay.body.code).to.equal('invalid-mfa-code');
+      failWith(replay, 401, 'invalid-mfa-code');
     });
 
     it('signs in with a recovery code once', async () => {
@@ -124,8 +120,7 @@ describe('multi-factor sign-in', () => {
         await app.request('POST', '/v1/auth/mfa/verify', { body: { challengeId: locked.body.challengeId, code: '000000' } });
       }
       const afterLock = await app.request('POST', '/v1/auth/mfa/verify', { body: { challengeId: locked.body.challengeId, code: await codeFor(account.secret) } });
-      expect(afterLock.status).to.equal(401);
-      expect(afterLock.body.code).to.equal('mfa-challenge-invalid');
+      failWith(afterLock, 401, 'mfa-challenge-invalid');
 
       const expiring = await startLogin(account);
       app.clock.advance(301);
@@ -184,8 +179,7 @@ describe('multi-factor sign-in', () => {
     it('needs the password or a current code to turn TOTP off', async () => {
       const account = await enrolled();
       const none = await app.request('DELETE', '/v1/me/mfa/totp', { token: account.accessToken, body: {} });
-      expect(none.status).to.equal(403);
-      expect(none.body.code).to.equal('reauthentication-required');
+      failWith(none, 403, 'reauthentication-required');
       const wrong = await app.request('DELETE', '/v1/me/mfa/totp', { token: account.accessToken, body: { password: 'not the password' } });
       expect(wrong.status).to.equal(403);
       const withCode = await app.request('DELETE', '/v1/me/mfa/totp', { token: account.accessToken, body: { code: await codeFor(account.secret) } });
@@ -218,8 +212,7 @@ describe('multi-factor sign-in', () => {
       const account = await app.createUser();
       const { accessToken } = await app.login(account.email, account.password);
       const reply = await app.request('POST', '/v1/me/mfa/recovery-codes', { token: accessToken, body: { password: account.password } });
-      expect(reply.status).to.equal(409);
-      expect(reply.body.code).to.equal('totp-not-enabled');
+      failWith(reply, 409, 'totp-not-enabled');
     });
   });
 });

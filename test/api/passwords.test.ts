@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { TestServer, uniqueEmail } from '../helpers/server.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
+import { failWith } from '../helpers/assertions.js';
 
 describe('passwords (forgotPassword, resetPassword, changePassword)', () => {
   let app: TestServer;
@@ -34,8 +35,7 @@ describe('passwords (forgotPassword, resetPassword, changePassword)', () => {
       expect((await app.request('POST', '/v1/auth/login', { body: { email: account.email, password: 'a brand new passphrase' } })).status).to.equal(200);
 
       const again = await app.request('POST', '/v1/auth/password/reset', { body: { token, password: 'yet another passphrase' } });
-      expect(again.status).to.equal(400);
-      expect(again.body.code).to.equal('invalid-reset-token');
+      failWith(again, 400, 'invalid-reset-token');
 
       const notice = await app.mail.next(account.email, { subject: /password was changed/, after: before });
       expect(notice.text).to.contain('reset');
@@ -46,8 +46,7 @@ describe('passwords (forgotPassword, resetPassword, changePassword)', () => {
       const token = await resetLink(account.email);
       app.clock.advance(app.services.config.RESET_TTL + 1);
       const reply = await app.request('POST', '/v1/auth/password/reset', { body: { token, password: 'a brand new passphrase' } });
-      expect(reply.status).to.equal(400);
-      expect(reply.body.code).to.equal('invalid-reset-token');
+      failWith(reply, 400, 'invalid-reset-token');
       expect((await app.request('POST', '/v1/auth/login', { body: { email: account.email, password: account.password } })).status).to.equal(200);
     });
 
@@ -89,8 +88,7 @@ describe('passwords (forgotPassword, resetPassword, changePassword)', () => {
       const account = await app.createUser();
       const token = await resetLink(account.email);
       const weak = await app.request('POST', '/v1/auth/password/reset', { body: { token, password: 'password1' } });
-      expect(weak.status).to.equal(422);
-      expect(weak.body.code).to.equal('weak-password');
+      failWith(weak, 422, 'weak-password');
       expect((await app.request('POST', '/v1/auth/password/reset', { body: { token, password: 'a brand new passphrase' } })).status).to.equal(204);
     });
   });
@@ -102,8 +100,7 @@ describe('passwords (forgotPassword, resetPassword, changePassword)', () => {
       const other = await app.login(account.email, account.password);
 
       const missing = await app.request('POST', '/v1/auth/password/change', { token: mine.accessToken, body: { newPassword: 'a brand new passphrase' } });
-      expect(missing.status).to.equal(403);
-      expect(missing.body.code).to.equal('current-password-incorrect');
+      failWith(missing, 403, 'current-password-incorrect');
       const wrong = await app.request('POST', '/v1/auth/password/change', {
         token: mine.accessToken,
         body: { currentPassword: 'not it at all', newPassword: 'a brand new passphrase' },

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { SessionSchema } from '../../src/db/entities.js';
 import { TestServer } from '../helpers/server.js';
+import { failWith } from '../helpers/assertions.js';
 
 /**
  * The grace window (REFRESH_REUSE_GRACE) exists for two tabs (or two requests of one app) that refresh with the same
@@ -35,8 +36,7 @@ describe('refresh-token replay within the grace window', () => {
     // Asked again, still within the grace window: reuse. The session ends, its newest token with it.
     app.clock.advance(3);
     const again = await refresh(login.refreshToken!);
-    expect(again.status).to.equal(401);
-    expect(again.body.code).to.equal('invalid-refresh-token');
+    failWith(again, 401, 'invalid-refresh-token');
     expect((await refresh(successor)).status).to.equal(401);
     expect(await sessionLive(login.session.id)).to.equal(false);
   });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { TestServer, uniqueEmail } from '../helpers/server.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
+import { failWith } from '../helpers/assertions.js';
 
 describe('registration (register, verifyEmail, resendVerification)', () => {
   let app: TestServer;
@@ -23,8 +24,7 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
     expect(verified.body).to.include({ email, name: 'Ada', role: 'user', emailVerified: true });
 
     const again = await app.request('POST', '/v1/auth/verify-email', { body: { token: tokenFrom(mail), password: 'a perfectly fine passphrase' } });
-    expect(again.status).to.equal(400);
-    expect(again.body.code).to.equal('invalid-verification-token');
+    failWith(again, 400, 'invalid-verification-token');
   });
 
   it('keeps no user row until the email is verified', async () => {
@@ -32,8 +32,7 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
     await app.request('POST', '/v1/auth/register', { body: { email, password: 'a perfectly fine passphrase' } });
     await app.mail.next(email);
     const login = await app.request('POST', '/v1/auth/login', { body: { email, password: 'a perfectly fine passphrase' } });
-    expect(login.status).to.equal(401);
-    expect(login.body.code).to.equal('invalid-credentials');
+    failWith(login, 401, 'invalid-credentials');
   });
 
   it('normalises the email: case and surrounding spaces do not make a second account', async () => {
@@ -90,8 +89,7 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
     const token = tokenFrom(await app.mail.next(email));
     app.clock.advance(app.services.config.VERIFICATION_TTL + 1);
     const reply = await app.request('POST', '/v1/auth/verify-email', { body: { token, password: 'a perfectly fine passphrase' } });
-    expect(reply.status).to.equal(400);
-    expect(reply.body.code).to.equal('invalid-verification-token');
+    failWith(reply, 400, 'invalid-verification-token');
   });
 
   it('refuses weak passwords with 422 weak-password and a pointer to the field', async () => {
@@ -101,8 +99,7 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
       expect(reply.body.errors[0].pointer).to.equal('/body/password');
     }
     const common = await app.request('POST', '/v1/auth/register', { body: { email: uniqueEmail(), password: 'Password123' } });
-    expect(common.status).to.equal(422);
-    expect(common.body.code).to.equal('weak-password');
+    failWith(common, 422, 'weak-password');
   });
 
   it('accepts any Unicode password of 8 characters or more', async () => {
@@ -112,8 +109,7 @@ describe('registration (register, verifyEmail, resendVerification)', () => {
 
   it('lists every invalid field of a bad body', async () => {
     const reply = await app.request('POST', '/v1/auth/register', { body: { email: 'not-an-email', password: 1, extra: true } });
-    expect(reply.status).to.equal(400);
-    expect(reply.body.code).to.equal('validation-failed');
+    failWith(reply, 400, 'validation-failed');
     const pointers = reply.body.errors.map((e: { pointer: string }) => e.pointer);
     expect(pointers).to.include.members(['/body/email', '/body/password']);
   });

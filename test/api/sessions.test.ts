@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { TestServer } from '../helpers/server.js';
+import { failWith } from '../helpers/assertions.js';
 
 const LAPTOP = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const PHONE =
@@ -44,8 +45,7 @@ describe('sessions (listMySessions, revokeMySession)', () => {
     const theirs = await app.login(stranger.email, stranger.password);
     const mine = await app.login(account.email, account.password);
     const reply = await app.request('DELETE', `/v1/me/sessions/${theirs.session.id}`, { token: mine.accessToken });
-    expect(reply.status).to.equal(404);
-    expect(reply.body.code).to.equal('not-found');
+    failWith(reply, 404, 'not-found');
     expect((await app.request('GET', '/v1/me', { token: theirs.accessToken })).status).to.equal(200);
     const listed = await app.request('GET', '/v1/me/sessions', { token: mine.accessToken });
     expect(listed.body.items.map((s: { id: string }) => s.id)).not.to.include(theirs.session.id);

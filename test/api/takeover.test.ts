@@ -3,6 +3,7 @@ import { generate } from 'otplib';
 import { TestServer, uniqueEmail, refreshCookie } from '../helpers/server.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
 import { Browser, TestOidcProvider, type ProviderAccount } from '../helpers/oidc-provider.js';
+import { failWith } from '../helpers/assertions.js';
 
 const LANDING = 'http://app.test/oauth/complete';
 const ADMIN_EMAIL = 'takeover-admin@example.com';
@@ -88,8 +89,7 @@ describe('account takeover paths (linking, pre-account hijack, planted factors, 
       const victim = await app.createUser();
       const { accessToken } = await app.login(victim.email, victim.password);
       const bare = await app.request('POST', '/v1/me/identities/acme/link', { token: accessToken });
-      expect(bare.status).to.equal(403);
-      expect(bare.body.code).to.equal('reauthentication-required');
+      failWith(bare, 403, 'reauthentication-required');
       const wrong = await app.request('POST', '/v1/me/identities/acme/link', { token: accessToken, body: { password: 'not the password' } });
       expect(wrong.status).to.equal(403);
       const unknown = await app.request('POST', '/v1/me/identities/nope/link', { token: accessToken, body: { password: victim.password } });
@@ -150,8 +150,7 @@ describe('account takeover paths (linking, pre-account hijack, planted factors, 
       expect(scanner.status).to.equal(400);
       // The victim, who never chose the attacker's password, cannot confirm it either; the link is not spent.
       const owner = await app.request('POST', '/v1/auth/verify-email', { body: { token, password: victimPassword } });
-      expect(owner.status).to.equal(403);
-      expect(owner.body.code).to.equal('registration-password-mismatch');
+      failWith(owner, 403, 'registration-password-mismatch');
       expect(owner.body.errors).to.deep.equal([{ pointer: '/body/password', detail: 'not the password of this registration' }]);
       expect((await app.request('POST', '/v1/auth/login', { body: { email: victim, password: attackerPassword } })).status).to.equal(401);
 
@@ -167,8 +166,7 @@ describe('account takeover paths (linking, pre-account hijack, planted factors, 
 
     it('a garbage verification token is refused before any password is hashed', async () => {
       const reply = await app.request('POST', '/v1/auth/verify-email', { body: { token: 'not-a-token', password: 'whatever it is' } });
-      expect(reply.status).to.equal(400);
-      expect(reply.body.code).to.equal('invalid-verification-token');
+      failWith(reply, 400, 'invalid-verification-token');
     });
   });
 
@@ -181,8 +179,7 @@ describe('account takeover paths (linking, pre-account hijack, planted factors, 
         ['PUT', '/v1/me/mfa/email'],
       ] as const) {
         const bare = await app.request(method, path, { token: accessToken });
-        expect(bare.status, path).to.equal(403);
-        expect(bare.body.code).to.equal('reauthentication-required');
+        failWith(bare, 403, 'reauthentication-required', path);
       }
       const status = await app.request('GET', '/v1/me/mfa', { token: accessToken });
       expect(status.body).to.include({ totpEnabled: false, emailOtpEnabled: false });
@@ -209,8 +206,7 @@ describe('account takeover paths (linking, pre-account hijack, planted factors, 
       app.clock.advance(301);
       // The access token is still valid (15 minutes), but the sign-in is older than REAUTH_MAX_AGE.
       const stale = await app.request('POST', '/v1/auth/password/change', { token: tokens.body.accessToken, body: { newPassword: 'planted by a thief' } });
-      expect(stale.status).to.equal(403);
-      expect(stale.body.code).to.equal('reauthentication-required');
+      failWith(stale, 403, 'reauthentication-required');
 
       const fresh = await new Browser(app.baseUrl).signIn('acme', { login });
       const freshTokens = await app.request('POST', '/v1/auth/refresh', { headers: { cookie: fresh.refreshCookie! } });
@@ -269,8 +265,7 @@ describe('account takeover paths (linking, pre-account hijack, planted factors, 
       }
       // The threshold (3 here) is reached: the right password is refused too, at step-up and at sign-in alike.
       const locked = await app.request('DELETE', '/v1/me', { token: accessToken, body: { password: victim.password } });
-      expect(locked.status).to.equal(429);
-      expect(locked.body.code).to.equal('too-many-failed-attempts');
+      failWith(locked, 429, 'too-many-failed-attempts');
       expect(Number(locked.headers.get('retry-after'))).to.be.greaterThan(0);
       const login = await app.request('POST', '/v1/auth/login', { body: { email: victim.email, password: victim.password } });
       expect(login.status).to.equal(429);

@@ -102,12 +102,12 @@ const SKIPS = [
     status: '204',
     reason:
       'needs an account with a linked provider identity, which takes a full sign-in at a real OpenID provider; ' +
-      'test/api/oauth.test.ts covers it against a local oidc-provider',
+      'test/api/social-sign-in.test.ts covers it against a local oidc-provider',
   },
   {
     operationId: 'unlinkIdentity',
     status: '409',
-    reason: 'needs an account made through a provider (no password, one identity); covered by test/api/oauth.test.ts',
+    reason: 'needs an account made through a provider (no password, one identity); covered by test/api/social-sign-in.test.ts',
   },
   // The administration API: an admin account is needed for everything but 401 (and 403, which a plain user gets).
   ...[

@@ -21,7 +21,7 @@ const { readFileSync } = require('node:fs');
 const { randomBytes, randomUUID } = require('node:crypto');
 const { generate: totpCode } = require('otplib');
 const { getContext, activeSkips, findSkip, documentedResponses, responseKey, toJsonSchema } = require('./contract.cjs');
-const { verificationTokenOf } = require('./mail-catcher.cjs');
+const { verificationTokenOf } = require('../helpers/mail-catcher.cjs');
 
 const REFRESH_COOKIE = 'pulse_auth_refresh';
 const runId = randomBytes(4).toString('hex');
@@ -243,8 +243,8 @@ function realJson(transaction) {
 
 /**
  * How each transaction is made to produce its documented status, keyed "operationId status". Every transaction
- * that is not skipped needs an entry: a response added to the spec without one fails, instead of passing or failing
- * by chance on the spec's example request.
+ * that is not skipped needs an entry here or a hook derived from the spec (DERIVED, below): a response added to the
+ * spec without one fails, instead of passing or failing by chance on the spec's example request.
  */
 const BEFORE = {
   'getHealth 200': () => {},
@@ -365,7 +365,6 @@ const BEFORE = {
     const session = await signIn();
     bearer(t, session.accessToken);
   },
-  'logoutAll 401': (t) => noAuthorization(t),
 
   'forgotPassword 202': (t) => jsonBody(t, { email: freshEmail('forgot') }),
   'forgotPassword 400': (t) => jsonBody(t, { email: 'not-an-email' }),
@@ -410,7 +409,6 @@ const BEFORE = {
   },
 
   'getMe 200': (t) => bearer(t),
-  'getMe 401': (t) => noAuthorization(t),
 
   'updateMe 200': (t) => {
     bearer(t);
@@ -464,15 +462,12 @@ const BEFORE = {
     bearer(t);
     requestTarget(t, '/v1/me/login-history?limit=0');
   },
-  'listMyLoginHistory 401': (t) => noAuthorization(t),
 
   'listMyIdentities 200': (t) => bearer(t),
-  'listMyIdentities 401': (t) => noAuthorization(t),
   'unlinkIdentity 400': (t) => {
     bearer(t);
     pathParameter(t, PROVIDER_EXAMPLE, 'NOT_A_NAME');
   },
-  'unlinkIdentity 401': (t) => noAuthorization(t),
 
   // A link ticket for the configured provider (the provider itself is not contacted).
   'startIdentityLink 200': (t) => {
@@ -485,7 +480,6 @@ const BEFORE = {
     pathParameter(t, PROVIDER_EXAMPLE, 'NOT_A_NAME');
     jsonBody(t, { password: state.password });
   },
-  'startIdentityLink 401': (t) => noAuthorization(t),
   'startIdentityLink 403': (t) => {
     bearer(t);
     pathParameter(t, PROVIDER_EXAMPLE, context.provider ?? 'google');
@@ -504,7 +498,6 @@ const BEFORE = {
   'unlinkIdentity 404': (t) => bearer(t),
 
   'getMfaStatus 200': (t) => bearer(t),
-  'getMfaStatus 401': (t) => noAuthorization(t),
 
   // A pending enrolment of the main account: sign-in does not ask for it until it is confirmed.
   'enrollTotp 200': (t) => {
@@ -515,7 +508,6 @@ const BEFORE = {
     bearer(t);
     jsonBody(t, { password: '' });
   },
-  'enrollTotp 401': (t) => noAuthorization(t),
   'enrollTotp 403': (t) => bearer(t),
   'enrollTotp 409': async (t) => bearer(t, (await totpAccount()).accessToken),
   'enrollTotp 415': (t) => {
@@ -584,7 +576,6 @@ const BEFORE = {
     bearer(t);
     jsonBody(t, { code: '1' });
   },
-  'enableEmailOtp 401': (t) => noAuthorization(t),
   // After AFTER of enableEmailOtp 200 turned them off again: turning them on needs a proof.
   'enableEmailOtp 403': (t) => bearer(t),
   'enableEmailOtp 415': (t) => {
@@ -641,7 +632,6 @@ const BEFORE = {
   },
 
   'listMySessions 200': (t) => bearer(t),
-  'listMySessions 401': (t) => noAuthorization(t),
 
   // Another session of the main account, ended from the main one.
   'revokeMySession 204': async (t) => {
@@ -653,7 +643,6 @@ const BEFORE = {
     bearer(t);
     pathParameter(t, SESSION_ID_EXAMPLE, 'not-a-uuid');
   },
-  'revokeMySession 401': (t) => noAuthorization(t),
   // The example id names no session of this account.
   'revokeMySession 404': (t) => bearer(t),
   // Administration. USER_ID_EXAMPLE names no user: it gives the 404s.
@@ -662,8 +651,6 @@ const BEFORE = {
     bearer(t, await adminToken());
     requestTarget(t, '/v1/admin/users?limit=0');
   },
-  'adminListUsers 401': (t) => noAuthorization(t),
-  'adminListUsers 403': (t) => bearer(t),
 
   'adminGetUser 200': async (t) => {
     bearer(t, await adminToken());
@@ -673,8 +660,6 @@ const BEFORE = {
     bearer(t, await adminToken());
     pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
   },
-  'adminGetUser 401': (t) => noAuthorization(t),
-  'adminGetUser 403': (t) => bearer(t),
   'adminGetUser 404': async (t) => bearer(t, await adminToken()),
 
   'adminUpdateUser 200': async (t) => {
@@ -719,8 +704,6 @@ const BEFORE = {
     bearer(t, await adminToken());
     pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
   },
-  'adminDeleteUser 401': (t) => noAuthorization(t),
-  'adminDeleteUser 403': (t) => bearer(t),
   'adminDeleteUser 404': async (t) => bearer(t, await adminToken()),
   'adminDeleteUser 409': async (t) => {
     const token = await adminToken();
@@ -738,8 +721,6 @@ const BEFORE = {
     bearer(t, await adminToken());
     pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
   },
-  'adminRestoreUser 401': (t) => noAuthorization(t),
-  'adminRestoreUser 403': (t) => bearer(t),
   'adminRestoreUser 404': async (t) => bearer(t, await adminToken()),
   'adminRestoreUser 409': async (t) => {
     bearer(t, await adminToken());
@@ -754,8 +735,6 @@ const BEFORE = {
     bearer(t, await adminToken());
     pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
   },
-  'adminListUserSessions 401': (t) => noAuthorization(t),
-  'adminListUserSessions 403': (t) => bearer(t),
   'adminListUserSessions 404': async (t) => bearer(t, await adminToken()),
 
   // Signs the main account out everywhere; AFTER signs it in again.
@@ -767,8 +746,6 @@ const BEFORE = {
     bearer(t, await adminToken());
     pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
   },
-  'adminRevokeUserSessions 401': (t) => noAuthorization(t),
-  'adminRevokeUserSessions 403': (t) => bearer(t),
   'adminRevokeUserSessions 404': async (t) => bearer(t, await adminToken()),
 
   // The main account has no second factor on: a no-op reset, still answered 204 (and mailed).
@@ -780,8 +757,6 @@ const BEFORE = {
     bearer(t, await adminToken());
     pathParameter(t, USER_ID_EXAMPLE, 'not-a-uuid');
   },
-  'adminResetUserMfa 401': (t) => noAuthorization(t),
-  'adminResetUserMfa 403': (t) => bearer(t),
   'adminResetUserMfa 404': async (t) => bearer(t, await adminToken()),
 
   'adminListLoginAttempts 200': async (t) => {
@@ -792,16 +767,12 @@ const BEFORE = {
     bearer(t, await adminToken());
     requestTarget(t, '/v1/admin/login-attempts?outcome=maybe');
   },
-  'adminListLoginAttempts 401': (t) => noAuthorization(t),
-  'adminListLoginAttempts 403': (t) => bearer(t),
 
   'adminListBlockedIps 200': async (t) => bearer(t, await adminToken()),
   'adminListBlockedIps 400': async (t) => {
     bearer(t, await adminToken());
     requestTarget(t, '/v1/admin/blocked-ips?all=perhaps');
   },
-  'adminListBlockedIps 401': (t) => noAuthorization(t),
-  'adminListBlockedIps 403': (t) => bearer(t),
 
   // Blocks an IP of its own first: the server we start trusts X-Forwarded-For and blocks after 20 failures.
   'adminUnblockIp 204': async (t) => {
@@ -819,8 +790,6 @@ const BEFORE = {
     bearer(t, await adminToken());
     pathParameter(t, IP_EXAMPLE, 'x'.repeat(46));
   },
-  'adminUnblockIp 401': (t) => noAuthorization(t),
-  'adminUnblockIp 403': (t) => bearer(t),
   'adminUnblockIp 404': async (t) => bearer(t, await adminToken()),
 
   'adminListAuditEvents 200': async (t) => {
@@ -831,17 +800,33 @@ const BEFORE = {
     bearer(t, await adminToken());
     requestTarget(t, '/v1/admin/audit-events?from=yesterday');
   },
-  'adminListAuditEvents 401': (t) => noAuthorization(t),
-  'adminListAuditEvents 403': (t) => bearer(t),
 
   'adminRunCleanup 200': async (t) => bearer(t, await adminToken()),
-  'adminRunCleanup 401': (t) => noAuthorization(t),
-  'adminRunCleanup 403': (t) => bearer(t),
 
   'adminRotateSigningKey 200': async (t) => bearer(t, await adminToken()),
-  'adminRotateSigningKey 401': (t) => noAuthorization(t),
-  'adminRotateSigningKey 403': (t) => bearer(t),
 };
+
+/**
+ * The hooks that follow from the spec, for transactions BEFORE has no entry for (an entry there wins, for an
+ * operation that needs a body or a path parameter as well):
+ *   - 401 of an operation whose every security requirement is bearerAuth: the request without Authorization;
+ *   - 403 of an operation of the Administration tag: the main account's bearer token (a plain user).
+ */
+const DERIVED = new Map();
+
+function deriveHooks(spec) {
+  for (const item of Object.values(spec.paths || {})) {
+    for (const operation of Object.values(item)) {
+      if (!operation?.operationId || !operation.responses) continue;
+      const security = operation.security ?? spec.security ?? [];
+      const bearerOnly = security.length > 0 && security.every((requirement) => 'bearerAuth' in requirement);
+      if (bearerOnly && operation.responses['401']) DERIVED.set(`${operation.operationId} 401`, (t) => noAuthorization(t));
+      if ((operation.tags || []).includes('Administration') && operation.responses['403']) {
+        DERIVED.set(`${operation.operationId} 403`, (t) => bearer(t));
+      }
+    }
+  }
+}
 
 /** What a transaction leaves for the ones after it. */
 const AFTER = {
@@ -909,6 +894,7 @@ hooks.beforeAll(
     context = getContext();
     context.hooksRan = true;
     const spec = JSON.parse(readFileSync(context.specPath, 'utf8'));
+    deriveHooks(spec);
     for (const response of documentedResponses(spec)) {
       operations.set(`${response.method} ${response.path}`, response.operationId);
       schemas.set(responseKey(response), response.schema);
@@ -957,7 +943,7 @@ hooks.beforeEach(
       transaction.expected.body = ''; // no content documented: the body must be empty
     }
 
-    const shape = BEFORE[key];
+    const shape = BEFORE[key] ?? DERIVED.get(key);
     if (!shape) throw new Error(`no hook shapes "${key}": add an entry to BEFORE in test/contract/hooks.cjs (or to SKIPS in contract.cjs, with a reason)`);
     await shape(transaction);
   }),

@@ -56,7 +56,7 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const Dredd = require('dredd');
-const { startMailCatcher } = require('./mail-catcher.cjs');
+const { startMailCatcher } = require('../helpers/mail-catcher.cjs');
 const { activeSkips, findSkip, documentedResponses, responseKey, setContext } = require('./contract.cjs');
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -1,74 +1,41 @@
-import { SMTPServer } from 'smtp-server';
-import { simpleParser, type ParsedMail } from 'mailparser';
-import type { AddressInfo } from 'node:net';
+import { createMailCatcher, type CaughtMail } from './mail-catcher.cjs';
 
-export interface CaughtMail {
-  to: string;
-  subject: string;
-  text: string;
-  html: string;
-}
+export type { CaughtMail };
 
 /**
- * A real SMTP server on 127.0.0.1 that keeps what it receives. It can refuse mail for a while (`refuse = true`)
- * to play an SMTP outage.
+ * A real SMTP server on 127.0.0.1 that keeps what it receives (mail-catcher.cjs, shared with the contract hooks).
+ * It can refuse mail for a while (`refuse = true`) to play an SMTP outage.
  */
 export class MailCatcher {
-  readonly mails: CaughtMail[] = [];
-  refuse = false;
-  private waiters: Array<() => void> = [];
-  private server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onRcptTo: (_address, _session, callback) => {
-      if (this.refuse) return callback(Object.assign(new Error('Mailbox unavailable (test outage)'), { responseCode: 450 }));
-      callback();
-    },
-    onData: (stream, _session, callback) => {
-      simpleParser(stream)
-        .then((parsed: ParsedMail) => {
-          const to = Array.isArray(parsed.to) ? parsed.to[0] : parsed.to;
-          this.mails.push({
-            to: to?.value[0]?.address ?? '',
-            subject: parsed.subject ?? '',
-            text: parsed.text ?? '',
-            html: typeof parsed.html === 'string' ? parsed.html : '',
-          });
-          this.waiters.splice(0).forEach((wake) => wake());
-          callback();
-        })
-        .catch(callback);
-    },
-  });
+  private core = createMailCatcher();
 
-  async start(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.server.address() as AddressInfo).port;
+  get mails(): CaughtMail[] {
+    return this.core.mails;
   }
 
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  get refuse(): boolean {
+    return this.core.refuse;
+  }
+
+  set refuse(value: boolean) {
+    this.core.refuse = value;
+  }
+
+  start(): Promise<number> {
+    return this.core.listen({ host: '127.0.0.1', port: 0 });
+  }
+
+  stop(): Promise<void> {
+    return this.core.close();
   }
 
   /** Waits for the next mail to `to` that matches, newer than the `after`-th mail. */
-  async next(to: string, options: { subject?: RegExp; timeoutMs?: number; after?: number } = {}): Promise<CaughtMail> {
-    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-    for (;;) {
-      const found = this.mails
-        .slice(options.after ?? 0)
-        .find((mail) => mail.to === to && (!options.subject || options.subject.test(mail.subject)));
-      if (found) return found;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`no mail to ${to}${options.subject ? ` matching ${options.subject}` : ''} arrived`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  next(to: string, options: { subject?: RegExp; timeoutMs?: number; after?: number } = {}): Promise<CaughtMail> {
+    return this.core.waitForMail((mail) => mail.to === to && (!options.subject || options.subject.test(mail.subject)), {
+      after: options.after ?? 0,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      what: `to ${to}${options.subject ? ` matching ${options.subject}` : ''}`,
+    });
   }
 
   count(to: string): number {

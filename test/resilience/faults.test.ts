@@ -8,6 +8,7 @@ import { resetPostgres } from '../helpers/postgres.js';
 import { MailCatcher, tokenFrom } from '../helpers/mail-catcher.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { startServerProcess, temporaryDirectory, type ServerProcess } from '../multi-instance/processes.js';
+import { failWith } from '../helpers/assertions.js';
 
 const password = 'a perfectly fine passphrase';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -255,8 +256,7 @@ describe('faults: Redis goes away mid-run and comes back', function () {
     for (let i = 0; i < 2; i += 1) expect((await login(app, later, 'wrong guess')).status).to.equal(401);
     expect((await counterKeys()).length).to.be.above(keysBefore);
     const locked = await login(peer, later, 'wrong guess');
-    expect(locked.status).to.equal(429);
-    expect(locked.body.code).to.equal('too-many-failed-attempts');
+    failWith(locked, 429, 'too-many-failed-attempts');
   });
 });
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { TestServer, refreshCookie } from '../helpers/server.js';
+import { failWith } from '../helpers/assertions.js';
 
 const APP_ORIGIN = 'https://app.example.com';
 const OTHER_ALLOWED = 'https://admin.example.com';
@@ -124,8 +125,7 @@ describe('resilience: refresh and logout refuse foreign origins (CSRF)', () => {
   const refreshWith = (refreshToken: string, headers: Record<string, string>) =>
     app.request('POST', '/v1/auth/refresh', { body: { refreshToken }, headers });
   const refused = (reply: { status: number; body: any; headers: Headers }, label: string) => {
-    expect(reply.status, label).to.equal(403);
-    expect(reply.body.code, label).to.equal('origin-not-allowed');
+    failWith(reply, 403, 'origin-not-allowed', label);
     expect(refreshCookie(reply.headers), label).to.equal(undefined);
   };
 

@@ -3,6 +3,7 @@ import { generate } from 'otplib';
 import { TestServer, uniqueEmail } from '../helpers/server.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
 import { Browser, TestOidcProvider, type FlowResult, type ProviderAccount } from '../helpers/oidc-provider.js';
+import { failWith } from '../helpers/assertions.js';
 
 const LANDING = 'http://app.test/oauth/complete';
 const ADMIN_EMAIL = 'oauth-admin@example.com';
@@ -97,8 +98,7 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
     it('answers 404 with a problem for a provider that is not configured', async () => {
       for (const path of ['/v1/auth/oauth/nope/authorize', '/v1/auth/oauth/nope/callback?code=x&state=y']) {
         const reply = await app.request('GET', path);
-        expect(reply.status, path).to.equal(404);
-        expect(reply.body.code).to.equal('not-found');
+        failWith(reply, 404, 'not-found', path);
         expect(reply.headers.get('location')).to.equal(null);
       }
     });
@@ -179,11 +179,9 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
       expect(owner.user.email).to.equal(victim);
 
       const verify = await app.request('POST', '/v1/auth/verify-email', { body: { token: link, password: attackerPassword } });
-      expect(verify.status).to.equal(400);
-      expect(verify.body.code).to.equal('invalid-verification-token');
+      failWith(verify, 400, 'invalid-verification-token');
       const attackerLogin = await app.request('POST', '/v1/auth/login', { body: { email: victim, password: attackerPassword } });
-      expect(attackerLogin.status).to.equal(401);
-      expect(attackerLogin.body.code).to.equal('invalid-credentials');
+      failWith(attackerLogin, 401, 'invalid-credentials');
       // Nothing of the attacker's registration is left: asking for a fresh link mails nothing.
       const mailsBefore = app.mail.count(victim);
       expect((await app.request('POST', '/v1/auth/resend-verification', { body: { email: victim } })).status).to.equal(202);
@@ -417,8 +415,7 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
     it('sets a first password without a current one, and may unlink the provider only once it has one', async () => {
       const account = await providerAccount();
       const early = await app.request('DELETE', '/v1/me/identities/acme', { token: account.accessToken });
-      expect(early.status).to.equal(409);
-      expect(early.body.code).to.equal('last-sign-in-method');
+      failWith(early, 409, 'last-sign-in-method');
       expect(await identitiesOf(account.accessToken)).to.have.length(1);
 
       const password = 'my very own passphrase';
