@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { Config } from './config/load.js';
 import { loggableError } from './observability/loggable-error.js';
 import { openDatabase } from './db/orm.js';
-import { systemClock, type Clock } from './domain/clock.js';
+import { systemClock, type Clock } from './domain/kernel/clock.js';
 import { createPasswordHasher, type PasswordHasher } from './domain/passwords/hasher.js';
 import { SigningKeys } from './domain/tokens/signing-keys.js';
 import { AccessTokens } from './domain/tokens/access-tokens.js';

@@ -2,14 +2,7 @@ import type { ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { EntityManager } from '@mikro-orm/core';
 import type { ValidatedOperation } from './openapi-validator.js';
-import type { UserRole } from '../db/entities.js';
-
-/** Who made the request, from a verified access token. */
-export interface Principal {
-  userId: string;
-  sessionId: string;
-  role: UserRole;
-}
+import type { ClientInfo, Principal } from '../domain/kernel/actor.js';
 
 export interface AppState {
   requestId: string;
@@ -32,12 +25,6 @@ export interface AppState {
 }
 
 export type AppContext = ParameterizedContext<AppState>;
-
-/** Client details recorded with sessions and attempts. */
-export interface ClientInfo {
-  ip: string | null;
-  userAgent: string | null;
-}
 
 export const clientInfo = (ctx: AppContext): ClientInfo => ({
   ip: ctx.ip || null,

@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Middleware } from 'koa';
-import { ProblemError, type FieldError } from './problem.js';
+import { ProblemError, type FieldError } from '../domain/kernel/problem.js';
 import { operationsOf } from './router.js';
 import type { AppState } from './context.js';
 

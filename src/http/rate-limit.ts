@@ -1,7 +1,7 @@
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Middleware } from 'koa';
 import type { AppState } from './context.js';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 import type { OperationId } from './operation.js';
 import type { Counters } from '../domain/protection/counters.js';
 import { normaliseEmail } from '../domain/users/views.js';

@@ -1,11 +1,11 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { UserSchema, type User } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import { findPage } from '../pagination.js';
 import type { Sessions } from '../sessions/sessions.js';
 import type { AccountDeletion } from '../users/deletion.js';
 import { purgeUsers } from '../users/deletion.js';
-import { ProblemError } from '../../http/problem.js';
+import { ProblemError } from '../kernel/problem.js';
 import { toUserView } from '../users/views.js';
 import { assertAdministratorRemains, lockAdministrators } from './last-admin.js';
 import type { components } from '../../../generated/openapi.js';

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { UserSchema, type User } from '../../db/entities.js';
-import { ProblemError } from '../../http/problem.js';
+import { ProblemError } from '../kernel/problem.js';
 
 type AdminState = Pick<User, 'role' | 'emailVerified' | 'lockedAt' | 'deletedAt'>;
 

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { IdentityLinkTicketSchema, IdentitySchema, OAuthStateSchema, PendingRegistrationSchema, SessionSchema, UserSchema, type User } from '../../db/entities.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { securityChangeMail } from '../../mail/templates.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import { constantTimeEqual, hashToken, randomSecret } from '../tokens/secrets.js';
 import { displayNameFrom, normaliseEmail } from '../users/views.js';
 import { isEmailAddress } from '../users/email-format.js';

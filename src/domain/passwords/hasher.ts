@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import bcrypt from 'bcryptjs';
-import { ProblemError } from '../../http/problem.js';
+import { ProblemError } from '../kernel/problem.js';
 
 /**
  * bcrypt reads only the first 72 bytes of its input. To hash long passwords whole, the password is first

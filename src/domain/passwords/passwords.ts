@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import { IdentitySchema, PasswordResetTokenSchema, UserSchema } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import { hashToken, randomSecret } from '../tokens/secrets.js';
 import { assertStrongPassword } from './policy.js';
 import type { PasswordHasher } from './hasher.js';
@@ -10,8 +10,8 @@ import type { Sessions } from '../sessions/sessions.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { passwordChangedMail, passwordResetMail } from '../../mail/templates.js';
 import { normaliseEmail } from '../users/views.js';
-import { ProblemError } from '../../http/problem.js';
-import type { ClientInfo, Principal } from '../../http/context.js';
+import { ProblemError } from '../kernel/problem.js';
+import type { ClientInfo, Principal } from '../kernel/actor.js';
 import type { Reauthentication } from '../users/reauthentication.js';
 
 export interface PasswordOptions {

@@ -3,8 +3,8 @@ import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { EntityManager } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import { BlockedIpSchema, UserSchema } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
-import { ProblemError } from '../../http/problem.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
+import { ProblemError } from '../kernel/problem.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { accountLockedMail } from '../../mail/templates.js';
 import type { Counters } from './counters.js';

@@ -3,7 +3,7 @@ import { UniqueConstraintViolationException, type EntityManager } from '@mikro-o
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PendingRegistrationSchema, UserSchema, type User } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import { hashToken, randomSecret } from '../tokens/secrets.js';
 import { assertStrongPassword } from '../passwords/policy.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
@@ -11,7 +11,7 @@ import { enqueueMail } from '../../mail/outbox.js';
 import { alreadyRegisteredMail, verificationMail } from '../../mail/templates.js';
 import { normaliseEmail } from '../users/views.js';
 import { createUser } from '../users/new-user.js';
-import { ProblemError } from '../../http/problem.js';
+import { ProblemError } from '../kernel/problem.js';
 
 export interface RegistrationOptions {
   appUrl: string;

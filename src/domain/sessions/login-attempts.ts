@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { LoginAttemptSchema, type LoginAttempt, type LoginMethod, type LoginOutcome, type User } from '../../db/entities.js';
-import type { Clock } from '../clock.js';
-import type { ClientInfo } from '../../http/context.js';
+import type { Clock } from '../kernel/clock.js';
+import type { ClientInfo } from '../kernel/actor.js';
 import { describeUserAgent } from './user-agent.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { newDeviceMail } from '../../mail/templates.js';

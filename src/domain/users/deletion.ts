@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, SessionSchema, UserSchema } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { enqueueMail } from '../../mail/outbox.js';
 import { accountDeletedMail } from '../../mail/templates.js';
-import { ProblemError } from '../../http/problem.js';
-import type { ClientInfo, Principal } from '../../http/context.js';
+import { ProblemError } from '../kernel/problem.js';
+import type { ClientInfo, Principal } from '../kernel/actor.js';
 import { assertAdministratorRemains, lockAdministrators } from '../admin/last-admin.js';
 
 const DAY = 86_400;
