@@ -24,6 +24,7 @@ import { AdminUsers } from './domain/admin/admin-users.js';
 import { Metrics } from './observability/metrics.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
+import { outboxMailbox } from './mail/mailbox.js';
 
 /** Everything the handlers use, built once per process from the configuration. */
 export interface Services {
@@ -94,6 +95,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const clock = overrides.clock ?? systemClock;
   const orm = await openDatabase(config.DATABASE_URL);
   const audit = new AuditLog(orm, clock, logger);
+  const mailbox = outboxMailbox;
   const metrics = new Metrics(orm, clock);
   const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS, queue: config.PASSWORD_HASH_QUEUE });
   const signingKeys = new SigningKeys(orm, clock, logger, {
@@ -110,13 +112,13 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   const invalidations = await Invalidations.start(config.DATABASE_URL, logger);
   orm.em.getEventManager().registerSubscriber(invalidations.userSubscriber());
   const sessions = new Sessions(clock, invalidations, { refreshTtlSeconds: config.REFRESH_TOKEN_TTL, reuseGraceSeconds: config.REFRESH_REUSE_GRACE });
-  const registration = new Registration(clock, hasher, {
+  const registration = new Registration(clock, hasher, mailbox, {
     appUrl: config.APP_URL,
     verificationTtlSeconds: config.VERIFICATION_TTL,
     adminEmails: config.adminEmails,
   });
   const counters = new Counters(config, orm, logger);
-  const guard = new SignInGuard(counters, clock, logger, audit, metrics, {
+  const guard = new SignInGuard(counters, clock, logger, audit, metrics, mailbox, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
     accountGlobalThreshold: config.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD,
     accountSeconds: config.LOCKOUT_ACCOUNT_SECONDS,
@@ -126,13 +128,13 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     appUrl: config.APP_URL,
   });
   const reauthentication = new Reauthentication(clock, hasher, guard, { maxAgeSeconds: config.REAUTH_MAX_AGE });
-  const passwords = new Passwords(orm, clock, hasher, sessions, reauthentication, logger, {
+  const passwords = new Passwords(orm, clock, hasher, sessions, reauthentication, logger, mailbox, {
     appUrl: config.APP_URL,
     resetTtlSeconds: config.RESET_TTL,
   });
-  const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, { graceDays: config.DELETION_GRACE_DAYS });
-  const attempts = new LoginAttempts(clock, { appUrl: config.APP_URL });
-  const mfa = new Mfa(clock, reauthentication, invalidations, {
+  const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, mailbox, { graceDays: config.DELETION_GRACE_DAYS });
+  const attempts = new LoginAttempts(clock, mailbox, { appUrl: config.APP_URL });
+  const mfa = new Mfa(clock, reauthentication, invalidations, mailbox, {
     issuer: config.MFA_ISSUER,
     appUrl: config.APP_URL,
     challengeTtlSeconds: config.MFA_CHALLENGE_TTL,
@@ -142,7 +144,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     publicUrl: config.PUBLIC_URL,
     allowHttpIssuers: config.OIDC_ALLOW_HTTP_ISSUERS,
   });
-  const socialSignIn = new SocialSignIn(providers, clock, logger, {
+  const socialSignIn = new SocialSignIn(providers, clock, logger, mailbox, {
     adminEmails: config.adminEmails,
     publicUrl: config.PUBLIC_URL,
     appUrl: config.APP_URL,

@@ -7,8 +7,7 @@ import { addSeconds, type Clock } from '../kernel/clock.js';
 import { hashToken, randomSecret } from '../tokens/secrets.js';
 import { assertStrongPassword } from '../passwords/policy.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
-import { enqueueMail } from '../../mail/outbox.js';
-import { alreadyRegisteredMail, verificationMail } from '../../mail/templates.js';
+import type { Mailbox } from '../kernel/notifications.js';
 import { normaliseEmail } from '../users/views.js';
 import { createUser } from '../users/new-user.js';
 import { ProblemError } from '../kernel/problem.js';
@@ -34,6 +33,7 @@ export class Registration {
   constructor(
     private readonly clock: Clock,
     private readonly hasher: PasswordHasher,
+    private readonly mailbox: Mailbox,
     private readonly options: RegistrationOptions,
   ) {}
 
@@ -50,7 +50,7 @@ export class Registration {
       const now = this.clock.now();
       const existing = await tx.findOne(UserSchema, { email }, { fields: ['id'] });
       if (existing) {
-        enqueueMail(tx, now, email, alreadyRegisteredMail({ appUrl: this.options.appUrl }));
+        this.mailbox.queue(tx, now, email, { kind: 'already-registered', appUrl: this.options.appUrl });
         return;
       }
       // The newest attempt wins: earlier links for this email stop working.
@@ -65,7 +65,7 @@ export class Registration {
         createdAt: now,
         expiresAt: addSeconds(now, this.options.verificationTtlSeconds),
       });
-      enqueueMail(tx, now, email, verificationMail({ link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds }));
+      this.mailbox.queue(tx, now, email, { kind: 'verification', link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds });
     });
   }
 
@@ -83,7 +83,7 @@ export class Registration {
       const token = randomSecret();
       newest.tokenHash = hashToken(token);
       newest.expiresAt = addSeconds(now, this.options.verificationTtlSeconds);
-      enqueueMail(tx, now, email, verificationMail({ link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds }));
+      this.mailbox.queue(tx, now, email, { kind: 'verification', link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds });
     });
   }
 

@@ -3,8 +3,7 @@ import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSc
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
-import { enqueueMail } from '../../mail/outbox.js';
-import { accountDeletedMail } from '../../mail/templates.js';
+import type { Mailbox } from '../kernel/notifications.js';
 import { ProblemError } from '../kernel/problem.js';
 import type { ClientInfo, Principal } from '../kernel/actor.js';
 import { assertAdministratorRemains, lockAdministrators } from '../admin/last-admin.js';
@@ -20,6 +19,7 @@ export class AccountDeletion {
     private readonly clock: Clock,
     private readonly reauthentication: Reauthentication,
     private readonly sessions: Sessions,
+    private readonly mailbox: Mailbox,
     private readonly options: { graceDays: number },
   ) {}
 
@@ -48,7 +48,7 @@ export class AccountDeletion {
     await this.sessions.revokeAllOf(em, user.id, 'account-deleted');
     await em.nativeDelete(PasswordResetTokenSchema, { userId: user.id });
     const purgeOn = this.options.graceDays > 0 ? addSeconds(now, this.options.graceDays * DAY) : null;
-    enqueueMail(em, now, user.email, accountDeletedMail({ purgeOn }));
+    this.mailbox.queue(em, now, user.email, { kind: 'account-deleted', purgeOn });
     if (this.options.graceDays === 0) await purgeUsers(em, [user.id]);
   }
 }
