@@ -6,7 +6,7 @@ import { BlockedIpSchema, UserSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import { ProblemError } from '../kernel/problem.js';
 import type { Mailbox } from '../kernel/notifications.js';
-import type { Counters } from './counters.js';
+import type { CounterFactory } from './counters.js';
 import { clientKey } from './client-key.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -73,7 +73,7 @@ export class SignInGuard {
   private readonly ipFailures: RateLimiterAbstract;
 
   constructor(
-    counters: Counters,
+    counters: CounterFactory,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly audit: AuditLog,
