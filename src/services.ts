@@ -15,6 +15,8 @@ import { Passwords } from './domain/passwords/passwords.js';
 import { AccountDeletion } from './domain/users/deletion.js';
 import { Reauthentication } from './domain/users/reauthentication.js';
 import { Counters } from './infra/counters.js';
+import { advisoryLocks } from './infra/advisory-locks.js';
+import { invalidationChannelFor } from './infra/pg-invalidation-channel.js';
 import { SignInGuard } from './domain/protection/sign-in-guard.js';
 import { LoginAttempts } from './domain/sessions/login-attempts.js';
 import { Mfa } from './domain/mfa/mfa.js';
@@ -110,10 +112,10 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.ACCESS_TOKEN_TTL,
   });
-  const invalidations = await Invalidations.start(config.DATABASE_URL, logger);
+  const invalidations = await Invalidations.start(invalidationChannelFor(config.DATABASE_URL, logger));
   orm.em.getEventManager().registerSubscriber(invalidations.userSubscriber());
   const sessions = new Sessions(clock, invalidations, { refreshTtlSeconds: config.REFRESH_TOKEN_TTL, reuseGraceSeconds: config.REFRESH_REUSE_GRACE });
-  const registration = new Registration(clock, hasher, mailbox, {
+  const registration = new Registration(clock, hasher, mailbox, advisoryLocks, {
     appUrl: config.APP_URL,
     verificationTtlSeconds: config.VERIFICATION_TTL,
     adminEmails: config.adminEmails,
@@ -133,7 +135,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     appUrl: config.APP_URL,
     resetTtlSeconds: config.RESET_TTL,
   });
-  const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, mailbox, { graceDays: config.DELETION_GRACE_DAYS });
+  const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, mailbox, advisoryLocks, { graceDays: config.DELETION_GRACE_DAYS });
   const attempts = new LoginAttempts(clock, mailbox, { appUrl: config.APP_URL });
   const mfa = new Mfa(clock, reauthentication, invalidations, mailbox, {
     issuer: config.MFA_ISSUER,
@@ -150,7 +152,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     publicUrl: config.PUBLIC_URL,
     appUrl: config.APP_URL,
   });
-  const adminUsers = new AdminUsers(clock, sessions, accountDeletion, { deletionGraceDays: config.DELETION_GRACE_DAYS });
+  const adminUsers = new AdminUsers(clock, sessions, accountDeletion, advisoryLocks, { deletionGraceDays: config.DELETION_GRACE_DAYS });
   const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
   const mailer = new MailDeliverer(orm, mailTransport, clock, logger, metrics, {
     maxAttempts: config.MAIL_MAX_ATTEMPTS,

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
-import type { SqlEntityManager } from '@mikro-orm/knex';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PendingRegistrationSchema, UserSchema, type User } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import { hashToken, randomSecret } from '../tokens/secrets.js';
 import { assertStrongPassword } from '../passwords/policy.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { Mailbox } from '../kernel/notifications.js';
+import type { TransactionLocks } from '../kernel/transaction-locks.js';
 import { normaliseEmail } from '../users/views.js';
 import { createUser } from '../users/new-user.js';
 import { ProblemError } from '../kernel/problem.js';
@@ -34,6 +33,7 @@ export class Registration {
     private readonly clock: Clock,
     private readonly hasher: PasswordHasher,
     private readonly mailbox: Mailbox,
+    private readonly locks: TransactionLocks,
     private readonly options: RegistrationOptions,
   ) {}
 
@@ -44,9 +44,7 @@ export class Registration {
     await em.transactional(async (tx) => {
       // Registrations of one email take turns (SQLite has one writer anyway): otherwise concurrent ones each delete
       // the rows they can see and insert their own, and several links stay live.
-      if (tx.getDriver() instanceof PostgreSqlDriver) {
-        await (tx as SqlEntityManager).execute('select pg_advisory_xact_lock(hashtext(?))', [`pulse-auth:register:${email}`]);
-      }
+      await this.locks.lock(tx, `pulse-auth:register:${email}`);
       const now = this.clock.now();
       const existing = await tx.findOne(UserSchema, { email }, { fields: ['id'] });
       if (existing) {

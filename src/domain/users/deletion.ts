@@ -4,6 +4,7 @@ import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
 import type { Mailbox } from '../kernel/notifications.js';
+import type { TransactionLocks } from '../kernel/transaction-locks.js';
 import { ProblemError } from '../kernel/problem.js';
 import type { ClientInfo, Principal } from '../kernel/actor.js';
 import { assertAdministratorRemains, lockAdministrators } from '../admin/last-admin.js';
@@ -20,6 +21,7 @@ export class AccountDeletion {
     private readonly reauthentication: Reauthentication,
     private readonly sessions: Sessions,
     private readonly mailbox: Mailbox,
+    private readonly locks: TransactionLocks,
     private readonly options: { graceDays: number },
   ) {}
 
@@ -31,7 +33,7 @@ export class AccountDeletion {
     await this.reauthentication.confirm(em, user, principal, { password }, client);
     await em.transactional(async (tx) => {
       // The last usable administrator stays, as when an administrator deletes it (see AdminUsers).
-      await lockAdministrators(tx);
+      await lockAdministrators(this.locks, tx);
       const current = await tx.findOneOrFail(UserSchema, { id: user.id }, { refresh: true });
       await assertAdministratorRemains(tx, current, { deletedAt: this.clock.now() });
       await this.softDelete(tx, user);
