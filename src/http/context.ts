@@ -1,8 +1,15 @@
 import type { ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { EntityManager } from '@mikro-orm/core';
-import type { ValidatedOperation } from './openapi-validator.js';
 import type { ClientInfo, Principal } from '../domain/kernel/actor.js';
+
+/** The operation of the spec that a request matched, as the spec validator read it. */
+export interface ValidatedOperation {
+  operationId: string;
+  pathParams: Record<string, string>;
+  query: Record<string, unknown>;
+  security: Array<Record<string, string[]>>;
+}
 
 export interface AppState {
   requestId: string;
