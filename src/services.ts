@@ -1,7 +1,7 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { MikroORM } from '@mikro-orm/core';
 import type { Config } from './config/load.js';
-import { loggableError } from './observability/loggable-error.js';
+import { createLogger } from './observability/logger.js';
 import { openDatabase } from './db/orm.js';
 import { systemClock, type Clock } from './domain/kernel/clock.js';
 import type { PasswordHasher } from './domain/passwords/hasher.js';
@@ -58,43 +58,8 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** Paths that must never reach a log line, whatever object gets logged. */
-const REDACT = [
-  'password',
-  '*.password',
-  'currentPassword',
-  'newPassword',
-  'token',
-  '*.token',
-  'refreshToken',
-  '*.refreshToken',
-  'accessToken',
-  '*.accessToken',
-  'passwordHash',
-  '*.passwordHash',
-  // Parser errors carry the raw request body.
-  'err.body',
-  '*.err.body',
-  'headers.authorization',
-  'headers.cookie',
-  '*.headers.authorization',
-  '*.headers.cookie',
-];
-
-export function createLogger(config: Config): Logger {
-  // Synchronous writes (pino's default): an asynchronous destination measured no faster here, and lost the last
-  // lines at shutdown.
-  return pino({
-    level: config.LOG_LEVEL,
-    redact: { paths: REDACT, censor: '[redacted]' },
-    base: { service: 'pulse-auth' },
-    // Whoever logs an error (a job, the mailer, a handler), a database error loses its SQL and values first.
-    serializers: { err: (error: unknown) => pino.stdSerializers.err(loggableError(error) as Error) },
-  });
-}
-
 export async function createServices(config: Config, overrides: { logger?: Logger; clock?: Clock } = {}): Promise<Services> {
-  const logger = overrides.logger ?? createLogger(config);
+  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
   const clock = overrides.clock ?? systemClock;
   const orm = await openDatabase(config.DATABASE_URL);
   const audit = new AuditLog(orm, clock, logger);
