@@ -1,10 +1,11 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { MikroORM } from '@mikro-orm/core';
 import type { Config } from './config/load.js';
-import { loggableError } from './observability/loggable-error.js';
+import { createLogger } from './observability/logger.js';
 import { openDatabase } from './db/orm.js';
-import { systemClock, type Clock } from './domain/clock.js';
-import { createPasswordHasher, type PasswordHasher } from './domain/passwords/hasher.js';
+import { systemClock, type Clock } from './domain/kernel/clock.js';
+import type { PasswordHasher } from './domain/passwords/hasher.js';
+import { createPasswordHasher } from './infra/hashing-pool.js';
 import { SigningKeys } from './domain/tokens/signing-keys.js';
 import { AccessTokens } from './domain/tokens/access-tokens.js';
 import { Sessions } from './domain/sessions/sessions.js';
@@ -13,7 +14,9 @@ import { Registration } from './domain/registration/registration.js';
 import { Passwords } from './domain/passwords/passwords.js';
 import { AccountDeletion } from './domain/users/deletion.js';
 import { Reauthentication } from './domain/users/reauthentication.js';
-import { Counters } from './domain/protection/counters.js';
+import { Counters } from './infra/counters.js';
+import { advisoryLocks } from './infra/advisory-locks.js';
+import { invalidationChannelFor } from './infra/pg-invalidation-channel.js';
 import { SignInGuard } from './domain/protection/sign-in-guard.js';
 import { LoginAttempts } from './domain/sessions/login-attempts.js';
 import { Mfa } from './domain/mfa/mfa.js';
@@ -24,6 +27,7 @@ import { AdminUsers } from './domain/admin/admin-users.js';
 import { Metrics } from './observability/metrics.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
+import { outboxMailbox } from './mail/mailbox.js';
 
 /** Everything the handlers use, built once per process from the configuration. */
 export interface Services {
@@ -54,46 +58,12 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** Paths that must never reach a log line, whatever object gets logged. */
-const REDACT = [
-  'password',
-  '*.password',
-  'currentPassword',
-  'newPassword',
-  'token',
-  '*.token',
-  'refreshToken',
-  '*.refreshToken',
-  'accessToken',
-  '*.accessToken',
-  'passwordHash',
-  '*.passwordHash',
-  // Parser errors carry the raw request body.
-  'err.body',
-  '*.err.body',
-  'headers.authorization',
-  'headers.cookie',
-  '*.headers.authorization',
-  '*.headers.cookie',
-];
-
-export function createLogger(config: Config): Logger {
-  // Synchronous writes (pino's default): an asynchronous destination measured no faster here, and lost the last
-  // lines at shutdown.
-  return pino({
-    level: config.LOG_LEVEL,
-    redact: { paths: REDACT, censor: '[redacted]' },
-    base: { service: 'pulse-auth' },
-    // Whoever logs an error (a job, the mailer, a handler), a database error loses its SQL and values first.
-    serializers: { err: (error: unknown) => pino.stdSerializers.err(loggableError(error) as Error) },
-  });
-}
-
 export async function createServices(config: Config, overrides: { logger?: Logger; clock?: Clock } = {}): Promise<Services> {
-  const logger = overrides.logger ?? createLogger(config);
+  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
   const clock = overrides.clock ?? systemClock;
   const orm = await openDatabase(config.DATABASE_URL);
   const audit = new AuditLog(orm, clock, logger);
+  const mailbox = outboxMailbox;
   const metrics = new Metrics(orm, clock);
   const hasher = createPasswordHasher({ cost: config.BCRYPT_COST, threads: config.PASSWORD_HASH_THREADS, queue: config.PASSWORD_HASH_QUEUE });
   const signingKeys = new SigningKeys(orm, clock, logger, {
@@ -107,16 +77,16 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.ACCESS_TOKEN_TTL,
   });
-  const invalidations = await Invalidations.start(config.DATABASE_URL, logger);
+  const invalidations = await Invalidations.start(invalidationChannelFor(config.DATABASE_URL, logger));
   orm.em.getEventManager().registerSubscriber(invalidations.userSubscriber());
   const sessions = new Sessions(clock, invalidations, { refreshTtlSeconds: config.REFRESH_TOKEN_TTL, reuseGraceSeconds: config.REFRESH_REUSE_GRACE });
-  const registration = new Registration(clock, hasher, {
+  const registration = new Registration(clock, hasher, mailbox, advisoryLocks, {
     appUrl: config.APP_URL,
     verificationTtlSeconds: config.VERIFICATION_TTL,
     adminEmails: config.adminEmails,
   });
   const counters = new Counters(config, orm, logger);
-  const guard = new SignInGuard(counters, clock, logger, audit, metrics, {
+  const guard = new SignInGuard(counters, clock, logger, audit, metrics, mailbox, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
     accountGlobalThreshold: config.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD,
     accountSeconds: config.LOCKOUT_ACCOUNT_SECONDS,
@@ -126,13 +96,13 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     appUrl: config.APP_URL,
   });
   const reauthentication = new Reauthentication(clock, hasher, guard, { maxAgeSeconds: config.REAUTH_MAX_AGE });
-  const passwords = new Passwords(orm, clock, hasher, sessions, reauthentication, logger, {
+  const passwords = new Passwords(orm, clock, hasher, sessions, reauthentication, logger, mailbox, {
     appUrl: config.APP_URL,
     resetTtlSeconds: config.RESET_TTL,
   });
-  const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, { graceDays: config.DELETION_GRACE_DAYS });
-  const attempts = new LoginAttempts(clock, { appUrl: config.APP_URL });
-  const mfa = new Mfa(clock, reauthentication, invalidations, {
+  const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, mailbox, advisoryLocks, { graceDays: config.DELETION_GRACE_DAYS });
+  const attempts = new LoginAttempts(clock, mailbox, { appUrl: config.APP_URL });
+  const mfa = new Mfa(clock, reauthentication, invalidations, mailbox, {
     issuer: config.MFA_ISSUER,
     appUrl: config.APP_URL,
     challengeTtlSeconds: config.MFA_CHALLENGE_TTL,
@@ -142,12 +112,12 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     publicUrl: config.PUBLIC_URL,
     allowHttpIssuers: config.OIDC_ALLOW_HTTP_ISSUERS,
   });
-  const socialSignIn = new SocialSignIn(providers, clock, logger, {
+  const socialSignIn = new SocialSignIn(providers, clock, logger, mailbox, {
     adminEmails: config.adminEmails,
     publicUrl: config.PUBLIC_URL,
     appUrl: config.APP_URL,
   });
-  const adminUsers = new AdminUsers(clock, sessions, accountDeletion, { deletionGraceDays: config.DELETION_GRACE_DAYS });
+  const adminUsers = new AdminUsers(clock, sessions, accountDeletion, advisoryLocks, { deletionGraceDays: config.DELETION_GRACE_DAYS });
   const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
   const mailer = new MailDeliverer(orm, mailTransport, clock, logger, metrics, {
     maxAttempts: config.MAIL_MAX_ATTEMPTS,

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
+import { createLogger } from '../observability/logger.js';
 import type { Config } from '../config/load.js';
 import type { Services } from '../services.js';
 
@@ -39,14 +40,7 @@ export function cliEnvironment(): Record<string, string | undefined> {
  * server: `warn` unless LOG_LEVEL is set.
  */
 export function cliLogger(config: Config, env: Record<string, string | undefined>): Logger {
-  return pino(
-    {
-      level: env.LOG_LEVEL ? config.LOG_LEVEL : 'warn',
-      base: { service: 'pulse-auth', cli: true },
-      redact: { paths: ['password', '*.password', 'passwordHash', '*.passwordHash', 'token', '*.token', 'privateJwk', '*.privateJwk'], censor: '[redacted]' },
-    },
-    pino.destination({ fd: 2, sync: true }),
-  );
+  return createLogger({ level: env.LOG_LEVEL ? config.LOG_LEVEL : 'warn', base: { cli: true }, destination: pino.destination({ fd: 2, sync: true }) });
 }
 
 /**

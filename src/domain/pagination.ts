@@ -1,5 +1,5 @@
 import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/core';
-import { ProblemError } from '../http/problem.js';
+import { ProblemError } from './kernel/problem.js';
 
 export interface Position {
   createdAt: Date;

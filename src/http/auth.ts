@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { InvalidAccessToken, type AccessTokens } from '../domain/tokens/access-tokens.js';
 import type { Sessions } from '../domain/sessions/sessions.js';
-import { ProblemError } from './problem.js';
-import type { AppContext, Principal } from './context.js';
+import { ProblemError } from '../domain/kernel/problem.js';
+import type { Principal } from '../domain/kernel/actor.js';
+import type { AppContext } from './context.js';
 import { UserSchema } from '../db/entities.js';
 
 const challenge = (error: string, description: string) =>

@@ -1,14 +1,14 @@
 import type { ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { EntityManager } from '@mikro-orm/core';
-import type { ValidatedOperation } from './openapi-validator.js';
-import type { UserRole } from '../db/entities.js';
+import type { ClientInfo, Principal } from '../domain/kernel/actor.js';
 
-/** Who made the request, from a verified access token. */
-export interface Principal {
-  userId: string;
-  sessionId: string;
-  role: UserRole;
+/** The operation of the spec that a request matched, as the spec validator read it. */
+export interface ValidatedOperation {
+  operationId: string;
+  pathParams: Record<string, string>;
+  query: Record<string, unknown>;
+  security: Array<Record<string, string[]>>;
 }
 
 export interface AppState {
@@ -32,12 +32,6 @@ export interface AppState {
 }
 
 export type AppContext = ParameterizedContext<AppState>;
-
-/** Client details recorded with sessions and attempts. */
-export interface ClientInfo {
-  ip: string | null;
-  userAgent: string | null;
-}
 
 export const clientInfo = (ctx: AppContext): ClientInfo => ({
   ip: ctx.ip || null,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Middleware } from 'koa';
 import type { AppState } from './context.js';
 import type { LoadedSpec } from './spec.js';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 
 export const DOCS_FILE = new URL('../../build/docs.html', import.meta.url);
 

@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import type { AppState } from './context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { constantTimeEqual } from '../domain/tokens/secrets.js';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 
 const SIGN_IN_OPERATIONS = new Set(['login', 'verifyMfa']);
 

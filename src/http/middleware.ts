@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { parseCookie } from 'cookie';
 import type { MikroORM } from '@mikro-orm/core';
 import { loggableError } from '../observability/loggable-error.js';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
+import { problemBody } from './problem.js';
 import type { AppState } from './context.js';
 
 const INCOMING_ID = /^[A-Za-z0-9._-]{8,64}$/;
@@ -52,7 +53,7 @@ export function problemResponses(): Middleware<AppState> {
       ctx.status = problem.status;
       for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
       ctx.type = 'application/problem+json';
-      ctx.body = problem.toBody(ctx.state.requestId);
+      ctx.body = problemBody(problem, ctx.state.requestId);
     }
   };
 }

@@ -3,18 +3,11 @@ import { Socket } from 'node:net';
 import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Middleware } from 'koa';
-import { ProblemError, type FieldError } from './problem.js';
+import { ProblemError, type FieldError } from '../domain/kernel/problem.js';
 import { operationsOf } from './router.js';
-import type { AppState } from './context.js';
+import type { AppState, ValidatedOperation } from './context.js';
 
 /** What the validator learnt about the request: the operation and its coerced parameters. */
-export interface ValidatedOperation {
-  operationId: string;
-  pathParams: Record<string, string>;
-  query: Record<string, unknown>;
-  security: Array<Record<string, string[]>>;
-}
-
 interface ExpressRequestWithOpenApi extends IncomingMessage {
   cookies?: Record<string, string>;
   query: Record<string, unknown>;

@@ -1,5 +1,5 @@
 import type { AppContext } from './context.js';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 
 const originOf = (url: string): string | undefined => {
   try {

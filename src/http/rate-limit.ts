@@ -1,9 +1,9 @@
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Middleware } from 'koa';
 import type { AppState } from './context.js';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 import type { OperationId } from './operation.js';
-import type { Counters } from '../domain/protection/counters.js';
+import type { CounterFactory } from '../domain/protection/counters.js';
 import { normaliseEmail } from '../domain/users/views.js';
 import { clientKey } from '../domain/protection/client-key.js';
 
@@ -45,7 +45,7 @@ function accountOf(body: unknown): string | undefined {
  * operation and account (from any IP, so that a botnet cannot spread guesses or mail bombs over many addresses).
  * Runs after the spec validator, so the body is known to be well-formed.
  */
-export function rateLimits(counters: Counters, options: { perMinute: number; accountPerHour: number; ipv6Prefix: number }): Middleware<AppState> {
+export function rateLimits(counters: CounterFactory, options: { perMinute: number; accountPerHour: number; ipv6Prefix: number }): Middleware<AppState> {
   const perIp: RateLimiterAbstract = counters.create({ name: 'rate:ip', points: options.perMinute, durationSeconds: 60 });
   const perAccount: RateLimiterAbstract = counters.create({ name: 'rate:account', points: options.accountPerHour, durationSeconds: 3600 });
   return async function limitRequestRate(ctx, next) {

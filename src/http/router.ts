@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { AppState, AppContext, Principal } from './context.js';
+import type { Principal } from '../domain/kernel/actor.js';
+import type { AppState, AppContext } from './context.js';
 import type { Handlers, OperationId } from './operation.js';
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'] as const;

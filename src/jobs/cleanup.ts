@@ -12,7 +12,7 @@ import {
   SessionSchema,
   UserSchema,
 } from '../db/entities.js';
-import { addSeconds } from '../domain/clock.js';
+import { addSeconds } from '../domain/kernel/clock.js';
 import { purgeUsers } from '../domain/users/deletion.js';
 
 const DAY = 86_400;

@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Services } from '../services.js';
 import { dialectOf } from '../db/orm.js';
+import { tryAdvisoryLock } from '../infra/advisory-locks.js';
 import {
   deleteExpiredCounters,
   deleteExpiredRegistrations,
@@ -74,14 +75,7 @@ function runWithin(services: Services, job: Job, em: EntityManager, now: Date): 
   // connection until it ends. The jobs delete in batches, each committed on its own.
   if (!job.exclusive || dialectOf(services.config.DATABASE_URL) !== 'postgresql') return job.run(em, now);
   return em.transactional(async (tx) => {
-    // In the transaction (its context given): on a pooled connection of its own, the lock would end at once.
-    const [row] = await tx.getConnection().execute<{ locked: boolean }[]>(
-      'select pg_try_advisory_xact_lock(hashtext(?)) as locked',
-      [`pulse-auth:job:${job.name}`],
-      'all',
-      tx.getTransactionContext(),
-    );
-    if (!row.locked) return 'skipped' as const;
+    if (!(await tryAdvisoryLock(tx, `pulse-auth:job:${job.name}`))) return 'skipped' as const;
     return job.run(tx, now);
   });
 }

@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import { OutboxMailSchema, type OutboxMail } from '../db/entities.js';
-import { addSeconds, type Clock } from '../domain/clock.js';
+import { addSeconds, type Clock } from '../domain/kernel/clock.js';
 import type { MailTransport } from './transport.js';
 import type { Metrics } from '../observability/metrics.js';
 

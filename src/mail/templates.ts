@@ -1,3 +1,5 @@
+import type { LinkedIdentity, SecurityChange } from '../domain/kernel/notifications.js';
+
 /** The mails Pulse Auth sends. Each is plain text plus a minimal HTML version. */
 export interface MailContent {
   subject: string;
@@ -45,11 +47,6 @@ export function alreadyRegisteredMail(input: { appUrl: string }): MailContent {
     text: `${lines.join('\n\n')}\n\n${input.appUrl}\n`,
     html: layout(lines, { href: input.appUrl, label: 'Go to the sign-in page' }),
   };
-}
-
-export interface LinkedIdentity {
-  provider: string;
-  email: string | null;
 }
 
 const identityName = (identity: LinkedIdentity) => (identity.email ? `${identity.provider} (${identity.email})` : identity.provider);
@@ -133,13 +130,6 @@ export function signInCodeMail(input: { code: string; ttlSeconds: number }): Mai
   // The code stays out of the subject: subjects are kept in the outbox after delivery, bodies are not.
   return { subject: 'Your sign-in code', text: `${lines.join('\n\n')}\n`, html: layout(lines) };
 }
-
-/** A lasting change to how the account can be signed in to, made by someone holding a session or an admin. */
-export type SecurityChange =
-  | { kind: 'totp-enabled' }
-  | { kind: 'email-otp-enabled' }
-  | { kind: 'identity-linked'; identity: LinkedIdentity }
-  | { kind: 'mfa-reset-by-admin' };
 
 const SECURITY_CHANGES: { [K in SecurityChange['kind']]: { subject: string; line: (change: Extract<SecurityChange, { kind: K }>) => string } } = {
   'totp-enabled': {

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MikroORM } from '@mikro-orm/core';
 import { OutboxMailSchema } from '../db/entities.js';
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/kernel/clock.js';
 
 /**
  * The Prometheus metrics: requests by operationId and status, sign-in outcomes, lockouts, the age of stuck mail,

@@ -3,7 +3,7 @@ import { findPage } from '../domain/pagination.js';
 import { toSessionView } from '../domain/users/views.js';
 import { SigningKeyConfigured } from '../domain/tokens/signing-keys.js';
 import { runCleanup } from '../jobs/scheduler.js';
-import { ProblemError } from '../http/problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 import type { OperationGroup } from './group.js';
 
 const pageOf = (query: { limit?: number; cursor?: string }) => ({ limit: query.limit ?? 20, cursor: query.cursor });

@@ -1,4 +1,4 @@
-import { ProblemError } from '../http/problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 import type { OperationGroup } from './group.js';
 
 export const healthOperations: OperationGroup<'getHealth' | 'getReadiness' | 'getJwks'> = (services) => ({

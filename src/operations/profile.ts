@@ -1,6 +1,6 @@
 import { UserSchema } from '../db/entities.js';
 import { readUserView, toUserView } from '../domain/users/views.js';
-import { ProblemError } from '../http/problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf } from '../http/refresh-cookie.js';
 import type { OperationGroup } from './group.js';

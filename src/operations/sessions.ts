@@ -1,5 +1,5 @@
 import { toSessionView } from '../domain/users/views.js';
-import { ProblemError } from '../http/problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 import type { OperationGroup } from './group.js';
 
 export const sessionOperations: OperationGroup<'listMySessions' | 'revokeMySession' | 'listMyLoginHistory'> = ({ sessions, attempts }) => ({

@@ -4,7 +4,7 @@ import { normaliseEmail, toSessionView, toUserView } from '../domain/users/views
 import { UserSchema } from '../db/entities.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
-import { ProblemError } from '../http/problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 import { originGuard } from '../http/origin-check.js';
 import type { OperationGroup } from './group.js';
 import type { components } from '../../generated/openapi.js';

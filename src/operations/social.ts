@@ -5,7 +5,7 @@ import { mfaMethodsOf } from '../domain/mfa/mfa.js';
 import { SocialSignInFailed } from '../domain/oauth/social-sign-in.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { cookiePolicyOf, setRefreshCookie } from '../http/refresh-cookie.js';
-import { ProblemError } from '../http/problem.js';
+import { ProblemError } from '../domain/kernel/problem.js';
 import type { OperationGroup } from './group.js';
 
 const BROWSER_COOKIE = 'pulse_auth_oauth';

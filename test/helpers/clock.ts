@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/domain/clock.js';
+import type { Clock } from '../../src/domain/kernel/clock.js';
 
 /** Real time plus an offset that tests move forward instead of waiting. */
 export class FakeClock implements Clock {

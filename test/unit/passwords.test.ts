@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { passwordWeakness } from '../../src/domain/passwords/policy.js';
-import { createPasswordHasher, passwordDigest } from '../../src/domain/passwords/hasher.js';
+import { passwordDigest } from '../../src/domain/passwords/hasher.js';
+import { createPasswordHasher } from '../../src/infra/hashing-pool.js';
 
 describe('password policy', () => {
   it('takes 8 to 256 characters of anything, counted after normalisation', () => {

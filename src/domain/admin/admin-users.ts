@@ -1,11 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { UserSchema, type User } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import { findPage } from '../pagination.js';
 import type { Sessions } from '../sessions/sessions.js';
 import type { AccountDeletion } from '../users/deletion.js';
 import { purgeUsers } from '../users/deletion.js';
-import { ProblemError } from '../../http/problem.js';
+import type { TransactionLocks } from '../kernel/transaction-locks.js';
+import { ProblemError } from '../kernel/problem.js';
 import { toUserView } from '../users/views.js';
 import { assertAdministratorRemains, lockAdministrators } from './last-admin.js';
 import type { components } from '../../../generated/openapi.js';
@@ -22,6 +23,7 @@ export class AdminUsers {
     private readonly clock: Clock,
     private readonly sessions: Sessions,
     private readonly deletion: AccountDeletion,
+    private readonly locks: TransactionLocks,
     private readonly options: { deletionGraceDays: number },
   ) {}
 
@@ -60,7 +62,7 @@ export class AdminUsers {
 
   async update(em: EntityManager, userId: string, changes: UpdateRequest): Promise<User> {
     return em.transactional(async (tx) => {
-      await lockAdministrators(tx);
+      await lockAdministrators(this.locks, tx);
       // Read after the lock (refresh: not the copy an earlier read of this request may have left in the identity map).
       const user = await this.get(tx, userId, { refresh: true });
       const now = this.clock.now();
@@ -83,7 +85,7 @@ export class AdminUsers {
 
   async delete(em: EntityManager, userId: string, hard: boolean): Promise<void> {
     await em.transactional(async (tx) => {
-      await lockAdministrators(tx);
+      await lockAdministrators(this.locks, tx);
       const user = await this.get(tx, userId, { refresh: true });
       await assertAdministratorRemains(tx, user, { deletedAt: this.clock.now() });
       if (hard) await purgeUsers(tx, [user.id]);

@@ -1,8 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { SqlEntityManager } from '@mikro-orm/knex';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { UserSchema, type User } from '../../db/entities.js';
-import { ProblemError } from '../../http/problem.js';
+import { ProblemError } from '../kernel/problem.js';
+import type { TransactionLocks } from '../kernel/transaction-locks.js';
 
 type AdminState = Pick<User, 'role' | 'emailVerified' | 'lockedAt' | 'deletedAt'>;
 
@@ -15,10 +14,8 @@ export const isUsableAdmin = (user: AdminState): boolean => user.role === 'admin
  * remains, and both commit. An advisory lock rather than `FOR UPDATE` on the admin rows: it also orders changes
  * whose rows do not overlap. SQLite has one writer, so its transactions take turns already.
  */
-export async function lockAdministrators(em: EntityManager): Promise<void> {
-  if (em.getDriver() instanceof PostgreSqlDriver) {
-    await (em as SqlEntityManager).execute('select pg_advisory_xact_lock(hashtext(?))', ['pulse-auth:administrators']);
-  }
+export async function lockAdministrators(locks: TransactionLocks, em: EntityManager): Promise<void> {
+  await locks.lock(em, 'pulse-auth:administrators');
 }
 
 /**

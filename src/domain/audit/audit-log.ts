@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import { AuditEventSchema, type AuditEvent } from '../../db/entities.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../kernel/clock.js';
 
 export type AuditInput = Omit<AuditEvent, 'id' | 'createdAt' | 'outcome' | 'userAgent' | 'details' | 'ip' | 'actorUserId' | 'targetUserId'> &
   Partial<Pick<AuditEvent, 'outcome' | 'userAgent' | 'details' | 'ip' | 'actorUserId' | 'targetUserId'>>;

@@ -1,17 +1,21 @@
-import pg from 'pg';
 import type { EntityManager, EventArgs, EventSubscriber } from '@mikro-orm/core';
-import type { SqlEntityManager } from '@mikro-orm/knex';
-import type { Logger } from 'pino';
-import { dialectOf } from '../../db/orm.js';
 import { UserSchema, type User } from '../../db/entities.js';
 import type { UserView } from '../users/views.js';
 import { LiveSessionCache } from './live-session-cache.js';
 import { RecentChanges } from './recent-changes.js';
 import { UserViewCache } from './user-view-cache.js';
 
-/** The PostgreSQL channel that carries `s:<sessionId>` (a session ended) and `u:<userId>` (an account changed). */
-const CHANNEL = 'pulse_auth_invalidations';
-const RECONNECT_MS = [250, 1_000, 2_000, 5_000];
+/**
+ * Carries `s:<sessionId>` (a session ended) and `u:<userId>` (an account changed) between instances: PostgreSQL
+ * NOTIFY/LISTEN in src/infra/pg-invalidation-channel.ts.
+ */
+export interface InvalidationChannel {
+  /** Sends `message` on the changing transaction's connection: delivered to every instance if, and when, it commits. */
+  announce(em: EntityManager, message: string): Promise<void>;
+  /** Listens until closed; `state(false)` while messages may be missed (the caches must not be trusted), `state(true)` once they are heard again. */
+  listen(handlers: { message(message: string): void; state(listening: boolean): void }): Promise<void>;
+  close(): Promise<void>;
+}
 
 /**
  * The authentication path's caches (live sessions, account views) and what keeps them true.
@@ -26,25 +30,18 @@ export class Invalidations {
   private readonly sessions = new LiveSessionCache(this.changes);
   private readonly users = new UserViewCache(this.changes);
   private enabled: boolean;
-  private listener?: pg.Client;
-  private closed = false;
-  private reconnectAttempt = 0;
-  private reconnectTimer?: NodeJS.Timeout;
   /** Cache hits and misses, for the metrics. */
   readonly stats = { hits: 0, misses: 0 };
 
-  private constructor(
-    private readonly databaseUrl: string,
-    private readonly logger: Logger,
-    private readonly shared: boolean,
-  ) {
+  private constructor(private readonly channel: InvalidationChannel | undefined) {
     // Between instances, the caches wait for the listener before they trust themselves.
-    this.enabled = !shared;
+    this.enabled = !channel;
   }
 
-  static async start(databaseUrl: string, logger: Logger): Promise<Invalidations> {
-    const invalidations = new Invalidations(databaseUrl, logger, dialectOf(databaseUrl) === 'postgresql');
-    if (invalidations.shared) await invalidations.listen();
+  /** Without a channel (SQLite: one instance), local announcements are enough. */
+  static async start(channel?: InvalidationChannel): Promise<Invalidations> {
+    const invalidations = new Invalidations(channel);
+    await channel?.listen({ message: (message) => invalidations.heard(message), state: (listening) => invalidations.setEnabled(listening) });
     return invalidations;
   }
 
@@ -97,9 +94,7 @@ export class Invalidations {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.reconnectTimer);
-    await this.listener?.end().catch(() => undefined);
+    await this.channel?.close();
   }
 
   private heard(message: string): void {
@@ -113,45 +108,12 @@ export class Invalidations {
   }
 
   private async announce(em: EntityManager, message: string): Promise<void> {
-    if (!this.shared) return;
-    await (em as SqlEntityManager).execute('select pg_notify(?, ?)', [CHANNEL, message]);
+    await this.channel?.announce(em, message);
   }
 
   private setEnabled(enabled: boolean): void {
     this.sessions.clear();
     this.users.clear();
     this.enabled = enabled;
-  }
-
-  private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5_000 });
-    this.listener = client;
-    const lost = (error?: Error) => {
-      if (this.listener !== client) return;
-      this.listener = undefined;
-      this.setEnabled(false);
-      client.end().catch(() => undefined);
-      if (this.closed) return;
-      this.logger.warn({ reason: error?.message }, 'the cache invalidation listener lost its connection; authentication asks the database until it is back');
-      this.scheduleReconnect();
-    };
-    client.on('error', lost);
-    client.on('end', () => lost());
-    client.on('notification', (notification) => this.heard(notification.payload ?? ''));
-    try {
-      await client.connect();
-      await client.query(`listen ${CHANNEL}`);
-    } catch (error) {
-      lost(error as Error);
-      return;
-    }
-    this.reconnectAttempt = 0;
-    this.setEnabled(true);
-  }
-
-  private scheduleReconnect(): void {
-    const delay = RECONNECT_MS[Math.min(this.reconnectAttempt++, RECONNECT_MS.length - 1)];
-    this.reconnectTimer = setTimeout(() => void this.listen(), delay);
-    this.reconnectTimer.unref();
   }
 }

@@ -2,16 +2,15 @@ import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { MfaChallengeSchema, RecoveryCodeSchema, UserSchema, type MfaChallenge, type User } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import { constantTimeEqual } from '../tokens/secrets.js';
 import { newTotpSecret, checkTotp, totpUri } from './totp.js';
 import { remainingRecoveryCodes, replaceRecoveryCodes, spendRecoveryCode } from './recovery-codes.js';
 import type { Proof, Reauthentication } from '../users/reauthentication.js';
 import type { Invalidations } from '../cache/invalidations.js';
-import { enqueueMail } from '../../mail/outbox.js';
-import { securityChangeMail, signInCodeMail } from '../../mail/templates.js';
-import { ProblemError } from '../../http/problem.js';
-import type { ClientInfo, Principal } from '../../http/context.js';
+import type { Mailbox } from '../kernel/notifications.js';
+import { ProblemError } from '../kernel/problem.js';
+import type { ClientInfo, Principal } from '../kernel/actor.js';
 import type { components } from '../../../generated/openapi.js';
 
 export type MfaMethod = components['schemas']['MfaMethod'];
@@ -37,6 +36,7 @@ export class Mfa {
     private readonly clock: Clock,
     private readonly reauthentication: Reauthentication,
     private readonly invalidations: Invalidations,
+    private readonly mailbox: Mailbox,
     private readonly options: MfaOptions,
   ) {}
 
@@ -75,7 +75,7 @@ export class Mfa {
       const now = this.clock.now();
       await tx.nativeUpdate(UserSchema, { id: user.id }, { totpEnabledAt: now, totpLastStep: step, updatedAt: now });
       await this.invalidations.userChanged(tx, user.id);
-      enqueueMail(tx, now, user.email, securityChangeMail({ kind: 'totp-enabled' }, { appUrl: this.options.appUrl }));
+      this.mailbox.queue(tx, now, user.email, { kind: 'security-change', change: { kind: 'totp-enabled' }, appUrl: this.options.appUrl });
       return replaceRecoveryCodes(tx, user.id, now);
     });
   }
@@ -101,7 +101,7 @@ export class Mfa {
         const turnedOn = await tx.nativeUpdate(UserSchema, { id: user.id, emailOtpEnabledAt: null }, { emailOtpEnabledAt: now, updatedAt: now });
         if (turnedOn === 0) return;
         await this.invalidations.userChanged(tx, user.id);
-        enqueueMail(tx, now, user.email, securityChangeMail({ kind: 'email-otp-enabled' }, { appUrl: this.options.appUrl }));
+        this.mailbox.queue(tx, now, user.email, { kind: 'security-change', change: { kind: 'email-otp-enabled' }, appUrl: this.options.appUrl });
       });
     }
     return this.status(em.fork(), principal.userId);
@@ -139,7 +139,7 @@ export class Mfa {
       await tx.nativeDelete(RecoveryCodeSchema, { userId: user.id });
       await tx.nativeDelete(MfaChallengeSchema, { userId: user.id, consumedAt: null });
       await this.invalidations.userChanged(tx, user.id);
-      enqueueMail(tx, now, user.email, securityChangeMail({ kind: 'mfa-reset-by-admin' }, { appUrl: this.options.appUrl }));
+      this.mailbox.queue(tx, now, user.email, { kind: 'security-change', change: { kind: 'mfa-reset-by-admin' }, appUrl: this.options.appUrl });
       return true;
     });
   }
@@ -162,7 +162,7 @@ export class Mfa {
         userAgent: client.userAgent,
         refreshTokenDelivery: delivery,
       });
-      if (code) enqueueMail(tx, now, user.email, signInCodeMail({ code, ttlSeconds: this.options.challengeTtlSeconds }));
+      if (code) this.mailbox.queue(tx, now, user.email, { kind: 'sign-in-code', code, ttlSeconds: this.options.challengeTtlSeconds });
       return challenge;
     });
   }

@@ -3,9 +3,8 @@ import * as oidc from 'openid-client';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import { IdentityLinkTicketSchema, IdentitySchema, OAuthStateSchema, PendingRegistrationSchema, SessionSchema, UserSchema, type User } from '../../db/entities.js';
-import { enqueueMail } from '../../mail/outbox.js';
-import { securityChangeMail } from '../../mail/templates.js';
-import { addSeconds, type Clock } from '../clock.js';
+import type { Mailbox } from '../kernel/notifications.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import { constantTimeEqual, hashToken, randomSecret } from '../tokens/secrets.js';
 import { displayNameFrom, normaliseEmail } from '../users/views.js';
 import { isEmailAddress } from '../users/email-format.js';
@@ -71,6 +70,7 @@ export class SocialSignIn {
     private readonly providers: Providers,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly mailbox: Mailbox,
     private readonly options: { adminEmails: ReadonlySet<string>; publicUrl: string; appUrl: string },
   ) {}
 
@@ -265,7 +265,7 @@ export class SocialSignIn {
   ) {
     em.create(IdentitySchema, { id: randomUUID(), userId: user.id, provider: provider.name, subject, email, createdAt: now, lastUsedAt: now });
     if (!options.newAccount) {
-      enqueueMail(em, now, user.email, securityChangeMail({ kind: 'identity-linked', identity: { provider: provider.name, email } }, { appUrl: this.options.appUrl }));
+      this.mailbox.queue(em, now, user.email, { kind: 'security-change', change: { kind: 'identity-linked', identity: { provider: provider.name, email } }, appUrl: this.options.appUrl });
     }
   }
 }

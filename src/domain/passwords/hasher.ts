@@ -1,8 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
-import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
 import bcrypt from 'bcryptjs';
-import { ProblemError } from '../../http/problem.js';
+import { ProblemError } from '../kernel/problem.js';
 
 /**
  * bcrypt reads only the first 72 bytes of its input. To hash long passwords whole, the password is first
@@ -36,20 +34,23 @@ export interface PasswordHasher {
   close(): Promise<void>;
 }
 
+export type HashTask = { op: 'hash'; password: string; cost: number } | { op: 'verify'; password: string; hash: string };
+
+/** Runs bcrypt off the event loop, on `threads` worker threads (src/infra/hashing-pool.ts). */
+export interface HashingPool {
+  readonly threads: number;
+  run<T>(task: HashTask): Promise<T>;
+  close(): Promise<void>;
+}
+
 /**
  * bcrypt in a pool of worker threads: a login storm queues there instead of stalling every other request. The queue
  * is bounded (`queue` hashes waiting beyond those running): past it, a request is refused at once with `503
  * server-busy` and a Retry-After of about the time the queue takes to drain, instead of waiting ever longer and
  * making every other sign-in wait with it.
  */
-export function createPasswordHasher(options: { cost: number; threads: number; queue?: number }): PasswordHasher {
-  const threads = options.threads > 0 ? options.threads : availableParallelism();
-  const pool = new Piscina({
-    filename: new URL('./bcrypt-worker.js', import.meta.url).href,
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: Number.POSITIVE_INFINITY,
-  });
+export function queuedPasswordHasher(pool: HashingPool, options: { cost: number; queue?: number }): PasswordHasher {
+  const threads = pool.threads;
   // A hash to compare against when there is no user, so that unknown emails take as long as known ones. Making it
   // also says how long one hash takes here, for Retry-After.
   const started = performance.now();
@@ -57,7 +58,7 @@ export function createPasswordHasher(options: { cost: number; threads: number; q
   const hashMs = performance.now() - started;
   const capacity = threads + (options.queue ?? Number.POSITIVE_INFINITY);
   let pending = 0;
-  async function run<T>(task: object): Promise<T> {
+  async function run<T>(task: HashTask): Promise<T> {
     if (pending >= capacity) {
       const seconds = Math.max(1, Math.ceil((pending / threads) * hashMs / 1000));
       throw new ProblemError('server-busy', {

@@ -2,16 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import { IdentitySchema, PasswordResetTokenSchema, UserSchema } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import { hashToken, randomSecret } from '../tokens/secrets.js';
 import { assertStrongPassword } from './policy.js';
 import type { PasswordHasher } from './hasher.js';
 import type { Sessions } from '../sessions/sessions.js';
-import { enqueueMail } from '../../mail/outbox.js';
-import { passwordChangedMail, passwordResetMail } from '../../mail/templates.js';
+import type { Mailbox } from '../kernel/notifications.js';
 import { normaliseEmail } from '../users/views.js';
-import { ProblemError } from '../../http/problem.js';
-import type { ClientInfo, Principal } from '../../http/context.js';
+import { ProblemError } from '../kernel/problem.js';
+import type { ClientInfo, Principal } from '../kernel/actor.js';
 import type { Reauthentication } from '../users/reauthentication.js';
 
 export interface PasswordOptions {
@@ -28,6 +27,7 @@ export class Passwords {
     private readonly sessions: Sessions,
     private readonly reauthentication: Reauthentication,
     private readonly logger: Logger,
+    private readonly mailbox: Mailbox,
     private readonly options: PasswordOptions,
   ) {}
 
@@ -60,7 +60,7 @@ export class Passwords {
       });
       const link = `${this.options.appUrl}/reset-password?token=${encodeURIComponent(token)}`;
       const identities = await tx.find(IdentitySchema, { userId: user.id }, { fields: ['provider', 'email'], orderBy: { createdAt: 'asc' } });
-      enqueueMail(tx, now, user.email, passwordResetMail({ link, ttlSeconds: this.options.resetTtlSeconds, identities }));
+      this.mailbox.queue(tx, now, user.email, { kind: 'password-reset', link, ttlSeconds: this.options.resetTtlSeconds, identities });
       return true;
     });
   }
@@ -100,7 +100,7 @@ export class Passwords {
       await this.sessions.revokeAllOf(tx, user.id, 'password-reset');
       const unlinked = options.unlinkIdentities ? await tx.find(IdentitySchema, { userId: user.id }, { fields: ['id', 'provider', 'email'] }) : [];
       if (unlinked.length) await tx.nativeDelete(IdentitySchema, { id: { $in: unlinked.map((identity) => identity.id) } });
-      enqueueMail(tx, now, user.email, passwordChangedMail({ how: 'reset', appUrl: this.options.appUrl, unlinked }));
+      this.mailbox.queue(tx, now, user.email, { kind: 'password-changed', how: 'reset', appUrl: this.options.appUrl, unlinked });
       return { userId: user.id, email: user.email };
     });
   }
@@ -134,7 +134,7 @@ export class Passwords {
       await tx.nativeUpdate(UserSchema, { id: user.id }, { passwordHash, updatedAt: now });
       await this.sessions.revokeAllOf(tx, user.id, 'password-change', { except: principal.sessionId });
       await tx.nativeDelete(PasswordResetTokenSchema, { userId: user.id, usedAt: null });
-      enqueueMail(tx, now, user.email, passwordChangedMail({ how: hadPassword ? 'change' : 'set', appUrl: this.options.appUrl }));
+      this.mailbox.queue(tx, now, user.email, { kind: 'password-changed', how: hadPassword ? 'change' : 'set', appUrl: this.options.appUrl });
     });
   }
 }

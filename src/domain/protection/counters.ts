@@ -1,15 +1,4 @@
-import { Redis } from 'ioredis';
-import {
-  RateLimiterMemory,
-  RateLimiterPostgres,
-  RateLimiterRedis,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
-import type { MikroORM } from '@mikro-orm/core';
-import type { Logger } from 'pino';
-import type { Config } from '../../config/load.js';
-
-export type CounterStore = 'memory' | 'database' | 'redis';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface CounterOptions {
   /** Distinguishes this counter's keys from every other's in a shared store. */
@@ -18,82 +7,7 @@ export interface CounterOptions {
   durationSeconds: number;
 }
 
-/**
- * Makes the counters behind rate limits and lockouts, all in one store: memory for a single instance, PostgreSQL
- * (the `rate_limits` table, through the ORM's connection) or Redis when several instances share the load.
- *
- * With Redis, every counter has an in-memory insurance counter: while Redis is down, limits still hold, per
- * instance, and requests are never refused because of the outage. `/ready` reports Redis as down meanwhile.
- */
-export class Counters {
-  readonly store: CounterStore;
-  readonly redis?: Redis;
-  private readonly prefix: string;
-
-  constructor(
-    config: Config,
-    private readonly orm: MikroORM,
-    private readonly logger: Logger,
-  ) {
-    this.store = chooseStore(config);
-    this.prefix = config.RATE_LIMIT_KEY_PREFIX;
-    if (this.store === 'redis') {
-      this.redis = new Redis(config.REDIS_URL!, {
-        // Fail commands at once while disconnected, so that the insurance counter answers instead of a queue.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        connectTimeout: 2_000,
-        lazyConnect: false,
-      });
-      let reported = false;
-      this.redis.on('error', (error) => {
-        if (!reported) logger.error({ err: error }, 'redis: connection failed; counters fall back to this instance\'s memory');
-        reported = true;
-      });
-      this.redis.on('ready', () => {
-        if (reported) logger.info('redis: connected again');
-        reported = false;
-      });
-    }
-  }
-
-  create(options: CounterOptions): RateLimiterAbstract {
-    const common = { keyPrefix: `${this.prefix}:${options.name}`, points: options.points, duration: options.durationSeconds };
-    switch (this.store) {
-      case 'memory':
-        return new RateLimiterMemory(common);
-      case 'redis':
-        return new RateLimiterRedis({ ...common, storeClient: this.redis, insuranceLimiter: new RateLimiterMemory(common) });
-      case 'database':
-        return new RateLimiterPostgres({
-          ...common,
-          storeClient: (this.orm.em.getConnection() as unknown as { getKnex(): unknown }).getKnex(),
-          storeType: 'knex',
-          tableName: 'rate_limits',
-          // The table comes from a migration; expired rows go with the delete-spent-tokens job.
-          tableCreated: true,
-          clearExpiredByTimeout: false,
-        });
-    }
-  }
-
-  /** For readiness: whether the shared store answers (memory and the database are checked elsewhere). */
-  async redisAnswers(): Promise<boolean> {
-    if (!this.redis) return true;
-    try {
-      return (await this.redis.ping()) === 'PONG';
-    } catch {
-      return false;
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.redis) this.redis.disconnect();
-  }
-}
-
-function chooseStore(config: Config): CounterStore {
-  if (config.RATE_LIMIT_STORE !== 'auto') return config.RATE_LIMIT_STORE;
-  if (config.REDIS_URL) return 'redis';
-  return config.DATABASE_URL.startsWith('postgres') ? 'database' : 'memory';
+/** Makes counters in the configured store (memory, PostgreSQL or Redis: src/infra/counters.ts). */
+export interface CounterFactory {
+  create(options: CounterOptions): RateLimiterAbstract;
 }

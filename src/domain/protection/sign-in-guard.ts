@@ -3,11 +3,10 @@ import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { EntityManager } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import { BlockedIpSchema, UserSchema } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
-import { ProblemError } from '../../http/problem.js';
-import { enqueueMail } from '../../mail/outbox.js';
-import { accountLockedMail } from '../../mail/templates.js';
-import type { Counters } from './counters.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
+import { ProblemError } from '../kernel/problem.js';
+import type { Mailbox } from '../kernel/notifications.js';
+import type { CounterFactory } from './counters.js';
 import { clientKey } from './client-key.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -74,11 +73,12 @@ export class SignInGuard {
   private readonly ipFailures: RateLimiterAbstract;
 
   constructor(
-    counters: Counters,
+    counters: CounterFactory,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly audit: AuditLog,
     private readonly metrics: Metrics,
+    private readonly mailbox: Mailbox,
     private readonly options: LockoutOptions,
   ) {
     this.accountFailures = counters.create({ name: 'fail:account-client', points: options.accountThreshold, durationSeconds: options.accountSeconds });
@@ -198,7 +198,7 @@ export class SignInGuard {
     const owner = await em.findOne(UserSchema, { email, deletedAt: null }, { fields: ['id', 'email'] });
     if (!owner) return null;
     const now = this.clock.now();
-    enqueueMail(em, now, owner.email, accountLockedMail({ minutes: Math.round(this.options.accountSeconds / 60), scope, appUrl: this.options.appUrl }));
+    this.mailbox.queue(em, now, owner.email, { kind: 'account-locked', minutes: Math.round(this.options.accountSeconds / 60), scope, appUrl: this.options.appUrl });
     await em.flush();
     return owner;
   }

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
-import type { SqlEntityManager } from '@mikro-orm/knex';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PendingRegistrationSchema, UserSchema, type User } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import { hashToken, randomSecret } from '../tokens/secrets.js';
 import { assertStrongPassword } from '../passwords/policy.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
-import { enqueueMail } from '../../mail/outbox.js';
-import { alreadyRegisteredMail, verificationMail } from '../../mail/templates.js';
+import type { Mailbox } from '../kernel/notifications.js';
+import type { TransactionLocks } from '../kernel/transaction-locks.js';
 import { normaliseEmail } from '../users/views.js';
 import { createUser } from '../users/new-user.js';
-import { ProblemError } from '../../http/problem.js';
+import { ProblemError } from '../kernel/problem.js';
 
 export interface RegistrationOptions {
   appUrl: string;
@@ -34,6 +32,8 @@ export class Registration {
   constructor(
     private readonly clock: Clock,
     private readonly hasher: PasswordHasher,
+    private readonly mailbox: Mailbox,
+    private readonly locks: TransactionLocks,
     private readonly options: RegistrationOptions,
   ) {}
 
@@ -44,13 +44,11 @@ export class Registration {
     await em.transactional(async (tx) => {
       // Registrations of one email take turns (SQLite has one writer anyway): otherwise concurrent ones each delete
       // the rows they can see and insert their own, and several links stay live.
-      if (tx.getDriver() instanceof PostgreSqlDriver) {
-        await (tx as SqlEntityManager).execute('select pg_advisory_xact_lock(hashtext(?))', [`pulse-auth:register:${email}`]);
-      }
+      await this.locks.lock(tx, `pulse-auth:register:${email}`);
       const now = this.clock.now();
       const existing = await tx.findOne(UserSchema, { email }, { fields: ['id'] });
       if (existing) {
-        enqueueMail(tx, now, email, alreadyRegisteredMail({ appUrl: this.options.appUrl }));
+        this.mailbox.queue(tx, now, email, { kind: 'already-registered', appUrl: this.options.appUrl });
         return;
       }
       // The newest attempt wins: earlier links for this email stop working.
@@ -65,7 +63,7 @@ export class Registration {
         createdAt: now,
         expiresAt: addSeconds(now, this.options.verificationTtlSeconds),
       });
-      enqueueMail(tx, now, email, verificationMail({ link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds }));
+      this.mailbox.queue(tx, now, email, { kind: 'verification', link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds });
     });
   }
 
@@ -83,7 +81,7 @@ export class Registration {
       const token = randomSecret();
       newest.tokenHash = hashToken(token);
       newest.expiresAt = addSeconds(now, this.options.verificationTtlSeconds);
-      enqueueMail(tx, now, email, verificationMail({ link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds }));
+      this.mailbox.queue(tx, now, email, { kind: 'verification', link: this.link(token), ttlSeconds: this.options.verificationTtlSeconds });
     });
   }
 

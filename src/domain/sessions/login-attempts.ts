@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { LoginAttemptSchema, type LoginAttempt, type LoginMethod, type LoginOutcome, type User } from '../../db/entities.js';
-import type { Clock } from '../clock.js';
-import type { ClientInfo } from '../../http/context.js';
+import type { Clock } from '../kernel/clock.js';
+import type { ClientInfo } from '../kernel/actor.js';
 import { describeUserAgent } from './user-agent.js';
-import { enqueueMail } from '../../mail/outbox.js';
-import { newDeviceMail } from '../../mail/templates.js';
+import type { Mailbox } from '../kernel/notifications.js';
 import { findPage } from '../pagination.js';
 import type { components } from '../../../generated/openapi.js';
 
@@ -24,6 +23,7 @@ type LoginRecord = components['schemas']['LoginRecord'];
 export class LoginAttempts {
   constructor(
     private readonly clock: Clock,
+    private readonly mailbox: Mailbox,
     private readonly options: { appUrl: string },
   ) {}
 
@@ -63,7 +63,7 @@ export class LoginAttempts {
     const attempt = await this.record(em, { email: user.email, user, client, outcome: 'success', method });
     if (signedInBefore > 0 && seenBefore === 0) {
       const device = [attempt.browser, attempt.os && `on ${attempt.os}`].filter(Boolean).join(' ') || 'an unrecognised device';
-      enqueueMail(em, attempt.createdAt, user.email, newDeviceMail({ device, ip: client.ip, at: attempt.createdAt, appUrl: this.options.appUrl }));
+      this.mailbox.queue(em, attempt.createdAt, user.email, { kind: 'new-device', device, ip: client.ip, at: attempt.createdAt, appUrl: this.options.appUrl });
       await em.flush();
     }
   }

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { RefreshTokenSchema, SessionSchema, type Session, type User } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
-import type { ClientInfo } from '../../http/context.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
+import type { ClientInfo } from '../kernel/actor.js';
 import { hashToken, hmac, randomSecret } from '../tokens/secrets.js';
 import { SESSION_COLUMNS, USER_COLUMNS, sessionFromRow, userFromRow } from '../../db/rows.js';
 import { describeUserAgent } from './user-agent.js';
-import { ProblemError } from '../../http/problem.js';
+import { ProblemError } from '../kernel/problem.js';
 import type { Invalidations } from '../cache/invalidations.js';
 
 export type RevokeReason =

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { UserSchema, type LoginMethod, type MfaChallenge, type User } from '../../db/entities.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
-import type { ClientInfo } from '../../http/context.js';
-import { ProblemError } from '../../http/problem.js';
+import type { ClientInfo } from '../kernel/actor.js';
+import { ProblemError } from '../kernel/problem.js';
 import { normaliseEmail } from '../users/views.js';
 import { SignInLocked, type SignInGuard } from '../protection/sign-in-guard.js';
 import { mfaMethodsOf, type Mfa, type MfaMethod } from '../mfa/mfa.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../kernel/clock.js';
 import { ACCEPTED_ALGORITHMS, type SigningKeys } from './signing-keys.js';
 import type { UserRole } from '../../db/entities.js';
 import { BoundedMap } from '../cache/bounded-map.js';

@@ -11,7 +11,7 @@ import {
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import { SigningKeySchema, type SigningKey } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 
 export const SIGNING_ALGORITHM = 'EdDSA';
 /** Algorithms a configured key may use. Generated keys are always Ed25519 (EdDSA). */

@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, SessionSchema, UserSchema } from '../../db/entities.js';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
-import { enqueueMail } from '../../mail/outbox.js';
-import { accountDeletedMail } from '../../mail/templates.js';
-import { ProblemError } from '../../http/problem.js';
-import type { ClientInfo, Principal } from '../../http/context.js';
+import type { Mailbox } from '../kernel/notifications.js';
+import type { TransactionLocks } from '../kernel/transaction-locks.js';
+import { ProblemError } from '../kernel/problem.js';
+import type { ClientInfo, Principal } from '../kernel/actor.js';
 import { assertAdministratorRemains, lockAdministrators } from '../admin/last-admin.js';
 
 const DAY = 86_400;
@@ -20,6 +20,8 @@ export class AccountDeletion {
     private readonly clock: Clock,
     private readonly reauthentication: Reauthentication,
     private readonly sessions: Sessions,
+    private readonly mailbox: Mailbox,
+    private readonly locks: TransactionLocks,
     private readonly options: { graceDays: number },
   ) {}
 
@@ -31,7 +33,7 @@ export class AccountDeletion {
     await this.reauthentication.confirm(em, user, principal, { password }, client);
     await em.transactional(async (tx) => {
       // The last usable administrator stays, as when an administrator deletes it (see AdminUsers).
-      await lockAdministrators(tx);
+      await lockAdministrators(this.locks, tx);
       const current = await tx.findOneOrFail(UserSchema, { id: user.id }, { refresh: true });
       await assertAdministratorRemains(tx, current, { deletedAt: this.clock.now() });
       await this.softDelete(tx, user);
@@ -48,7 +50,7 @@ export class AccountDeletion {
     await this.sessions.revokeAllOf(em, user.id, 'account-deleted');
     await em.nativeDelete(PasswordResetTokenSchema, { userId: user.id });
     const purgeOn = this.options.graceDays > 0 ? addSeconds(now, this.options.graceDays * DAY) : null;
-    enqueueMail(em, now, user.email, accountDeletedMail({ purgeOn }));
+    this.mailbox.queue(em, now, user.email, { kind: 'account-deleted', purgeOn });
     if (this.options.graceDays === 0) await purgeUsers(em, [user.id]);
   }
 }

@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { SessionSchema, UserSchema, type User } from '../../db/entities.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../kernel/clock.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { SignInGuard } from '../protection/sign-in-guard.js';
 import { checkTotp } from '../mfa/totp.js';
 import { spendRecoveryCode } from '../mfa/recovery-codes.js';
-import { ProblemError } from '../../http/problem.js';
-import type { ClientInfo, Principal } from '../../http/context.js';
+import { ProblemError } from '../kernel/problem.js';
+import type { ClientInfo, Principal } from '../kernel/actor.js';
 
 export interface Proof {
   password?: string;
