@@ -15,7 +15,7 @@ import { authorizeAdmin, bearerAuthenticator } from './http/auth.js';
 import { auditTrail } from './http/audit.js';
 import { measureRequests, metricsEndpoint } from './http/metrics.js';
 import { loadSpec } from './http/spec.js';
-import { createHandlers } from './operations/index.js';
+import { createHandlers, operationPolicies } from './operations/index.js';
 import type { Services } from './services.js';
 
 export const BODY_LIMIT = '64kb';
@@ -40,7 +40,7 @@ export function createApp(services: Services): Koa<AppState> {
   );
 
   app.use(requestContext(services.logger));
-  app.use(measureRequests(services.metrics));
+  app.use(measureRequests(services.metrics, operationPolicies));
   app.use(problemResponses());
   app.use(
     helmet({
@@ -76,9 +76,9 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(requestEntityManager(services.orm));
   app.use(inputlessOperations(spec.document as never, { validateResponses: config.VALIDATE_RESPONSES }));
   app.use(openApiValidator({ spec: spec.document, validateResponses: config.VALIDATE_RESPONSES }));
-  app.use(auditTrail(services.audit));
+  app.use(auditTrail(services.audit, operationPolicies));
   app.use(
-    rateLimits(services.counters, {
+    rateLimits(services.counters, operationPolicies, {
       perMinute: config.RATE_LIMIT_PER_MINUTE,
       accountPerHour: config.RATE_LIMIT_ACCOUNT_PER_HOUR,
       ipv6Prefix: config.RATE_LIMIT_IPV6_PREFIX,

@@ -1,37 +1,7 @@
 import type { Middleware } from 'koa';
 import type { AppState, AppContext } from './context.js';
-import type { OperationId } from './operation.js';
+import type { OperationId, OperationPolicies } from './operation.js';
 import type { AuditLog } from '../domain/audit/audit-log.js';
-
-/** The action each audited operation records. A handler may name the target (or another action) in ctx.state.audit. */
-const ACTIONS: Partial<Record<OperationId, string>> = {
-  verifyEmail: 'user.registered',
-  login: 'user.signed-in',
-  verifyMfa: 'user.signed-in',
-  finishOAuth: 'user.signed-in',
-  logout: 'session.ended',
-  logoutAll: 'session.ended-all',
-  revokeMySession: 'session.revoked',
-  resetPassword: 'password.reset',
-  changePassword: 'password.changed',
-  deleteMe: 'user.deleted',
-  enrollTotp: 'mfa.totp-enrolled',
-  confirmTotp: 'mfa.totp-enabled',
-  disableTotp: 'mfa.totp-disabled',
-  enableEmailOtp: 'mfa.email-enabled',
-  disableEmailOtp: 'mfa.email-disabled',
-  regenerateRecoveryCodes: 'mfa.recovery-codes-regenerated',
-  unlinkIdentity: 'identity.unlinked',
-  startIdentityLink: 'identity.link-started',
-  adminUpdateUser: 'admin.user-updated',
-  adminDeleteUser: 'admin.user-deleted',
-  adminRestoreUser: 'admin.user-restored',
-  adminRevokeUserSessions: 'admin.sessions-revoked',
-  adminResetUserMfa: 'admin.user-mfa-reset',
-  adminUnblockIp: 'admin.ip-unblocked',
-  adminRunCleanup: 'admin.cleanup-run',
-  adminRotateSigningKey: 'admin.signing-key-rotated',
-};
 
 /** Failures worth a trail: refused credentials, refused permissions, conflicts, lockouts. Not malformed requests. */
 const AUDITED_FAILURES = new Set([401, 403, 409, 429]);
@@ -40,7 +10,7 @@ const AUDITED_FAILURES = new Set([401, 403, 409, 429]);
  * Writes an audit event for every security-relevant operation, once its outcome is known: who (the signed-in
  * caller, or the user who just signed in), whom (the path's user, or the caller), what, from where.
  */
-export function auditTrail(audit: AuditLog): Middleware<AppState> {
+export function auditTrail(audit: AuditLog, policies: OperationPolicies): Middleware<AppState> {
   return async function recordAuditEvent(ctx, next) {
     // Errors are rendered further out (problemResponses): their status and code come from the error itself.
     let failure: { status: number; code?: string } | undefined;
@@ -52,7 +22,8 @@ export function auditTrail(audit: AuditLog): Middleware<AppState> {
       throw error;
     } finally {
       const operationId = ctx.state.operation?.operationId as OperationId | undefined;
-      const action = operationId && ACTIONS[operationId];
+      // The action each audited operation records (its module's policy); a handler may refine it in ctx.state.audit.
+      const action = operationId && policies[operationId]?.audit;
       const status = failure?.status ?? ctx.status;
       const succeeded = status < 400;
       if (action && (succeeded || AUDITED_FAILURES.has(status))) {

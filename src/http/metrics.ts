@@ -1,13 +1,12 @@
 import type { Middleware } from 'koa';
 import type { AppState } from './context.js';
+import type { OperationId, OperationPolicies } from './operation.js';
 import type { Metrics } from '../observability/metrics.js';
 import { constantTimeEqual } from '../domain/tokens/secrets.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 
-const SIGN_IN_OPERATIONS = new Set(['login', 'verifyMfa']);
-
 /** Counts every request by operationId (or `unmatched`) and status, and its latency; sign-in outcomes too. */
-export function measureRequests(metrics: Metrics): Middleware<AppState> {
+export function measureRequests(metrics: Metrics, policies: OperationPolicies): Middleware<AppState> {
   return async function countRequest(ctx, next) {
     const stop = process.hrtime.bigint();
     try {
@@ -17,7 +16,7 @@ export function measureRequests(metrics: Metrics): Middleware<AppState> {
       const status = String(ctx.status);
       metrics.requests.inc({ operation, status });
       metrics.latency.observe({ operation, status }, Number(process.hrtime.bigint() - stop) / 1e9);
-      if (SIGN_IN_OPERATIONS.has(operation)) metrics.signIns.inc({ outcome: signInOutcome(ctx.status, ctx.body) });
+      if (policies[operation as OperationId]?.signIn) metrics.signIns.inc({ outcome: signInOutcome(ctx.status, ctx.body) });
     }
   };
 }

@@ -2,34 +2,10 @@ import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { Middleware } from 'koa';
 import type { AppState } from './context.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import type { OperationId } from './operation.js';
+import type { OperationId, OperationPolicies } from './operation.js';
 import type { CounterFactory } from '../domain/protection/counters.js';
 import { normaliseEmail } from '../domain/users/views.js';
 import { clientKey } from '../domain/protection/client-key.js';
-
-/**
- * Operations that guess at or mail to accounts, limited per client IP and per account; the step-up operations,
- * which check a password or a code too (their failures also count toward the lockout; see Reauthentication); and
- * startOAuth, which anyone may call and which writes a row each time (per IP only: it names no account).
- */
-const LIMITED: ReadonlySet<OperationId> = new Set([
-  'register',
-  'verifyEmail',
-  'resendVerification',
-  'login',
-  'forgotPassword',
-  'resetPassword',
-  'verifyMfa',
-  'changePassword',
-  'deleteMe',
-  'enrollTotp',
-  'enableEmailOtp',
-  'disableTotp',
-  'disableEmailOtp',
-  'regenerateRecoveryCodes',
-  'startIdentityLink',
-  'startOAuth',
-]);
 
 /** The account a request is about: its email, or its MFA challenge. */
 function accountOf(body: unknown): string | undefined {
@@ -45,12 +21,17 @@ function accountOf(body: unknown): string | undefined {
  * operation and account (from any IP, so that a botnet cannot spread guesses or mail bombs over many addresses).
  * Runs after the spec validator, so the body is known to be well-formed.
  */
-export function rateLimits(counters: CounterFactory, options: { perMinute: number; accountPerHour: number; ipv6Prefix: number }): Middleware<AppState> {
+export function rateLimits(
+  counters: CounterFactory,
+  policies: OperationPolicies,
+  options: { perMinute: number; accountPerHour: number; ipv6Prefix: number },
+): Middleware<AppState> {
   const perIp: RateLimiterAbstract = counters.create({ name: 'rate:ip', points: options.perMinute, durationSeconds: 60 });
   const perAccount: RateLimiterAbstract = counters.create({ name: 'rate:account', points: options.accountPerHour, durationSeconds: 3600 });
   return async function limitRequestRate(ctx, next) {
     const operationId = ctx.state.operation?.operationId as OperationId | undefined;
-    if (operationId && LIMITED.has(operationId)) {
+    // The operations whose module marks them rateLimited (see OperationPolicy).
+    if (operationId && policies[operationId]?.rateLimited) {
       try {
         await perIp.consume(`${operationId}:${clientKey(ctx.ip, options.ipv6Prefix)}`);
         const account = accountOf(ctx.request.body);

@@ -4,7 +4,7 @@ import { toSessionView } from '../domain/users/views.js';
 import { SigningKeyConfigured } from '../domain/tokens/signing-keys.js';
 import { runCleanup } from '../jobs/scheduler.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import type { OperationGroup } from './group.js';
+import type { OperationGroup, OperationPolicies } from './group.js';
 
 const pageOf = (query: { limit?: number; cursor?: string }) => ({ limit: query.limit ?? 20, cursor: query.cursor });
 
@@ -13,6 +13,18 @@ function between(from?: string, to?: string): Record<string, unknown> {
   if (!from && !to) return {};
   return { createdAt: { ...(from ? { $gte: new Date(from) } : {}), ...(to ? { $lt: new Date(to) } : {}) } };
 }
+
+/** Audit actions of the administration operations that change something (see OperationPolicy). */
+export const adminPolicies: OperationPolicies = {
+  adminUpdateUser: { audit: 'admin.user-updated' },
+  adminDeleteUser: { audit: 'admin.user-deleted' },
+  adminRestoreUser: { audit: 'admin.user-restored' },
+  adminRevokeUserSessions: { audit: 'admin.sessions-revoked' },
+  adminResetUserMfa: { audit: 'admin.user-mfa-reset' },
+  adminUnblockIp: { audit: 'admin.ip-unblocked' },
+  adminRunCleanup: { audit: 'admin.cleanup-run' },
+  adminRotateSigningKey: { audit: 'admin.signing-key-rotated' },
+};
 
 export const adminOperations: OperationGroup<
   | 'adminListUsers'

@@ -1,7 +1,7 @@
-import type { Handler, Handlers, OperationId } from '../http/operation.js';
+import type { Handler, Handlers, OperationId, OperationPolicies } from '../http/operation.js';
 import type { Services } from '../services.js';
 
 /** A module's handlers, keyed by operationId, built from the services. */
 export type OperationGroup<Ids extends OperationId> = (services: Services) => { [O in Ids]: Handler<O> };
 
-export type { Handlers };
+export type { Handlers, OperationPolicies };

@@ -1,14 +1,14 @@
-import type { Handlers } from '../http/operation.js';
+import type { Handlers, OperationPolicies } from '../http/operation.js';
 import type { Services } from '../services.js';
 import { healthOperations } from './health.js';
-import { passwordOperations } from './passwords.js';
-import { mfaOperations } from './mfa.js';
-import { socialOperations } from './social.js';
-import { adminOperations } from './admin.js';
-import { sessionOperations } from './sessions.js';
-import { profileOperations } from './profile.js';
-import { registrationOperations } from './registration.js';
-import { signInOperations } from './sign-in.js';
+import { passwordOperations, passwordPolicies } from './passwords.js';
+import { mfaOperations, mfaPolicies } from './mfa.js';
+import { socialOperations, socialPolicies } from './social.js';
+import { adminOperations, adminPolicies } from './admin.js';
+import { sessionOperations, sessionPolicies } from './sessions.js';
+import { profileOperations, profilePolicies } from './profile.js';
+import { registrationOperations, registrationPolicies } from './registration.js';
+import { signInOperations, signInPolicies } from './sign-in.js';
 
 /** Every operation's handler. The `Handlers` type makes a missing or mis-shaped one a compile error. */
 export function createHandlers(services: Services): Handlers {
@@ -24,3 +24,15 @@ export function createHandlers(services: Services): Handlers {
     ...profileOperations(services),
   };
 }
+
+/** What each operation asks of the middleware (audit action, rate limit, sign-in metric), declared by its module. */
+export const operationPolicies: OperationPolicies = {
+  ...registrationPolicies,
+  ...signInPolicies,
+  ...sessionPolicies,
+  ...passwordPolicies,
+  ...mfaPolicies,
+  ...socialPolicies,
+  ...adminPolicies,
+  ...profilePolicies,
+};

@@ -1,5 +1,17 @@
 import { clientInfo } from '../http/context.js';
-import type { OperationGroup } from './group.js';
+import type { OperationGroup, OperationPolicies } from './group.js';
+
+/** Audit actions and rate limits of these operations: the step-up ones check a password or a code (see OperationPolicy). */
+export const mfaPolicies: OperationPolicies<
+  'getMfaStatus' | 'enrollTotp' | 'confirmTotp' | 'disableTotp' | 'enableEmailOtp' | 'disableEmailOtp' | 'regenerateRecoveryCodes'
+> = {
+  enrollTotp: { audit: 'mfa.totp-enrolled', rateLimited: true },
+  confirmTotp: { audit: 'mfa.totp-enabled' },
+  disableTotp: { audit: 'mfa.totp-disabled', rateLimited: true },
+  enableEmailOtp: { audit: 'mfa.email-enabled', rateLimited: true },
+  disableEmailOtp: { audit: 'mfa.email-disabled', rateLimited: true },
+  regenerateRecoveryCodes: { audit: 'mfa.recovery-codes-regenerated', rateLimited: true },
+};
 
 export const mfaOperations: OperationGroup<
   'getMfaStatus' | 'enrollTotp' | 'confirmTotp' | 'disableTotp' | 'enableEmailOtp' | 'disableEmailOtp' | 'regenerateRecoveryCodes'

@@ -1,6 +1,13 @@
 import { clientInfo } from '../http/context.js';
 import { ACCEPTED } from './registration.js';
-import type { OperationGroup } from './group.js';
+import type { OperationGroup, OperationPolicies } from './group.js';
+
+/** Audit actions and rate limits of these operations (see OperationPolicy). */
+export const passwordPolicies: OperationPolicies<'forgotPassword' | 'resetPassword' | 'changePassword'> = {
+  forgotPassword: { rateLimited: true },
+  resetPassword: { audit: 'password.reset', rateLimited: true },
+  changePassword: { audit: 'password.changed', rateLimited: true },
+};
 
 export const passwordOperations: OperationGroup<'forgotPassword' | 'resetPassword' | 'changePassword'> = ({ passwords, guard, mailer }) => ({
   async forgotPassword({ body }) {

@@ -3,7 +3,12 @@ import { readUserView, toUserView } from '../domain/users/views.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf } from '../http/refresh-cookie.js';
-import type { OperationGroup } from './group.js';
+import type { OperationGroup, OperationPolicies } from './group.js';
+
+/** Audit actions and rate limits of these operations: deleteMe checks a step-up proof (see OperationPolicy). */
+export const profilePolicies: OperationPolicies<'getMe' | 'updateMe' | 'deleteMe'> = {
+  deleteMe: { audit: 'user.deleted', rateLimited: true },
+};
 
 export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'> = ({ clock, config, accountDeletion, mailer, invalidations }) => {
   async function currentUser(ctx: AppContext) {

@@ -1,6 +1,13 @@
 import { toUserView } from '../domain/users/views.js';
-import type { OperationGroup } from './group.js';
+import type { OperationGroup, OperationPolicies } from './group.js';
 import { afterResponse } from '../http/after-response.js';
+
+/** Audit actions and rate limits of these operations (read by the middleware; see OperationPolicy). */
+export const registrationPolicies: OperationPolicies<'register' | 'verifyEmail' | 'resendVerification'> = {
+  register: { rateLimited: true },
+  verifyEmail: { audit: 'user.registered', rateLimited: true },
+  resendVerification: { rateLimited: true },
+};
 
 export const ACCEPTED = { message: 'If the address can receive mail, a message is on its way.' };
 

@@ -1,6 +1,11 @@
 import { toSessionView } from '../domain/users/views.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import type { OperationGroup } from './group.js';
+import type { OperationGroup, OperationPolicies } from './group.js';
+
+/** Audit actions of these operations (see OperationPolicy). */
+export const sessionPolicies: OperationPolicies<'listMySessions' | 'revokeMySession' | 'listMyLoginHistory'> = {
+  revokeMySession: { audit: 'session.revoked' },
+};
 
 export const sessionOperations: OperationGroup<'listMySessions' | 'revokeMySession' | 'listMyLoginHistory'> = ({ sessions, attempts }) => ({
   async listMySessions({ ctx }) {

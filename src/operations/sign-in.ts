@@ -6,10 +6,18 @@ import { clientInfo, type AppContext } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 import { originGuard } from '../http/origin-check.js';
-import type { OperationGroup } from './group.js';
+import type { OperationGroup, OperationPolicies } from './group.js';
 import type { components } from '../../generated/openapi.js';
 
 type Delivery = components['schemas']['RefreshTokenDelivery'];
+
+/** Audit actions, rate limits and the sign-in metric of these operations (see OperationPolicy). */
+export const signInPolicies: OperationPolicies<'login' | 'verifyMfa' | 'refreshTokens' | 'logout' | 'logoutAll'> = {
+  login: { audit: 'user.signed-in', rateLimited: true, signIn: true },
+  verifyMfa: { audit: 'user.signed-in', rateLimited: true, signIn: true },
+  logout: { audit: 'session.ended' },
+  logoutAll: { audit: 'session.ended-all' },
+};
 
 export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTokens' | 'logout' | 'logoutAll'> = (services) => {
   const { sessions, mailer } = services;

@@ -6,10 +6,23 @@ import { SocialSignInFailed } from '../domain/oauth/social-sign-in.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { cookiePolicyOf, setRefreshCookie } from '../http/refresh-cookie.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import type { OperationGroup } from './group.js';
+import type { OperationGroup, OperationPolicies } from './group.js';
 
 const BROWSER_COOKIE = 'pulse_auth_oauth';
 const BROWSER_COOKIE_PATH = '/v1/auth/oauth';
+
+/**
+ * Audit actions and rate limits of these operations (see OperationPolicy): startOAuth writes a sign-in state for
+ * anyone who asks, startIdentityLink checks a step-up proof.
+ */
+export const socialPolicies: OperationPolicies<
+  'listProviders' | 'startOAuth' | 'finishOAuth' | 'listMyIdentities' | 'unlinkIdentity' | 'startIdentityLink'
+> = {
+  startOAuth: { rateLimited: true },
+  finishOAuth: { audit: 'user.signed-in' },
+  unlinkIdentity: { audit: 'identity.unlinked' },
+  startIdentityLink: { audit: 'identity.link-started', rateLimited: true },
+};
 
 export const socialOperations: OperationGroup<
   'listProviders' | 'startOAuth' | 'finishOAuth' | 'listMyIdentities' | 'unlinkIdentity' | 'startIdentityLink'
