@@ -33,13 +33,7 @@ describe('social sign-in through a real OpenID provider (listProviders, startOAu
     await idp?.stop();
   });
 
-  let accounts = 0;
-  /** A new user at the provider; returns the id to log in with there (also the identity's `sub`). */
-  function providerUser(claims: ProviderAccount): string {
-    const id = `acme-user-${process.pid}-${++accounts}`;
-    idp.accounts.set(id, claims);
-    return id;
-  }
+  const providerUser = (claims: ProviderAccount) => idp.newAccount(claims, 'acme-user');
 
   const newBrowser = () => new Browser(app.baseUrl);
 

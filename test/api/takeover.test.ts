@@ -29,12 +29,7 @@ describe('account takeover paths (linking, pre-account hijack, planted factors, 
     await idp?.stop();
   });
 
-  let accounts = 0;
-  function providerUser(claims: ProviderAccount): string {
-    const id = `takeover-user-${process.pid}-${++accounts}`;
-    idp.accounts.set(id, claims);
-    return id;
-  }
+  const providerUser = (claims: ProviderAccount) => idp.newAccount(claims, 'takeover-user');
   const landing = (location: string) => ({ page: location.split('?')[0], outcome: Object.fromEntries(new URL(location).searchParams) });
 
   async function identitiesOf(accessToken: string) {

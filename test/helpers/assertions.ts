@@ -19,3 +19,13 @@ export function failWith(reply: ProblemReply, status: number, code: string, cont
   expect(reply.headers.get('content-type'), `${where}media type (body: ${shown.slice(0, 500)})`).to.match(/^application\/problem\+json/);
   expect(reply.body?.code, `${where}problem code (body: ${shown.slice(0, 500)})`).to.equal(code);
 }
+
+/** The error a promise rejects with (the test fails when it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<any> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  expect.fail('expected a rejection');
+}

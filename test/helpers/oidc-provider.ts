@@ -41,6 +41,15 @@ export class TestOidcProvider {
     });
   }
 
+  private accountsMade = 0;
+
+  /** A new user at the provider with these claims; returns the id to log in with there (also the identity's `sub`). */
+  newAccount(claims: ProviderAccount, prefix = 'acme-user'): string {
+    const id = `${prefix}-${process.pid}-${++this.accountsMade}`;
+    this.accounts.set(id, claims);
+    return id;
+  }
+
   static async listen(): Promise<TestOidcProvider> {
     const instance = new TestOidcProvider();
     instance.server.listen(0, '127.0.0.1');

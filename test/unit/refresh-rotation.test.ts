@@ -3,15 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Sessions } from '../../src/domain/sessions/sessions.js';
 import { SessionSchema, type User } from '../../src/db/entities.js';
 import { TestDomain } from '../helpers/domain.js';
-
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail('expected a rejection');
-}
+import { rejection } from '../helpers/assertions.js';
 
 describe('refresh-token rotation and its grace window', function () {
   const GRACE = 10;

@@ -3,16 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Reservation, SignInGuard } from '../../src/domain/protection/sign-in-guard.js';
 import { AuditEventSchema, BlockedIpSchema, OutboxMailSchema } from '../../src/db/entities.js';
 import { TestDomain } from '../helpers/domain.js';
-
-/** The error a promise rejects with (the test fails when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail('expected a rejection');
-}
+import { rejection } from '../helpers/assertions.js';
 
 describe('sign-in guard (lockout and IP blocking)', function () {
   // Small thresholds: 3 failures of an email from one client, 5 from all clients, 6 from one client across emails.
