@@ -4,17 +4,13 @@ import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Middleware } from 'koa';
 import { ProblemError, type FieldError } from '../domain/kernel/problem.js';
-import { operationsOf } from './router.js';
-import type { AppState, ValidatedOperation } from './context.js';
+import type { AppState, ValidatedInput } from './context.js';
 
 /** What the validator learnt about the request: the operation and its coerced parameters. */
 interface ExpressRequestWithOpenApi extends IncomingMessage {
   cookies?: Record<string, string>;
   query: Record<string, unknown>;
-  openapi?: {
-    schema: { operationId: string; security?: Array<Record<string, string[]>> };
-    pathParams: Record<string, string>;
-  };
+  openapi?: { pathParams: Record<string, string> };
 }
 
 type Outcome = { req: ExpressRequestWithOpenApi; res: ServerResponse; error?: undefined } | { error: unknown };
@@ -24,12 +20,21 @@ type Outcome = { req: ExpressRequestWithOpenApi; res: ServerResponse; error?: un
  * request is replayed on a detached copy (method, URL, headers, the parsed body and cookies) through a private
  * Express app that never listens. The copy's `res.json` is kept for the response check, which the validator's
  * response middleware wraps.
+ *
+ * It reads the request's operation from `ctx.state.operation` (resolved by the router) and leaves the checked
+ * parameters in `ctx.state.input`. A request without an operation still goes through the validator, which answers
+ * it with the spec's 404 or 405 problem.
+ *
+ * The operations that take no input at all (no parameters, no body: getMe, getHealth, getJwks…) have nothing to
+ * check, yet replaying a request through express-openapi-validator costs more than the whole of getMe. A request
+ * that names one of them exactly (method and path as written in the spec, no body) skips the replay. Anything else
+ * (another spelling of the path, a body) still goes through the validator; so does everything while responses are
+ * validated (tests, development), since the response check needs the validator's own objects.
  */
 export function openApiValidator(options: { spec: object; validateResponses: boolean }): Middleware<AppState> {
   let responseError: unknown;
   const spec = withQueryLeniency(structuredClone(options.spec) as SpecDocument);
   const keepsNul = passwordFields(spec);
-  const needsBody = new Set<string>(operationsOf(spec as never).filter((operation) => operation.requiresBody).map((operation) => operation.operationId));
   const app = express();
   // Nothing is ever sent on the detached response; `res.json` is only the hook the response validator wraps.
   app.use((_req, res, next) => {
@@ -80,28 +85,34 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
     });
 
   return async function validateAgainstSpec(ctx, next) {
-    // Marked by inputlessOperations: nothing to validate.
-    if (ctx.state.operation) return next();
+    const operation = ctx.state.operation;
+    if (
+      operation &&
+      !options.validateResponses &&
+      !operation.takesInput &&
+      ctx.method === operation.method.toUpperCase() &&
+      ctx.path === operation.path &&
+      ctx.request.body === undefined &&
+      !ctx.get('content-type')
+    ) {
+      ctx.state.input = { path: {}, query: {} };
+      return next();
+    }
     const outcome = await run(ctx);
     if (outcome.error !== undefined) throw toProblem(outcome.error);
     const { req, res } = outcome as { req: ExpressRequestWithOpenApi; res: ServerResponse };
-    // A request target the validator matched to no path at all (`GET *`): nothing here answers it.
-    if (!req.openapi) throw new ProblemError('not-found', { detail: 'There is no such route.' });
-    const openapi = req.openapi;
-    ctx.state.operation = {
-      operationId: openapi.schema.operationId,
-      pathParams: openapi.pathParams ?? {},
-      query: req.query ?? {},
-      security: openapi.schema.security ?? [],
-    };
+    // A request target the validator matched to no path at all (`GET *`), or that no operation's route takes:
+    // nothing here answers it.
+    if (!req.openapi || !operation) throw new ProblemError('not-found', { detail: 'There is no such route.' });
+    const input: ValidatedInput = { path: req.openapi.pathParams ?? {}, query: req.query ?? {} };
     if (ctx.is('json') && req.body !== undefined) ctx.request.body = req.body as typeof ctx.request.body;
     // The validator lets an empty DELETE body through even where the body is required; the handler would read undefined.
-    if (needsBody.has(ctx.state.operation.operationId) && (ctx.request.body === undefined || ctx.request.body === null)) {
+    if (operation.requiresBody && (ctx.request.body === undefined || ctx.request.body === null)) {
       throw new ProblemError('validation-failed', { detail: '1 problem(s) in the request', errors: [{ pointer: '/body', detail: 'is required' }] });
     }
     const nul = [
-      ...nulPointers(ctx.state.operation.pathParams, '/path', keepsNul),
-      ...nulPointers(ctx.state.operation.query, '/query', keepsNul),
+      ...nulPointers(input.path, '/path', keepsNul),
+      ...nulPointers(input.query, '/query', keepsNul),
       ...nulPointers(ctx.request.body, '/body', keepsNul),
     ];
     if (nul.length) {
@@ -110,6 +121,7 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
         errors: nul.map((pointer) => ({ pointer, detail: 'must not contain the character U+0000' })),
       });
     }
+    ctx.state.input = input;
 
     await next();
 
@@ -120,7 +132,7 @@ export function openApiValidator(options: { spec: object; validateResponses: boo
       (res as unknown as { json: (body: unknown) => void }).json(ctx.body === '' || ctx.body === null ? undefined : ctx.body);
       if (responseError) {
         const error = new Error(
-          `response of ${openapi.schema.operationId} (${ctx.status}) does not match the spec: ${(responseError as Error).message}`,
+          `response of ${operation.operationId} (${ctx.status}) does not match the spec: ${(responseError as Error).message}`,
         );
         throw Object.assign(error, { responseBody: ctx.body });
       }
