@@ -1,4 +1,4 @@
-import { signInWithPassword, signInWithSecondFactor } from '../domain/sessions/sign-in.js';
+import { signInWithPassword, signInWithSecondFactor } from '../domain/sign-in/sign-in.js';
 import type { IssuedSession } from '../domain/sessions/sessions.js';
 import { normaliseEmail, toSessionView, toUserView } from '../domain/users/views.js';
 import { UserSchema } from '../db/entities.js';

@@ -1,8 +1,8 @@
 import { stringifySetCookie } from 'cookie';
 import { IdentitySchema, UserSchema } from '../db/entities.js';
-import { completeSignIn } from '../domain/sessions/sign-in.js';
+import { completeSignIn } from '../domain/sign-in/sign-in.js';
 import { mfaMethodsOf } from '../domain/mfa/mfa.js';
-import { SocialSignInFailed } from '../domain/oauth/social-sign-in.js';
+import { SocialSignInFailed } from '../domain/social/social-sign-in.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { cookiePolicyOf, setRefreshCookie } from '../http/refresh-cookie.js';
 import { ProblemError } from '../domain/kernel/problem.js';

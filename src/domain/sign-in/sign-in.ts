@@ -6,8 +6,8 @@ import { ProblemError } from '../kernel/problem.js';
 import { normaliseEmail } from '../users/views.js';
 import { SignInLocked, type SignInGuard } from '../protection/sign-in-guard.js';
 import { mfaMethodsOf, type Mfa, type MfaMethod } from '../mfa/mfa.js';
-import type { LoginAttempts } from './login-attempts.js';
-import type { IssuedSession, Sessions } from './sessions.js';
+import type { LoginAttempts } from '../sessions/login-attempts.js';
+import type { IssuedSession, Sessions } from '../sessions/sessions.js';
 
 export type Delivery = 'cookie' | 'body';
 
