@@ -61,6 +61,15 @@ module.exports = {
       to: { path: ['^src/(operations|jobs|cli)/', COMPOSITION_ROOT] },
     },
     {
+      name: 'operations-call-the-domain',
+      comment:
+        'A handler reads the request and calls domain functions; queries and entity rules belong in src/domain/<area>. ' +
+        'A type the handler needs comes through the domain.',
+      severity: 'error',
+      from: { path: '^src/operations/' },
+      to: { path: '^src/db/' },
+    },
+    {
       name: 'below-src',
       comment: 'Generated types, the database layer and config sit below src/ everything; they import none of it.',
       severity: 'error',

@@ -1,7 +1,7 @@
-import { UserSchema } from '../db/entities.js';
-import { readUserView, toUserView } from '../domain/users/views.js';
+import { readUserView } from '../domain/users/views.js';
+import { updateProfile } from '../domain/users/profile.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import { clientInfo, type AppContext } from '../http/context.js';
+import { clientInfo } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf } from '../http/refresh-cookie.js';
 import type { OperationGroup, OperationPolicies } from './group.js';
 
@@ -11,13 +11,6 @@ export const profilePolicies: OperationPolicies<'getMe' | 'updateMe' | 'deleteMe
 };
 
 export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'> = ({ clock, config, accountDeletion, mailer, invalidations }) => {
-  async function currentUser(ctx: AppContext) {
-    const user = await ctx.state.em.findOne(UserSchema, { id: ctx.state.principal!.userId });
-    // The session check passed, so the account existed a moment ago; treat a vanished one like an ended session.
-    if (!user) throw new ProblemError('invalid-access-token', { detail: 'The account no longer exists.' });
-    return user;
-  }
-
   return {
     // The hottest read of every client app: from the cache of account views when it can (see domain/cache).
     async getMe({ ctx }) {
@@ -32,11 +25,7 @@ export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'
     },
 
     async updateMe({ body, ctx }) {
-      const user = await currentUser(ctx);
-      if (body.name !== undefined) user.name = body.name;
-      user.updatedAt = clock.now();
-      await ctx.state.em.flush();
-      return { status: 200, body: toUserView(user) };
+      return { status: 200, body: await updateProfile(ctx.state.em, ctx.state.principal!.userId, body, clock.now()) };
     },
 
     async deleteMe({ body, ctx }) {

@@ -1,7 +1,6 @@
-import { signInWithPassword, signInWithSecondFactor } from '../domain/sign-in/sign-in.js';
+import { accountAimedAt, signInWithPassword, signInWithSecondFactor } from '../domain/sign-in/sign-in.js';
 import type { IssuedSession } from '../domain/sessions/sessions.js';
-import { normaliseEmail, toSessionView, toUserView } from '../domain/users/views.js';
-import { UserSchema } from '../db/entities.js';
+import { toSessionView, toUserView } from '../domain/users/views.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
 import { ProblemError } from '../domain/kernel/problem.js';
@@ -57,9 +56,8 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
       })
         .catch(async (error) => {
           // The audit event of a failed sign-in names the account it was aimed at, when there is one.
-          const email = normaliseEmail(body.email);
-          const target = await ctx.state.em.findOne(UserSchema, { email }, { fields: ['id'] });
-          ctx.state.audit = { targetUserId: target?.id ?? null, details: { email } };
+          const target = await accountAimedAt(ctx.state.em, body.email);
+          ctx.state.audit = { targetUserId: target.userId, details: { email: target.email } };
           throw error;
         })
         .finally(() => mailer.kick()); // a lockout, new-device or sign-in-code mail may be queued, failure or not

@@ -138,3 +138,10 @@ export async function completeSignIn(
   await deps.attempts.recordSuccess(em, user, client, method);
   return issued;
 }
+
+/** The account a sign-in named (for the audit event of a failed one): its normalised email, and its id if it exists. */
+export async function accountAimedAt(em: EntityManager, email: string): Promise<{ email: string; userId: string | null }> {
+  const normalised = normaliseEmail(email);
+  const user = await em.findOne(UserSchema, { email: normalised }, { fields: ['id'] });
+  return { email: normalised, userId: user?.id ?? null };
+}
