@@ -1,9 +1,24 @@
 import { listAuditEvents, listBlockedIps, listLoginAttempts } from '../domain/admin/admin-lists.js';
 import { toSessionView } from '../domain/users/views.js';
 import { SigningKeyConfigured } from '../domain/tokens/signing-keys.js';
-import { runCleanup } from '../jobs/scheduler.js';
+import { runCleanup, type JobDeps } from '../jobs/scheduler.js';
+import type { AdminUsers } from '../domain/admin/admin-users.js';
+import type { Sessions } from '../domain/sessions/sessions.js';
+import type { SignInGuard } from '../domain/protection/sign-in-guard.js';
+import type { SigningKeys } from '../domain/tokens/signing-keys.js';
+import type { Mfa } from '../domain/mfa/mfa.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
+
+/** adminRunCleanup runs the cleanup jobs (JobDeps); the rest are the domain objects the handlers call. */
+export interface AdminDeps extends JobDeps {
+  adminUsers: AdminUsers;
+  sessions: Sessions;
+  guard: SignInGuard;
+  signingKeys: SigningKeys;
+  mfa: Mfa;
+  mailer: JobDeps['mailer'] & MailKick;
+}
 
 const pageOf = (query: { limit?: number; cursor?: string }) => ({ limit: query.limit ?? 20, cursor: query.cursor });
 
@@ -33,7 +48,8 @@ export const adminOperations: OperationGroup<
   | 'adminUnblockIp'
   | 'adminListAuditEvents'
   | 'adminRunCleanup'
-  | 'adminRotateSigningKey'
+  | 'adminRotateSigningKey',
+  AdminDeps
 > = (services) => {
   const { adminUsers, sessions, guard, signingKeys, clock } = services;
 

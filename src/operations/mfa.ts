@@ -1,7 +1,16 @@
-import { signInWithSecondFactor } from '../domain/sign-in/sign-in.js';
+import { signInWithSecondFactor, type SignInDeps } from '../domain/sign-in/sign-in.js';
+import type { AccessTokens } from '../domain/tokens/access-tokens.js';
+import type { Config } from '../config/load.js';
 import { clientInfo } from '../http/context.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
 import { tokenResponder } from './token-response.js';
+
+/** verifyMfa finishes a sign-in (SignInDeps); the rest is the Mfa object. */
+export interface MfaDeps extends SignInDeps {
+  accessTokens: AccessTokens;
+  config: Config;
+  mailer: MailKick;
+}
 
 /**
  * Audit actions, rate limits and the sign-in metric of these operations: verifyMfa finishes a sign-in, the step-up
@@ -20,7 +29,8 @@ export const mfaPolicies: OperationPolicies<
 };
 
 export const mfaOperations: OperationGroup<
-  'verifyMfa' | 'getMfaStatus' | 'enrollTotp' | 'confirmTotp' | 'disableTotp' | 'enableEmailOtp' | 'disableEmailOtp' | 'regenerateRecoveryCodes'
+  'verifyMfa' | 'getMfaStatus' | 'enrollTotp' | 'confirmTotp' | 'disableTotp' | 'enableEmailOtp' | 'disableEmailOtp' | 'regenerateRecoveryCodes',
+  MfaDeps
 > = (services) => {
   const { mfa, mailer } = services;
   const tokenResponse = tokenResponder(services.accessTokens, services.config);

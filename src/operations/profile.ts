@@ -3,14 +3,27 @@ import { updateProfile } from '../domain/users/profile.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 import { clientInfo } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf } from '../http/refresh-cookie.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
+import type { Clock } from '../domain/kernel/clock.js';
+import type { AccountDeletion } from '../domain/users/deletion.js';
+import type { Invalidations } from '../domain/cache/invalidations.js';
+import type { Config } from '../config/load.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
+
+export interface ProfileDeps {
+  clock: Clock;
+  config: Config;
+  accountDeletion: AccountDeletion;
+  mailer: MailKick;
+  /** The cache of account views that getMe reads first. */
+  invalidations: Pick<Invalidations, 'cachedUserView' | 'rememberUserView'>;
+}
 
 /** Audit actions and rate limits of these operations: deleteMe checks a step-up proof (see OperationPolicy). */
 export const profilePolicies: OperationPolicies<'getMe' | 'updateMe' | 'deleteMe'> = {
   deleteMe: { audit: 'user.deleted', rateLimited: true },
 };
 
-export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'> = ({ clock, config, accountDeletion, mailer, invalidations }) => {
+export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe', ProfileDeps> = ({ clock, config, accountDeletion, mailer, invalidations }) => {
   return {
     // The hottest read of every client app: from the cache of account views when it can (see domain/cache).
     async getMe({ ctx }) {

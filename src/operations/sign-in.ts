@@ -1,10 +1,18 @@
-import { accountAimedAt, signInWithPassword } from '../domain/sign-in/sign-in.js';
+import { accountAimedAt, signInWithPassword, type SignInDeps } from '../domain/sign-in/sign-in.js';
+import type { AccessTokens } from '../domain/tokens/access-tokens.js';
+import type { Config } from '../config/load.js';
 import { clientInfo } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf, refreshCookieOf } from '../http/refresh-cookie.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 import { originGuard } from '../http/origin-check.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
 import { tokenResponder } from './token-response.js';
+
+export interface SignInOperationDeps extends SignInDeps {
+  accessTokens: AccessTokens;
+  config: Config;
+  mailer: MailKick;
+}
 
 /** Audit actions, rate limits and the sign-in metric of these operations (see OperationPolicy). */
 export const signInPolicies: OperationPolicies<'login' | 'refreshTokens' | 'logout' | 'logoutAll'> = {
@@ -13,7 +21,7 @@ export const signInPolicies: OperationPolicies<'login' | 'refreshTokens' | 'logo
   logoutAll: { audit: 'session.ended-all' },
 };
 
-export const signInOperations: OperationGroup<'login' | 'refreshTokens' | 'logout' | 'logoutAll'> = (services) => {
+export const signInOperations: OperationGroup<'login' | 'refreshTokens' | 'logout' | 'logoutAll', SignInOperationDeps> = (services) => {
   const { sessions, mailer } = services;
   const cookiePolicy = cookiePolicyOf(services.config);
   const assertAllowedOrigin = originGuard(services.config);
