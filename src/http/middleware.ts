@@ -6,7 +6,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { loggableError } from '../observability/loggable-error.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 import { problemBody } from './problem.js';
-import type { AppState } from './context.js';
+import { acceptedOperationId, type AppState } from './context.js';
 
 const INCOMING_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
@@ -30,7 +30,7 @@ export function requestContext(logger: Logger): Middleware<AppState> {
       const line = {
         method: ctx.method,
         path: ctx.path,
-        operationId: ctx.state.operation?.operationId,
+        operationId: acceptedOperationId(ctx),
         status: ctx.status,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
       };

@@ -1,7 +1,14 @@
 import { ProblemError } from '../domain/kernel/problem.js';
+import type { Counters } from '../infra/counters.js';
+import type { SigningKeys } from '../domain/tokens/signing-keys.js';
 import type { OperationGroup } from './group.js';
 
-export const healthOperations: OperationGroup<'getHealth' | 'getReadiness' | 'getJwks'> = (services) => ({
+export interface HealthDeps {
+  counters: Pick<Counters, 'redis' | 'redisAnswers'>;
+  signingKeys: Pick<SigningKeys, 'currentJwks'>;
+}
+
+export const healthOperations: OperationGroup<'getHealth' | 'getReadiness' | 'getJwks', HealthDeps> = (services) => ({
   async getHealth() {
     return { status: 200, body: { status: 'ok' } };
   },

@@ -6,8 +6,8 @@ import { ProblemError } from '../kernel/problem.js';
 import { normaliseEmail } from '../users/views.js';
 import { SignInLocked, type SignInGuard } from '../protection/sign-in-guard.js';
 import { mfaMethodsOf, type Mfa, type MfaMethod } from '../mfa/mfa.js';
-import type { LoginAttempts } from './login-attempts.js';
-import type { IssuedSession, Sessions } from './sessions.js';
+import type { LoginAttempts } from '../sessions/login-attempts.js';
+import type { IssuedSession, Sessions } from '../sessions/sessions.js';
 
 export type Delivery = 'cookie' | 'body';
 
@@ -137,4 +137,11 @@ export async function completeSignIn(
   const issued = await deps.sessions.start(em, user, client);
   await deps.attempts.recordSuccess(em, user, client, method);
   return issued;
+}
+
+/** The account a sign-in named (for the audit event of a failed one): its normalised email, and its id if it exists. */
+export async function accountAimedAt(em: EntityManager, email: string): Promise<{ email: string; userId: string | null }> {
+  const normalised = normaliseEmail(email);
+  const user = await em.findOne(UserSchema, { email: normalised }, { fields: ['id'] });
+  return { email: normalised, userId: user?.id ?? null };
 }
