@@ -25,6 +25,12 @@ export const ConfigSchema = Type.Object({
     pattern: '^(file:.+|postgres(ql)?://.+)$',
     description: '`file:<path>` selects SQLite (`file::memory:` for a throw-away database); `postgres://…` selects PostgreSQL',
   }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    default: 15_000,
+    description:
+      'PostgreSQL: a statement running longer is cancelled (the request answers 503); 0 means no limit. Migrations run without it',
+  }),
   REDIS_URL: Type.Optional(
     Type.String({ pattern: '^rediss?://.+', description: '`redis://host:6379`: the shared store for rate limits and lockouts' }),
   ),

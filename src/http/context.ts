@@ -13,6 +13,8 @@ export interface ValidatedOperation {
 
 export interface AppState {
   requestId: string;
+  /** performance.now() when the request came in: what a cache answering for it must have heard of (domain/cache). */
+  receivedAt: number;
   log: Logger;
   cookies: Record<string, string>;
   /** Set by the spec validator for every request that matches an operation. */
