@@ -79,6 +79,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   });
   const invalidations = await Invalidations.start(invalidationChannelFor(config.DATABASE_URL, logger));
   orm.em.getEventManager().registerSubscriber(invalidations.userSubscriber());
+  metrics.watchCaches(() => invalidations.stats);
   const sessions = new Sessions(clock, invalidations, { refreshTtlSeconds: config.REFRESH_TOKEN_TTL, reuseGraceSeconds: config.REFRESH_REUSE_GRACE });
   const registration = new Registration(clock, hasher, mailbox, advisoryLocks, {
     appUrl: config.APP_URL,

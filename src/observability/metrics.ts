@@ -55,6 +55,19 @@ export class Metrics {
       );
     },
   });
+  private cacheStats?: () => { hits: number; misses: number };
+  readonly cacheLookups = new Gauge({
+    name: 'pulse_auth_cache_lookups',
+    help: 'Lookups in the authentication caches (live sessions, account views) since the start, by result (hit, miss)',
+    labelNames: ['result'],
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.cacheStats?.();
+      if (!stats) return;
+      this.cacheLookups.set({ result: 'hit' }, stats.hits);
+      this.cacheLookups.set({ result: 'miss' }, stats.misses);
+    },
+  });
   readonly jobRuns = new Counter({
     name: 'pulse_job_runs_total',
     help: 'Scheduled job runs by job and result (ok, skipped, error)',
@@ -93,6 +106,11 @@ export class Metrics {
         this.set(await orm.em.fork().count(OutboxMailSchema, { failedAt: { $ne: null } }));
       },
     });
+  }
+
+  /** Where pulse_auth_cache_lookups reads its figures. */
+  watchCaches(stats: () => { hits: number; misses: number }): void {
+    this.cacheStats = stats;
   }
 
   /** Adds a dependency to pulse_dependency_up, probed at each scrape. */
