@@ -877,7 +877,7 @@ export interface paths {
         put?: never;
         /**
          * Run the cleanup jobs now
-         * @description Runs every cleanup job (expired registrations, spent tokens, old attempts, due purges) and reports what each removed.
+         * @description Runs every cleanup job (expired registrations, spent tokens, old attempts, old mail and audit events, due purges) and reports what each removed.
          */
         post: operations["adminRunCleanup"];
         delete?: never;

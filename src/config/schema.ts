@@ -89,6 +89,16 @@ export const ConfigSchema = Type.Object({
     default: 90,
     description: 'days sign-in attempts (the login history) are kept',
   }),
+  MAIL_OUTBOX_RETENTION_DAYS: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'days a delivered or given-up mail is kept in the outbox (recipient, subject, delivery record) before a job removes it',
+  }),
+  AUDIT_RETENTION_DAYS: Type.Integer({
+    minimum: 1,
+    default: 365,
+    description: 'days audit events are kept before a job removes them',
+  }),
   RATE_LIMIT_PER_MINUTE: Type.Integer({
     minimum: 1,
     default: 20,
