@@ -33,8 +33,10 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when the database (and Redis, when configured) answers; 503 otherwise. Point load-balancer health checks
-         *     here.
+         * @description 200 when this instance can serve, that is when its database answers; 503 otherwise. Point load-balancer
+         *     health checks here. Redis (`REDIS_URL`) is not needed to serve: while it does not answer, the answer is
+         *     still 200, with `status: degraded` and `checks.redis: unavailable` (rate limits and lockouts then hold per
+         *     instance), and the `pulse_dependency_up{dependency="redis"}` metric is 0.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -875,7 +877,7 @@ export interface paths {
         put?: never;
         /**
          * Run the cleanup jobs now
-         * @description Runs every cleanup job (expired registrations, spent tokens, old attempts, due purges) and reports what each removed.
+         * @description Runs every cleanup job (expired registrations, spent tokens, old attempts, old mail and audit events, due purges) and reports what each removed.
          */
         post: operations["adminRunCleanup"];
         delete?: never;
@@ -974,18 +976,23 @@ export interface components {
          *     }
          */
         Readiness: {
-            /** @enum {string} */
-            status: "ok";
+            /**
+             * @description `ok`: every configured dependency answers. `degraded`: the instance serves, but an optional dependency
+             *     (Redis) does not answer; `checks` says which.
+             * @enum {string}
+             */
+            status: "ok" | "degraded";
             checks: components["schemas"]["ReadinessChecks"];
         };
         ReadinessChecks: {
             /** @enum {string} */
             database: "ok";
             /**
-             * @description Present when Redis (`REDIS_URL`) holds the rate-limit counters.
+             * @description Present when Redis (`REDIS_URL`) holds the rate-limit counters. `unavailable`: it does not answer, and
+             *     the counters are kept in this instance's memory until it is back.
              * @enum {string}
              */
-            redis?: "ok";
+            redis?: "ok" | "unavailable";
         };
         /**
          * @example {
@@ -2238,9 +2245,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description A dependency does not answer. */
+        /** @description A dependency does not answer (the database, typically while it restarts or fails over). */
         ServiceUnavailable: {
             headers: {
+                /** @description Seconds after which trying again makes sense. */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -2326,7 +2335,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every dependency answers. */
+            /** @description The instance can serve (`degraded` when an optional dependency does not answer). */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -61,7 +61,7 @@ export interface Services {
 export async function createServices(config: Config, overrides: { logger?: Logger; clock?: Clock } = {}): Promise<Services> {
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
   const clock = overrides.clock ?? systemClock;
-  const orm = await openDatabase(config.DATABASE_URL);
+  const orm = await openDatabase(config.DATABASE_URL, { logger, statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS });
   const audit = new AuditLog(orm, clock, logger);
   const mailbox = outboxMailbox;
   const metrics = new Metrics(orm, clock);
@@ -79,6 +79,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   });
   const invalidations = await Invalidations.start(invalidationChannelFor(config.DATABASE_URL, logger));
   orm.em.getEventManager().registerSubscriber(invalidations.userSubscriber());
+  metrics.watchCaches(() => invalidations.stats);
   const sessions = new Sessions(clock, invalidations, { refreshTtlSeconds: config.REFRESH_TOKEN_TTL, reuseGraceSeconds: config.REFRESH_REUSE_GRACE });
   const registration = new Registration(clock, hasher, mailbox, advisoryLocks, {
     appUrl: config.APP_URL,
@@ -86,6 +87,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     adminEmails: config.adminEmails,
   });
   const counters = new Counters(config, orm, logger);
+  if (counters.redis) metrics.watchDependency('redis', () => counters.redisAnswers());
   const guard = new SignInGuard(counters, clock, logger, audit, metrics, mailbox, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
     accountGlobalThreshold: config.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD,

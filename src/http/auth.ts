@@ -31,7 +31,7 @@ export function bearerAuthenticator(accessTokens: AccessTokens, sessions: Sessio
       const detail = error instanceof InvalidAccessToken ? error.message : 'The access token is not valid.';
       throw new ProblemError('invalid-access-token', { detail, headers: { 'WWW-Authenticate': challenge('invalid_token', detail) } });
     }
-    if (!(await sessions.isActive(ctx.state.em as EntityManager, claims.sessionId, claims.userId))) {
+    if (!(await sessions.isActive(ctx.state.em as EntityManager, claims.sessionId, claims.userId, ctx.state.receivedAt))) {
       const detail = 'The session of this access token has ended.';
       throw new ProblemError('invalid-access-token', { detail, headers: { 'WWW-Authenticate': challenge('invalid_token', detail) } });
     }

@@ -12,6 +12,8 @@ export interface ValidatedInput {
 
 export interface AppState {
   requestId: string;
+  /** performance.now() when the request came in: what a cache answering for it must have heard of (domain/cache). */
+  receivedAt: number;
   log: Logger;
   cookies: Record<string, string>;
   /** The request's operation (spec facts and policy), resolved once from method and path (http/router.ts). */

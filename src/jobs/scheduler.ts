@@ -11,7 +11,9 @@ import { tryAdvisoryLock } from '../infra/advisory-locks.js';
 import {
   deleteExpiredCounters,
   deleteExpiredRegistrations,
+  deleteOldAuditEvents,
   deleteOldLoginAttempts,
+  deleteOldMail,
   deleteSpentTokens,
   purgeDeletedAccounts,
   type JobCounts,
@@ -57,6 +59,18 @@ export function jobs(services: JobDeps): Job[] {
       schedule: '0 47 3 * * *',
       exclusive: true,
       run: (em, now) => deleteOldLoginAttempts(em, now, config.LOGIN_HISTORY_DAYS),
+    },
+    {
+      name: 'delete-old-mail',
+      schedule: '0 27 4 * * *',
+      exclusive: true,
+      run: (em, now) => deleteOldMail(em, now, config.MAIL_OUTBOX_RETENTION_DAYS),
+    },
+    {
+      name: 'delete-old-audit-events',
+      schedule: '0 57 4 * * *',
+      exclusive: true,
+      run: (em, now) => deleteOldAuditEvents(em, now, config.AUDIT_RETENTION_DAYS),
     },
     ...(services.counters.store === 'database'
       ? [{ name: 'delete-expired-counters', schedule: '0 */10 * * * *', exclusive: true, run: deleteExpiredCounters }]

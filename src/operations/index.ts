@@ -31,7 +31,7 @@ export function createHandlers(deps: OperationDeps): Handlers {
   const { config, clock, orm, logger, metrics, counters, mailer, sessions, attempts, guard, mfa, hasher, accessTokens, signingKeys } = deps;
   const signIn = { hasher, sessions, guard, attempts, mfa };
   return {
-    ...healthOperations({ counters, signingKeys }),
+    ...healthOperations({ counters, signingKeys, metrics, logger }),
     ...registrationOperations({ registration: deps.registration, mailer, orm, logger }),
     ...signInOperations({ ...signIn, accessTokens, config, mailer }),
     ...sessionOperations({ sessions, attempts }),

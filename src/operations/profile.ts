@@ -28,7 +28,7 @@ export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'
     // The hottest read of every client app: from the cache of account views when it can (see domain/cache).
     async getMe({ ctx }) {
       const userId = ctx.state.principal!.userId;
-      const cached = invalidations.cachedUserView(userId);
+      const cached = await invalidations.cachedUserView(userId, ctx.state.receivedAt);
       if (cached) return { status: 200, body: cached };
       const readStartedAt = performance.now();
       const view = await readUserView(ctx.state.em, userId);

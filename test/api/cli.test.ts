@@ -206,6 +206,8 @@ describe('the pulse-auth command line', function () {
           'delete-expired-registrations',
           'delete-spent-tokens',
           'delete-old-login-attempts',
+          'delete-old-mail',
+          'delete-old-audit-events',
           'purge-deleted-accounts',
         ]);
         for (const line of lines) expect(line).to.match(/^\S+\s+(\w+=\d+)( \w+=\d+)*$/);

@@ -44,13 +44,16 @@ export async function signInWithPassword(
     throw error;
   }
 
-  const user = await em.findOne(UserSchema, { email, deletedAt: null }, { populate: ['passwordHash'] });
+  let user;
   let matches: boolean;
   try {
+    user = await em.findOne(UserSchema, { email, deletedAt: null }, { populate: ['passwordHash'] });
     matches = await deps.hasher.verify(input.password, user?.passwordHash ?? '');
   } catch (error) {
-    // Nothing was checked (the hashing queue is full): the attempt is not a failure.
-    await deps.guard.release(reservation);
+    // Nothing was checked (the hashing queue is full, the database went away): the attempt is not a failure. Kept,
+    // its points would lock the owner out after a few sign-ins that met an outage. (With the counters in the lost
+    // database, giving them back fails too; then they expire with the lock window.)
+    await deps.guard.release(reservation).catch(() => undefined);
     throw error;
   }
   if (!user || !user.passwordHash || !matches) {
