@@ -36,6 +36,7 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
     return {
       status: 200 as const,
       body: {
+        mfaRequired: false as const, // what a client narrows `login`'s answer on (MfaChallenge has `true`)
         accessToken,
         tokenType: 'Bearer' as const,
         expiresIn: services.accessTokens.ttlSeconds,
