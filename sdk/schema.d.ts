@@ -1597,8 +1597,9 @@ export interface components {
             items: components["schemas"]["Identity"][];
         };
         /**
-         * @description Tokens (`TokenResponse`, `mfaRequired: false`), or a challenge for a second factor when the account has one on
-         *     (`MfaChallenge`, `mfaRequired: true`).
+         * @description Tokens (`TokenResponse`: `outcome: signed-in`, `mfaRequired: false`), or a challenge for a second factor when
+         *     the account has one on (`MfaChallenge`: `outcome: mfa-required`, `mfaRequired: true`). Tell them apart by
+         *     `outcome` (or `mfaRequired`).
          */
         LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["MfaChallenge"];
         /**
@@ -1608,6 +1609,7 @@ export interface components {
         MfaMethod: "totp" | "email" | "recovery-code";
         /**
          * @example {
+         *       "outcome": "mfa-required",
          *       "mfaRequired": true,
          *       "challengeId": "7d9e1c2b-3a4f-4b5c-8d6e-9f0a1b2c3d4e",
          *       "methods": [
@@ -1618,6 +1620,11 @@ export interface components {
          *     }
          */
         MfaChallenge: {
+            /**
+             * @description Always `mfa-required`; compare `TokenResponse`.
+             * @enum {string}
+             */
+            outcome: "mfa-required";
             /**
              * @description Always `true`: finish the sign-in with `verifyMfa`; compare `TokenResponse`.
              * @enum {boolean}
@@ -1757,9 +1764,12 @@ export interface components {
             nextCursor: string | null;
         };
         /**
-         * @description A signed-in session. `mfaRequired` is always `false` here and always `true` in an `MfaChallenge`, so a client
-         *     tells the two answers of `login` apart with one check: `if (answer.mfaRequired) { … challenge … }`.
+         * @description A signed-in session. `outcome` is always `signed-in` here and `mfa-required` in an `MfaChallenge`, so a client
+         *     tells the two answers of `login` apart with one check that every generated client narrows on:
+         *     `if (answer.outcome === 'mfa-required') { … challenge … }`. `mfaRequired` (`false` here, `true` there) says
+         *     the same for generators that keep boolean literals.
          * @example {
+         *       "outcome": "signed-in",
          *       "mfaRequired": false,
          *       "accessToken": "eyJhbGciOiJFZERTQSIsImtpZCI6IjIwMjYtMTEtMjEifQ.eyJzdWIiOiIwYjdlIn0.c2lnbmF0dXJl",
          *       "tokenType": "Bearer",
@@ -1788,6 +1798,11 @@ export interface components {
          *     }
          */
         TokenResponse: {
+            /**
+             * @description Always `signed-in`; compare `MfaChallenge`.
+             * @enum {string}
+             */
+            outcome: "signed-in";
             /**
              * @description Always `false`: no second factor is needed (any more); compare `MfaChallenge`.
              * @enum {boolean}

@@ -36,7 +36,9 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
     return {
       status: 200 as const,
       body: {
-        mfaRequired: false as const, // what a client narrows `login`'s answer on (MfaChallenge has `true`)
+        // What a client narrows `login`'s answer on (an MfaChallenge has `mfa-required` and `true`).
+        outcome: 'signed-in' as const,
+        mfaRequired: false as const,
         accessToken,
         tokenType: 'Bearer' as const,
         expiresIn: services.accessTokens.ttlSeconds,
@@ -70,6 +72,7 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
       return {
         status: 200,
         body: {
+          outcome: 'mfa-required' as const,
           mfaRequired: true as const,
           challengeId: outcome.challenge.id,
           methods: outcome.methods,
