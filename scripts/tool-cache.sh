@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the third-party tools listed in test/<name>/package-lock.json once into a cache folder outside the
-# project's node_modules (.cache/tools/<name>-<lockfile hash>), and reuses it while the lockfile is unchanged.
+# project (PULSE_TOOL_CACHE, default ~/.cache/pulse-auth/tools, as <name>-<hash of package.json + lockfile>), and
+# reuses it while those files are unchanged: CI's fresh clones on one machine share it, and the project's own
+# node_modules never sees these tools.
 # Prints the folder's path on stdout; the tools' binaries are in <folder>/node_modules/.bin.
 # Usage: scripts/tool-cache.sh generators|spec-tools
 set -euo pipefail
@@ -9,7 +11,7 @@ name="$1"
 src="test/$name"
 [ -f "$src/package-lock.json" ] || { echo "no $src/package-lock.json" >&2; exit 1; }
 hash=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -c1-16)
-root="${PULSE_TOOL_CACHE:-$PWD/.cache/tools}"
+root="${PULSE_TOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulse-auth/tools}"
 dir="$root/$name-$hash"
 if [ ! -f "$dir/.complete" ]; then
   rm -rf "$dir"
