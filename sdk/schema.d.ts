@@ -959,6 +959,7 @@ export interface components {
              */
             title: string;
             /**
+             * Format: int32
              * @description The HTTP status code.
              * @example 401
              */
@@ -1425,6 +1426,7 @@ export interface components {
             blockedAt: string;
             /** Format: date-time */
             expiresAt: string;
+            /** Format: int32 */
             failures: number;
             /** @description Whether the block is still in force. */
             active: boolean;
@@ -1663,7 +1665,10 @@ export interface components {
             totpEnabled: boolean;
             /** @description Sign-ins ask for a code mailed to the account. */
             emailOtpEnabled: boolean;
-            /** @description Unused recovery codes. */
+            /**
+             * Format: int32
+             * @description Unused recovery codes.
+             */
             recoveryCodesRemaining: number;
         };
         /**
@@ -1813,6 +1818,7 @@ export interface components {
             /** @enum {string} */
             tokenType: "Bearer";
             /**
+             * Format: int32
              * @description Seconds until the access token expires.
              * @example 900
              */
@@ -2426,6 +2432,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            500: components["responses"]["InternalError"];
         };
     };
     getReadiness: {
