@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -13,6 +15,10 @@ import { tokenFrom } from '../helpers/mail-catcher.js';
  * against the real server: register → verify → login → getMe → refresh → logout, then the MFA branch of login
  * (email codes on, login answers a challenge, verifyMfa finishes). Each client is generated from the spec the
  * server serves at /openapi.json (whose server is the deployment's PUBLIC_URL), and no journey is told the URL.
+ *
+ * The deployment's PUBLIC_URL is a Prism validating proxy (`prism proxy --errors`) in front of the server, so every
+ * request and answer of the journeys is also checked against the spec by a third-party validator: a violation
+ * fails the request (Prism answers with an error instead) and the run (Prism's log and `sl-violations` headers).
  *
  * The generators (exact versions in test/generators/package.json) are installed once into a cache folder outside
  * the project (scripts/tool-cache.sh), not into node_modules.
@@ -54,15 +60,29 @@ interface Journey {
   }): Promise<{ userId: string; accessTokens: string[]; afterLogoutStatus: number; challengeMethods: string[]; mfaOutcome: string }>;
 }
 
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 interface Sent {
   method: string;
   url: string;
   headers: Headers;
+  status: number;
+  /** Prism's account of what in this exchange breaks the spec (absent when nothing does). */
+  violations: string | null;
 }
 
 describe('generator matrix: third-party clients compile under --strict and run the journey', function () {
   this.timeout(180_000);
   let app: TestServer;
+  let prism: ChildProcess | undefined;
+  let prismLog = '';
+  let publicUrl = '';
   let sent: Sent[] = [];
   const realFetch = globalThis.fetch;
 
@@ -70,16 +90,35 @@ describe('generator matrix: third-party clients compile under --strict and run t
     const begun = Date.now();
     const { stdout } = await run('bash', [join(ROOT, 'scripts', 'tool-cache.sh'), 'generators'], { cwd: ROOT, maxBuffer: 1 << 24 });
     const bin = join(stdout.trim(), 'node_modules', '.bin');
-    app = await TestServer.start({}, { publicUrlIsServer: true });
+    const prismPort = await freePort();
+    publicUrl = `http://127.0.0.1:${prismPort}`;
+    app = await TestServer.start({ PUBLIC_URL: publicUrl });
 
     rmSync(CLIENTS, { recursive: true, force: true });
     mkdirSync(CLIENTS, { recursive: true });
     const served = await realFetch(`${app.baseUrl}/openapi.json`);
     expect(served.status).to.equal(200);
     const document = (await served.json()) as { servers: unknown };
-    expect(document.servers, 'the served spec names this deployment').to.deep.equal([{ url: app.baseUrl, description: 'This deployment' }]);
+    expect(document.servers, 'the served spec names this deployment').to.deep.equal([{ url: publicUrl, description: 'This deployment' }]);
     const spec = join(CLIENTS, 'openapi.json');
     writeFileSync(spec, JSON.stringify(document));
+
+    prism = spawn(
+      join(ROOT, 'scripts', 'spec-tool.sh'),
+      ['prism', 'proxy', spec, app.baseUrl, '--port', String(prismPort), '--host', '127.0.0.1', '--errors', '--no-cors'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    prism.stdout!.on('data', (chunk) => (prismLog += chunk));
+    prism.stderr!.on('data', (chunk) => (prismLog += chunk));
+    const prismReady = (async () => {
+      for (let tries = 0; tries < 600; tries++) {
+        if (prism!.exitCode !== null) throw new Error(`prism exited: ${prismLog}`);
+        const answer = await realFetch(`${publicUrl}/health`).catch(() => undefined);
+        if (answer?.status === 200) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`prism did not start: ${prismLog}`);
+    })();
 
     console.log(`      tools and server ready in ${Date.now() - begun} ms`);
     const started = Date.now();
@@ -95,18 +134,25 @@ describe('generator matrix: third-party clients compile under --strict and run t
     await run(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(HERE, 'tsconfig.json')], { cwd: ROOT, maxBuffer: 1 << 24 }).catch((error) => {
       throw new Error(`the generated clients do not compile under --strict:\n${error.stdout}${error.stderr}`);
     });
-    console.log(`      generated in ${generated - started} ms, compiled in ${Date.now() - generated} ms`);
+    const compiled = Date.now();
+    await prismReady;
+    console.log(`      generated in ${generated - started} ms, compiled in ${compiled - generated} ms, prism ready ${Date.now() - compiled} ms later`);
 
     // Every request the clients send goes through here (they all use the global fetch).
     globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
       const request = new Request(input, init);
-      sent.push({ method: request.method, url: request.url, headers: request.headers });
-      return realFetch(request);
+      const response = await realFetch(request);
+      sent.push({ method: request.method, url: request.url, headers: request.headers, status: response.status, violations: response.headers.get('sl-violations') });
+      return response;
     };
   });
 
   after(async () => {
     globalThis.fetch = realFetch;
+    if (prism && prism.exitCode === null) {
+      prism.kill('SIGTERM');
+      await once(prism, 'exit');
+    }
     await app?.stop();
   });
 
@@ -136,9 +182,12 @@ describe('generator matrix: third-party clients compile under --strict and run t
       expect(result.mfaOutcome).to.equal('signed-in');
       expect(result.accessTokens).to.have.length(4);
 
-      // No base URL was set by hand: every request went to the server the served spec names.
+      // No base URL was set by hand: every request went to the server the served spec names (the Prism proxy).
       expect(sent.length).to.be.greaterThan(10);
-      for (const request of sent) expect(request.url.startsWith(`${app.baseUrl}/`), request.url).to.equal(true);
+      for (const request of sent) expect(request.url.startsWith(`${publicUrl}/`), request.url).to.equal(true);
+      // Prism found nothing in the requests or the answers that breaks the spec.
+      for (const request of sent) expect(request.violations, `${request.method} ${request.url} → ${request.status}`).to.equal(null);
+      expect(prismLog).not.to.match(/violation|terminated with error/i);
       // The access token is a bearer credential only: never a cookie (the bug of the apiKey cookie scheme), and
       // never sent to the operations that do not take it.
       for (const request of sent) {
