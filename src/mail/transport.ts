@@ -52,7 +52,7 @@ export function createMailTransport(options: { smtpUrl?: string; from: string; d
       await writeFile(`${base}.txt`, `From: ${options.from}\nTo: ${mail.to}\nSubject: ${mail.subject}\n\n${mail.text}`);
       const links = linksIn(mail.text);
       options.logger.info(
-        { to: mail.to, subject: mail.subject, file: `${base}.eml`, text: `${base}.txt`, ...(options.logLinks && links.length ? { links } : {}) },
+        { to: mail.to, subject: mail.subject, file: `${base}.eml`, textFile: `${base}.txt`, ...(options.logLinks && links.length ? { links } : {}) },
         'development outbox: mail written',
       );
     },
