@@ -11,7 +11,7 @@ name="$1"
 src="test/$name"
 [ -f "$src/package-lock.json" ] || { echo "no $src/package-lock.json" >&2; exit 1; }
 hash=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -c1-16)
-root="${PULSE_TOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulse-auth/tools}"
+root="${PULSE_TOOL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/pulse-auth/tools}"
 dir="$root/$name-$hash"
 if [ ! -f "$dir/.complete" ]; then
   rm -rf "$dir"
