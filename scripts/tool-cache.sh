@@ -13,6 +13,10 @@ src="test/$name"
 hash=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -c1-16)
 root="${PULSE_TOOL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/pulse-auth/tools}"
 dir="$root/$name-$hash"
+mkdir -p "$root"
+# One install at a time per tool set (two CI runs or test files on this machine may ask at once).
+exec 9>"$root/.$name.lock"
+flock 9
 if [ ! -f "$dir/.complete" ]; then
   rm -rf "$dir"
   mkdir -p "$dir"
