@@ -53,7 +53,7 @@ export function createApp(services: Services): Koa<AppState> {
       maxAge: 600,
     }),
   );
-  app.use(docsAndSpec(spec));
+  app.use(docsAndSpec(spec, config.PUBLIC_URL));
   app.use(hostedPages());
   app.use(metricsEndpoint(services.metrics, config.METRICS_TOKEN));
   app.use(router.resolve);

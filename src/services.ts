@@ -120,7 +120,13 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     appUrl: config.APP_URL,
   });
   const adminUsers = new AdminUsers(clock, sessions, accountDeletion, advisoryLocks, { deletionGraceDays: config.DELETION_GRACE_DAYS });
-  const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
+  const mailTransport = createMailTransport({
+    smtpUrl: config.SMTP_URL,
+    from: config.MAIL_FROM,
+    devDir: config.MAIL_DEV_DIR,
+    logger,
+    logLinks: config.NODE_ENV !== 'production', // the links hold single-use tokens: never in a production log
+  });
   const mailer = new MailDeliverer(orm, mailTransport, clock, logger, metrics, {
     maxAttempts: config.MAIL_MAX_ATTEMPTS,
     retrySeconds: config.MAIL_RETRY_SECONDS,

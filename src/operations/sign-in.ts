@@ -49,6 +49,7 @@ export const signInOperations: OperationGroup<'login' | 'refreshTokens' | 'logou
       return {
         status: 200,
         body: {
+          outcome: 'mfa-required' as const,
           mfaRequired: true as const,
           challengeId: outcome.challenge.id,
           methods: outcome.methods,

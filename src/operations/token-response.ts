@@ -24,6 +24,9 @@ export function tokenResponder(accessTokens: AccessTokens, config: { PUBLIC_URL:
     return {
       status: 200 as const,
       body: {
+        // What a client narrows `login`'s answer on (an MfaChallenge has `mfa-required` and `true`).
+        outcome: 'signed-in' as const,
+        mfaRequired: false as const,
         accessToken,
         tokenType: 'Bearer' as const,
         expiresIn: accessTokens.ttlSeconds,

@@ -5,7 +5,7 @@ import { PendingRegistrationSchema, SigningKeySchema, UserSchema } from '../../s
 import { TestServer, uniqueEmail } from '../helpers/server.js';
 import { runCli, temporaryDirectory, type CliResult } from '../multi-instance/processes.js';
 
-const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup'];
+const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup', 'outbox'];
 const PASSWORD = 'a long and unusual admin passphrase';
 
 /** `stdout` and `stderr` of a run, for assertion messages. */
