@@ -334,6 +334,23 @@ describe('passkeys (startPasskeyRegistration … finishPasskeySignIn) with a sof
         await refusedSignIn((who, options) => who.authenticator.authenticate(options, undefined, { signWith: privateKey }), 'passkey-verification');
       });
 
+      it('a right signature in a loose DER spelling (bytes after it, another outer tag): one signature has one spelling', async () => {
+        const loosen = (answer: ReturnType<SoftwareAuthenticator['authenticate']>, change: (sig: Buffer) => Buffer) => ({
+          ...answer,
+          response: { ...answer.response, signature: change(Buffer.from(answer.response.signature, 'base64url')).toString('base64url') },
+        });
+        await refusedSignIn((who, options) => loosen(who.authenticator.authenticate(options), (sig) => Buffer.concat([sig, Buffer.from([0])])), 'passkey-verification');
+        await refusedSignIn(
+          (who, options) =>
+            loosen(who.authenticator.authenticate(options), (sig) => {
+              const copy = Buffer.from(sig);
+              copy[0] ^= 0x80;
+              return copy;
+            }),
+          'passkey-verification',
+        );
+      });
+
       it("another user's credential presented with this user's handle", async () => {
         const eve = await account();
         await register(eve);

@@ -9,7 +9,7 @@ import {
   type AuthenticatorTransport,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { isoBase64URL } from '@simplewebauthn/server/helpers';
+import { cose, decodeCredentialPublicKey, isoBase64URL } from '@simplewebauthn/server/helpers';
 import {
   IdentitySchema,
   PasskeySchema,
@@ -236,7 +236,11 @@ export class Passkeys {
     const challenge = await this.takeChallenge(em, input.challengeId, 'sign-in', null);
     if (!challenge) throw new PasskeySignInRefused('passkey-challenge', user);
     const handle = input.credential.response.userHandle;
-    if (handle && handle !== isoBase64URL.fromBuffer(userHandleOf(user.id))) throw new PasskeySignInRefused('passkey-verification', user);
+    if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandleOf(user.id))) throw new PasskeySignInRefused('passkey-verification', user);
+    const publicKey = isoBase64URL.toBuffer(passkey.publicKey);
+    if (decodeCredentialPublicKey(publicKey).get(cose.COSEKEYS.kty) === cose.COSEKTY.EC2 && !isStrictDerSignature(input.credential.response.signature)) {
+      throw new PasskeySignInRefused('passkey-verification', user);
+    }
     const rp = this.options.relyingParty;
     let verified;
     try {
@@ -247,7 +251,7 @@ export class Passkeys {
         expectedRPID: rp.id,
         requireUserVerification: true,
         // The counter is compared below, after the signature: the library would compare it before.
-        credential: { id: passkey.credentialId, publicKey: isoBase64URL.toBuffer(passkey.publicKey), counter: 0, transports: transportsOf(passkey) },
+        credential: { id: passkey.credentialId, publicKey, counter: 0, transports: transportsOf(passkey) },
       });
     } catch {
       throw new PasskeySignInRefused('passkey-verification', user);
@@ -297,6 +301,25 @@ export class Passkeys {
     if (deleted === 0 || challenge.expiresAt <= this.clock.now()) return null;
     return challenge;
   }
+}
+
+/**
+ * Whether an ECDSA signature is strict DER: SEQUENCE { INTEGER r, INTEGER s }, short lengths, nothing after it. The
+ * verifier reads r and s out of looser encodings too (another outer tag, trailing bytes, which the fuzzer found), so
+ * that one signature would have many accepted spellings; only the one an authenticator makes is taken.
+ */
+export function isStrictDerSignature(base64url: string): boolean {
+  const sig = isoBase64URL.toBuffer(base64url);
+  if (sig.length < 8 || sig[0] !== 0x30 || sig[1] & 0x80 || sig[1] + 2 !== sig.length) return false;
+  let at = 2;
+  for (let part = 0; part < 2; part++) {
+    const length = sig[at + 1];
+    if (sig[at] !== 0x02 || length === undefined || length === 0 || length > 33 || at + 2 + length > sig.length) return false;
+    // No negative integer, and no needless leading zero.
+    if (sig[at + 2] & 0x80 || (length > 1 && sig[at + 2] === 0 && !(sig[at + 3] & 0x80))) return false;
+    at += 2 + length;
+  }
+  return at === sig.length;
 }
 
 function transportsOf(passkey: Passkey): AuthenticatorTransport[] {
