@@ -136,7 +136,7 @@ describe('passkeys in a real browser (headless Chromium, virtual authenticator)'
     const account = await app.createUser();
     const { page, cdp, authenticatorId } = await pageWithAuthenticator();
 
-    const passkey = await page.evaluate(({ email, password }) => (window as any).addPasskey(email, password), { email: account.email, password: account.password });
+    const passkey = await page.evaluate(({ email, password }) => (globalThis as any).addPasskey(email, password), { email: account.email, password: account.password });
     expect(passkey).to.include({ name: 'Chromium virtual authenticator' });
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     expect(credentials, 'one resident credential in the authenticator').to.have.length(1);
@@ -144,7 +144,7 @@ describe('passkeys in a real browser (headless Chromium, virtual authenticator)'
     const stored = await app.services.orm.em.fork().findOneOrFail(PasskeySchema, { id: passkey.id });
     expect(stored.credentialId).to.equal(credentials[0].credentialId.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
 
-    const tokens = await page.evaluate(() => (window as any).signInWithPasskey());
+    const tokens = await page.evaluate(() => (globalThis as any).signInWithPasskey());
     expect(tokens).to.include({ outcome: 'signed-in' });
     expect(tokens.user.email).to.equal(account.email);
     expect(await page.locator('#out').innerText()).to.equal(`signed in as ${account.email}`);
@@ -160,9 +160,9 @@ describe('passkeys in a real browser (headless Chromium, virtual authenticator)'
     problems = [];
     const account = await app.createUser();
     const { page } = await pageWithAuthenticator();
-    await page.evaluate(({ email, password }) => (window as any).addPasskey(email, password), { email: account.email, password: account.password });
+    await page.evaluate(({ email, password }) => (globalThis as any).addPasskey(email, password), { email: account.email, password: account.password });
     const second = await page.evaluate(
-      ({ email, password }) => (window as any).addPasskey(email, password).then(() => 'registered', (error: Error) => `${error.name}: ${error.message}`),
+      ({ email, password }) => (globalThis as any).addPasskey(email, password).then(() => 'registered', (error: Error) => `${error.name}: ${error.message}`),
       { email: account.email, password: account.password },
     );
     expect(second).to.match(/InvalidStateError|registered previously/);
