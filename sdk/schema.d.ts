@@ -684,13 +684,7 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /**
-                 * @description The id of one of the account's passkeys (from `listMyPasskeys`).
-                 * @example 1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b
-                 */
-                passkeyId: components["parameters"]["PasskeyId"];
-            };
+            path?: never;
             cookie?: never;
         };
         get?: never;
@@ -2199,7 +2193,7 @@ export interface components {
             type: components["schemas"]["PublicKeyCredentialType"];
         };
         /**
-         * @description How the passkey is listed; defaults to a name made from the registration date.
+         * @description How the passkey is listed (and named in the mail that tells the owner it was added); no control characters. Defaults to a name made from the registration date.
          * @example MacBook Touch ID
          */
         PasskeyName: string;

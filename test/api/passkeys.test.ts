@@ -122,6 +122,8 @@ describe('passkeys (startPasskeyRegistration … finishPasskeySignIn) with a sof
       expect(renamed.status, renamed.text).to.equal(200);
       expect(renamed.body).to.deep.equal({ ...reply.body, name: 'Work laptop' });
 
+      // A name goes into mail: no line breaks or other control characters.
+      failWith(await app.request('PATCH', `/v1/me/passkeys/${id}`, { token: ada.token, body: { name: 'Work\nVisit https://evil.example' } }), 400, 'validation-failed');
       const before = await stateOf(ada.userId);
       failWith(await app.request('PATCH', `/v1/me/passkeys/${id}`, { token: eve.token, body: { name: 'Mine now' } }), 404, 'not-found');
       failWith(await app.request('DELETE', `/v1/me/passkeys/${id}`, { token: eve.token }), 404, 'not-found');
