@@ -37,4 +37,5 @@ for (const path of assets(src)) {
   copied += 1;
 }
 console.log(`build: dist/ compiled, ${copied} asset files copied`);
-run('npm', ['run', 'build:docs', '--silent']);
+// `--no-docs`: the benchmark needs the server only.
+if (!process.argv.includes('--no-docs')) run('npm', ['run', 'build:docs', '--silent']);
