@@ -237,7 +237,7 @@ function shown(key: string, value: unknown): string {
  * A URL without its userinfo and query values (`postgres://***@db/app`). Done on the text, not with `new URL`:
  * a URL bad enough to be reported may not parse, and may still carry a password.
  */
-function withoutCredentials(url: string): string {
+export function withoutCredentials(url: string): string {
   const scheme = /^[a-z][a-z0-9+.-]*:(\/\/)?/i.exec(url)?.[0] ?? '';
   const rest = url.slice(scheme.length);
   // The last `@`: a password may hold an unencoded `@` or `/`.
