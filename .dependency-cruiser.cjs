@@ -61,6 +61,24 @@ module.exports = {
       to: { path: ['^src/(operations|jobs|cli)/', COMPOSITION_ROOT] },
     },
     {
+      name: 'operations-call-the-domain',
+      comment:
+        'A handler reads the request and calls domain functions; queries and entity rules belong in src/domain/<area>. ' +
+        'A type the handler needs comes through the domain.',
+      severity: 'error',
+      from: { path: '^src/operations/' },
+      to: { path: '^src/db/' },
+    },
+    {
+      name: 'operations-and-jobs-get-their-deps',
+      comment:
+        'Each operation module and the scheduler declare the few dependencies they use (their …Deps); the composition ' +
+        'root builds them and hands them in. Importing it back would make every module depend on everything.',
+      severity: 'error',
+      from: { path: '^src/(operations|jobs)/' },
+      to: { path: COMPOSITION_ROOT },
+    },
+    {
       name: 'below-src',
       comment: 'Generated types, the database layer and config sit below src/ everything; they import none of it.',
       severity: 'error',

@@ -33,8 +33,10 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when the database (and Redis, when configured) answers; 503 otherwise. Point load-balancer health checks
-         *     here.
+         * @description 200 when this instance can serve, that is when its database answers; 503 otherwise. Point load-balancer
+         *     health checks here. Redis (`REDIS_URL`) is not needed to serve: while it does not answer, the answer is
+         *     still 200, with `status: degraded` and `checks.redis: unavailable` (rate limits and lockouts then hold per
+         *     instance), and the `pulse_dependency_up{dependency="redis"}` metric is 0.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -409,7 +411,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user */
+        /**
+         * The signed-in user
+         * @description The account of the access token: id, email, name, role, whether the email is verified, and when it was created
+         *     and last changed. Without a token the answer is `401 authentication-required`; with an expired one, or one whose
+         *     session has ended, `401 invalid-access-token`.
+         */
         get: operations["getMe"];
         put?: never;
         post?: never;
@@ -502,7 +509,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the linked provider identities */
+        /**
+         * List the linked provider identities
+         * @description The social sign-in identities (Google, other OpenID Connect providers) linked to the account, with the email each
+         *     provider reported and when each was linked and last used. Empty for an account that only signs in with a password.
+         */
         get: operations["listMyIdentities"];
         put?: never;
         post?: never;
@@ -567,7 +578,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Which second factors are on */
+        /**
+         * Which second factors are on
+         * @description Whether an authenticator app (TOTP) and email codes are turned on for sign-in, and how many unused recovery codes
+         *     are left. An enrolment that was not confirmed yet (`confirmTotp`) does not count as on.
+         */
         get: operations["getMfaStatus"];
         put?: never;
         post?: never;
@@ -701,7 +716,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a user */
+        /**
+         * Get a user
+         * @description One account as administrators see it: the profile, role, status (active, locked, deleted), second factors and
+         *     the time of the last sign-in. Deleted accounts within their grace period are found too. `404` for an unknown id.
+         */
         get: operations["adminGetUser"];
         put?: never;
         post?: never;
@@ -751,11 +770,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a user's sessions */
+        /**
+         * List a user's sessions
+         * @description Every live session of the account, most recently active first, with the device, browser, operating system and IP
+         *     (as in `listMySessions`, without `current`). `404` for an unknown id.
+         */
         get: operations["adminListUserSessions"];
         put?: never;
         post?: never;
-        /** Sign a user out everywhere */
+        /**
+         * Sign a user out everywhere
+         * @description Ends every session of the account at once: their access tokens fail on every instance and their refresh tokens
+         *     stop working. The account itself stays usable; the person can sign in again. `404` for an unknown id.
+         */
         delete: operations["adminRevokeUserSessions"];
         options?: never;
         head?: never;
@@ -835,7 +862,11 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Lift an IP block */
+        /**
+         * Lift an IP block
+         * @description Lifts the block of an IP (or IPv6 network) that too many failed sign-ins caused, before it expires by itself
+         *     (`LOCKOUT_IP_SECONDS`). `404` when no block for it is in force (see `adminListBlockedIps`).
+         */
         delete: operations["adminUnblockIp"];
         options?: never;
         head?: never;
@@ -875,7 +906,7 @@ export interface paths {
         put?: never;
         /**
          * Run the cleanup jobs now
-         * @description Runs every cleanup job (expired registrations, spent tokens, old attempts, due purges) and reports what each removed.
+         * @description Runs every cleanup job (expired registrations, spent tokens, old attempts, old mail and audit events, due purges) and reports what each removed.
          */
         post: operations["adminRunCleanup"];
         delete?: never;
@@ -930,6 +961,7 @@ export interface components {
              */
             title: string;
             /**
+             * Format: int32
              * @description The HTTP status code.
              * @example 401
              */
@@ -974,18 +1006,23 @@ export interface components {
          *     }
          */
         Readiness: {
-            /** @enum {string} */
-            status: "ok";
+            /**
+             * @description `ok`: every configured dependency answers. `degraded`: the instance serves, but an optional dependency
+             *     (Redis) does not answer; `checks` says which.
+             * @enum {string}
+             */
+            status: "ok" | "degraded";
             checks: components["schemas"]["ReadinessChecks"];
         };
         ReadinessChecks: {
             /** @enum {string} */
             database: "ok";
             /**
-             * @description Present when Redis (`REDIS_URL`) holds the rate-limit counters.
+             * @description Present when Redis (`REDIS_URL`) holds the rate-limit counters. `unavailable`: it does not answer, and
+             *     the counters are kept in this instance's memory until it is back.
              * @enum {string}
              */
-            redis?: "ok";
+            redis?: "ok" | "unavailable";
         };
         /**
          * @example {
@@ -1396,6 +1433,7 @@ export interface components {
             blockedAt: string;
             /** Format: date-time */
             expiresAt: string;
+            /** Format: int32 */
             failures: number;
             /** @description Whether the block is still in force. */
             active: boolean;
@@ -1567,7 +1605,11 @@ export interface components {
         IdentityList: {
             items: components["schemas"]["Identity"][];
         };
-        /** @description Tokens, or a challenge for a second factor when the account has one on. */
+        /**
+         * @description Tokens (`TokenResponse`: `outcome: signed-in`, `mfaRequired: false`), or a challenge for a second factor when
+         *     the account has one on (`MfaChallenge`: `outcome: mfa-required`, `mfaRequired: true`). Tell them apart by
+         *     `outcome` (or `mfaRequired`).
+         */
         LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["MfaChallenge"];
         /**
          * @description `totp`: a code from an authenticator app; `email`: the code mailed for this challenge; `recovery-code`: one of the single-use recovery codes.
@@ -1576,6 +1618,7 @@ export interface components {
         MfaMethod: "totp" | "email" | "recovery-code";
         /**
          * @example {
+         *       "outcome": "mfa-required",
          *       "mfaRequired": true,
          *       "challengeId": "7d9e1c2b-3a4f-4b5c-8d6e-9f0a1b2c3d4e",
          *       "methods": [
@@ -1586,7 +1629,15 @@ export interface components {
          *     }
          */
         MfaChallenge: {
-            /** @enum {boolean} */
+            /**
+             * @description Always `mfa-required`; compare `TokenResponse`.
+             * @enum {string}
+             */
+            outcome: "mfa-required";
+            /**
+             * @description Always `true`: finish the sign-in with `verifyMfa`; compare `TokenResponse`.
+             * @enum {boolean}
+             */
             mfaRequired: true;
             /** Format: uuid */
             challengeId: string;
@@ -1621,7 +1672,10 @@ export interface components {
             totpEnabled: boolean;
             /** @description Sign-ins ask for a code mailed to the account. */
             emailOtpEnabled: boolean;
-            /** @description Unused recovery codes. */
+            /**
+             * Format: int32
+             * @description Unused recovery codes.
+             */
             recoveryCodesRemaining: number;
         };
         /**
@@ -1722,7 +1776,13 @@ export interface components {
             nextCursor: string | null;
         };
         /**
+         * @description A signed-in session. `outcome` is always `signed-in` here and `mfa-required` in an `MfaChallenge`, so a client
+         *     tells the two answers of `login` apart with one check that every generated client narrows on:
+         *     `if (answer.outcome === 'mfa-required') { … challenge … }`. `mfaRequired` (`false` here, `true` there) says
+         *     the same for generators that keep boolean literals.
          * @example {
+         *       "outcome": "signed-in",
+         *       "mfaRequired": false,
          *       "accessToken": "eyJhbGciOiJFZERTQSIsImtpZCI6IjIwMjYtMTEtMjEifQ.eyJzdWIiOiIwYjdlIn0.c2lnbmF0dXJl",
          *       "tokenType": "Bearer",
          *       "expiresIn": 900,
@@ -1750,11 +1810,22 @@ export interface components {
          *     }
          */
         TokenResponse: {
+            /**
+             * @description Always `signed-in`; compare `MfaChallenge`.
+             * @enum {string}
+             */
+            outcome: "signed-in";
+            /**
+             * @description Always `false`: no second factor is needed (any more); compare `MfaChallenge`.
+             * @enum {boolean}
+             */
+            mfaRequired: false;
             /** @description The JWT to send as `Authorization: Bearer <accessToken>`. */
             accessToken: string;
             /** @enum {string} */
             tokenType: "Bearer";
             /**
+             * Format: int32
              * @description Seconds until the access token expires.
              * @example 900
              */
@@ -2003,7 +2074,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description No access token, or one that is malformed, expired, or whose session has ended. */
+        /**
+         * @description No access token (`authentication-required`), or one that is malformed, expired, or whose session has ended
+         *     (`invalid-access-token`).
+         */
         Unauthenticated: {
             headers: {
                 /** @description `Bearer` with an `error` parameter (RFC 6750). */
@@ -2013,11 +2087,11 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "type": "urn:pulse-auth:problem:invalid-access-token",
-                 *       "code": "invalid-access-token",
-                 *       "title": "The access token is not valid",
+                 *       "type": "urn:pulse-auth:problem:authentication-required",
+                 *       "code": "authentication-required",
+                 *       "title": "Authentication required",
                  *       "status": 401,
-                 *       "detail": "The token has expired.",
+                 *       "detail": "Send an access token.",
                  *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
                  *     }
                  */
@@ -2195,7 +2269,46 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Too many requests from this client (`rate-limited`), or sign-in locked after repeated failures (`too-many-failed-attempts`). */
+        /** @description A fault on our side (`internal-error`); the `requestId` helps the operator find it in the log. */
+        InternalError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:internal-error",
+                 *       "code": "internal-error",
+                 *       "title": "Internal error",
+                 *       "status": 500,
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is larger than the server accepts (64 KiB). */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:payload-too-large",
+                 *       "code": "payload-too-large",
+                 *       "title": "Payload too large",
+                 *       "status": 413,
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description Too many requests from this client (`rate-limited`), or sign-in locked after repeated failures
+         *     (`too-many-failed-attempts`). The server sends `Retry-After` with both; it sends no `RateLimit-*` headers.
+         */
         RateLimited: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -2217,11 +2330,13 @@ export interface components {
         };
         /**
          * @description Too many passwords are being hashed or checked at the moment (`server-busy`): the request was refused before
-         *     anything was checked, changed or counted. Send it again after `Retry-After` seconds.
+         *     anything was checked, changed or counted. Send it again after `Retry-After` seconds. Also
+         *     `service-unavailable` when the database does not answer.
          */
         ServerBusy: {
             headers: {
-                "Retry-After": components["headers"]["RetryAfter"];
+                /** @description Seconds to wait before trying again; sent with `server-busy`. */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -2238,9 +2353,14 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description A dependency does not answer. */
+        /**
+         * @description The database does not answer (`service-unavailable`), typically while it restarts or fails over. Nothing was
+         *     changed; send the request again after `Retry-After` seconds.
+         */
         ServiceUnavailable: {
             headers: {
+                /** @description Seconds after which trying again makes sense. */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -2269,7 +2389,13 @@ export interface components {
          * @description A provider name from `listProviders`.
          * @example google
          */
-        Provider: string;
+        ProviderName: string;
+        /**
+         * @description The HttpOnly refresh-token cookie that browsers receive from `login`, `verifyMfa` and `refreshTokens` (path
+         *     `/v1/auth`). A browser sends it by itself; native apps send the refresh token in the body instead. It is not a
+         *     credential for any other operation and never goes in the `Authorization` header.
+         */
+        RefreshCookie: string;
         /**
          * @description How many items a page holds at most.
          * @example 20
@@ -2315,6 +2441,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            500: components["responses"]["InternalError"];
         };
     };
     getReadiness: {
@@ -2326,7 +2453,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every dependency answers. */
+            /** @description The instance can serve (`degraded` when an optional dependency does not answer). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2335,6 +2462,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2358,6 +2486,8 @@ export interface operations {
                     "application/json": components["schemas"]["JsonWebKeySet"];
                 };
             };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     register: {
@@ -2383,9 +2513,11 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -2413,8 +2545,10 @@ export interface operations {
             };
             400: components["responses"]["InvalidVerificationToken"];
             403: components["responses"]["RegistrationPasswordMismatch"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -2441,8 +2575,11 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     login: {
@@ -2471,8 +2608,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidCredentials"];
             403: components["responses"]["AccountDisabled"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -2501,8 +2640,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["MfaFailed"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listProviders: {
@@ -2523,6 +2665,8 @@ export interface operations {
                     "application/json": components["schemas"]["ProviderList"];
                 };
             };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     startOAuth: {
@@ -2539,7 +2683,7 @@ export interface operations {
                  * @description A provider name from `listProviders`.
                  * @example google
                  */
-                provider: components["parameters"]["Provider"];
+                provider: components["parameters"]["ProviderName"];
             };
             cookie?: never;
         };
@@ -2559,6 +2703,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     finishOAuth: {
@@ -2576,7 +2722,7 @@ export interface operations {
                  * @description A provider name from `listProviders`.
                  * @example google
                  */
-                provider: components["parameters"]["Provider"];
+                provider: components["parameters"]["ProviderName"];
             };
             cookie?: never;
         };
@@ -2594,6 +2740,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     refreshTokens: {
@@ -2601,7 +2749,14 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
-            cookie?: never;
+            cookie?: {
+                /**
+                 * @description The HttpOnly refresh-token cookie that browsers receive from `login`, `verifyMfa` and `refreshTokens` (path
+                 *     `/v1/auth`). A browser sends it by itself; native apps send the refresh token in the body instead. It is not a
+                 *     credential for any other operation and never goes in the `Authorization` header.
+                 */
+                pulse_auth_refresh?: components["parameters"]["RefreshCookie"];
+            };
         };
         requestBody?: {
             content: {
@@ -2622,7 +2777,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidRefreshToken"];
             403: components["responses"]["OriginNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     logout: {
@@ -2630,7 +2788,14 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
-            cookie?: never;
+            cookie?: {
+                /**
+                 * @description The HttpOnly refresh-token cookie that browsers receive from `login`, `verifyMfa` and `refreshTokens` (path
+                 *     `/v1/auth`). A browser sends it by itself; native apps send the refresh token in the body instead. It is not a
+                 *     credential for any other operation and never goes in the `Authorization` header.
+                 */
+                pulse_auth_refresh?: components["parameters"]["RefreshCookie"];
+            };
         };
         requestBody?: {
             content: {
@@ -2649,7 +2814,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidRefreshToken"];
             403: components["responses"]["OriginNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     logoutAll: {
@@ -2670,6 +2838,8 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     forgotPassword: {
@@ -2695,8 +2865,11 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     resetPassword: {
@@ -2720,9 +2893,11 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["InvalidResetToken"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -2749,9 +2924,11 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["CurrentPasswordIncorrect"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["WeakPassword"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -2774,6 +2951,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     deleteMe: {
@@ -2801,8 +2980,10 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             409: components["responses"]["LastAdmin"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -2830,7 +3011,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listMySessions: {
@@ -2852,6 +3036,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     revokeMySession: {
@@ -2879,6 +3065,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listMyLoginHistory: {
@@ -2912,6 +3100,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listMyIdentities: {
@@ -2933,6 +3123,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     unlinkIdentity: {
@@ -2944,7 +3136,7 @@ export interface operations {
                  * @description A provider name from `listProviders`.
                  * @example google
                  */
-                provider: components["parameters"]["Provider"];
+                provider: components["parameters"]["ProviderName"];
             };
             cookie?: never;
         };
@@ -2961,6 +3153,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["LastSignInMethod"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     startIdentityLink: {
@@ -2972,7 +3166,7 @@ export interface operations {
                  * @description A provider name from `listProviders`.
                  * @example google
                  */
-                provider: components["parameters"]["Provider"];
+                provider: components["parameters"]["ProviderName"];
             };
             cookie?: never;
         };
@@ -2995,8 +3189,10 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -3019,6 +3215,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     enrollTotp: {
@@ -3047,8 +3245,10 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             409: components["responses"]["MfaStateConflict"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -3075,8 +3275,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -3105,8 +3307,11 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             409: components["responses"]["MfaStateConflict"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["InvalidTotpCode"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     enableEmailOtp: {
@@ -3134,8 +3339,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -3162,8 +3369,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -3193,8 +3402,10 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ReauthenticationRequired"];
             409: components["responses"]["MfaStateConflict"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
         };
     };
@@ -3237,6 +3448,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminGetUser: {
@@ -3264,6 +3477,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminDeleteUser: {
@@ -3293,6 +3508,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["AdminConflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminUpdateUser: {
@@ -3325,7 +3542,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["AdminConflict"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminRestoreUser: {
@@ -3354,6 +3574,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["AdminConflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminListUserSessions: {
@@ -3381,6 +3603,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminRevokeUserSessions: {
@@ -3406,6 +3630,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminResetUserMfa: {
@@ -3431,6 +3657,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminListLoginAttempts: {
@@ -3473,6 +3701,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminListBlockedIps: {
@@ -3499,6 +3729,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminUnblockIp: {
@@ -3527,6 +3759,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminListAuditEvents: {
@@ -3569,6 +3803,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminRunCleanup: {
@@ -3591,6 +3827,8 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     adminRotateSigningKey: {
@@ -3614,6 +3852,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["AdminConflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }

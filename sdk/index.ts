@@ -69,5 +69,5 @@ export function createPulseAuthClient(options: PulseAuthClientOptions): PulseAut
 
 /** Whether a `login` answer asks for a second factor (finish with `POST /v1/auth/mfa/verify`) instead of tokens. */
 export function isMfaChallenge(answer: LoginResponse): answer is MfaChallenge {
-  return (answer as Partial<MfaChallenge>).mfaRequired === true;
+  return answer.outcome === 'mfa-required'; // `if (answer.outcome === 'mfa-required')` narrows the same without it
 }

@@ -8,10 +8,9 @@ import { docsAndSpec } from './http/docs.js';
 import { hostedPages } from './http/pages.js';
 import './http/route-pattern-memo.js';
 import { openApiValidator } from './http/openapi-validator.js';
-import { inputlessOperations } from './http/inputless-operations.js';
 import { rateLimits } from './http/rate-limit.js';
 import { bodyOnlyWhereTaken, buildRouter } from './http/router.js';
-import { authorizeAdmin, bearerAuthenticator } from './http/auth.js';
+import { authorizeAdmin, bearerAuthenticator, securityRequirements } from './http/auth.js';
 import { auditTrail } from './http/audit.js';
 import { measureRequests, metricsEndpoint } from './http/metrics.js';
 import { loadSpec } from './http/spec.js';
@@ -21,8 +20,9 @@ import type { Services } from './services.js';
 export const BODY_LIMIT = '64kb';
 
 /**
- * The HTTP application: request id and log line, problem rendering, security headers, CORS, docs, body parsing,
- * the spec validator, rate limits, then the router that dispatches each operation to its handler.
+ * The HTTP application: request id and log line, problem rendering, security headers, CORS, docs, then the
+ * request's operation resolved once (`ctx.state.operation`, read by everything after it), body parsing, the spec
+ * validator, audit, rate limits, the security check, and the operation's handler.
  */
 export function createApp(services: Services): Koa<AppState> {
   const { config } = services;
@@ -32,15 +32,10 @@ export function createApp(services: Services): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, maxIpsCount: 1 });
   app.silent = true;
 
-  const router = buildRouter(
-    spec.document as never,
-    createHandlers(services),
-    bearerAuthenticator(services.accessTokens, services.sessions),
-    authorizeAdmin,
-  );
+  const router = buildRouter(spec.document as never, createHandlers(services), operationPolicies);
 
   app.use(requestContext(services.logger));
-  app.use(measureRequests(services.metrics, operationPolicies));
+  app.use(measureRequests(services.metrics));
   app.use(problemResponses());
   app.use(
     helmet({
@@ -58,11 +53,12 @@ export function createApp(services: Services): Koa<AppState> {
       maxAge: 600,
     }),
   );
-  app.use(docsAndSpec(spec));
+  app.use(docsAndSpec(spec, config.PUBLIC_URL));
   app.use(hostedPages());
   app.use(metricsEndpoint(services.metrics, config.METRICS_TOKEN));
+  app.use(router.resolve);
   app.use(readCookies());
-  app.use(bodyOnlyWhereTaken(router, spec.document as never, koaBody({
+  app.use(bodyOnlyWhereTaken(koaBody({
       json: true,
       jsonStrict: true,
       jsonLimit: BODY_LIMIT,
@@ -74,16 +70,16 @@ export function createApp(services: Services): Koa<AppState> {
     })),
   );
   app.use(requestEntityManager(services.orm));
-  app.use(inputlessOperations(spec.document as never, { validateResponses: config.VALIDATE_RESPONSES }));
   app.use(openApiValidator({ spec: spec.document, validateResponses: config.VALIDATE_RESPONSES }));
-  app.use(auditTrail(services.audit, operationPolicies));
+  app.use(auditTrail(services.audit));
   app.use(
-    rateLimits(services.counters, operationPolicies, {
+    rateLimits(services.counters, {
       perMinute: config.RATE_LIMIT_PER_MINUTE,
       accountPerHour: config.RATE_LIMIT_ACCOUNT_PER_HOUR,
       ipv6Prefix: config.RATE_LIMIT_IPV6_PREFIX,
     }),
   );
-  app.use(router.routes());
+  app.use(securityRequirements(bearerAuthenticator(services.accessTokens, services.sessions), authorizeAdmin));
+  app.use(router.dispatch);
   return app;
 }

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { createApp } from './app.js';
 import { createServices, type Services } from './services.js';
 import { startJobs } from './jobs/scheduler.js';
+import { logProcessEvents } from './observability/process-log.js';
 
 /** How long in-flight requests get to finish after a shutdown signal before their connections are cut. */
 export const SHUTDOWN_GRACE_MS = 25_000;
@@ -197,6 +198,7 @@ if (isMain) {
   }
   try {
     running = await start();
+    logProcessEvents(running.services.logger);
     if (requested) shutDown(requested);
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -20,8 +20,8 @@ import { invalidationChannelFor } from './infra/pg-invalidation-channel.js';
 import { SignInGuard } from './domain/protection/sign-in-guard.js';
 import { LoginAttempts } from './domain/sessions/login-attempts.js';
 import { Mfa } from './domain/mfa/mfa.js';
-import { Providers } from './domain/oauth/providers.js';
-import { SocialSignIn } from './domain/oauth/social-sign-in.js';
+import { Providers } from './domain/social/providers.js';
+import { SocialSignIn } from './domain/social/social-sign-in.js';
 import { AuditLog } from './domain/audit/audit-log.js';
 import { AdminUsers } from './domain/admin/admin-users.js';
 import { Metrics } from './observability/metrics.js';
@@ -61,7 +61,7 @@ export interface Services {
 export async function createServices(config: Config, overrides: { logger?: Logger; clock?: Clock } = {}): Promise<Services> {
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
   const clock = overrides.clock ?? systemClock;
-  const orm = await openDatabase(config.DATABASE_URL);
+  const orm = await openDatabase(config.DATABASE_URL, { logger, statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS });
   const audit = new AuditLog(orm, clock, logger);
   const mailbox = outboxMailbox;
   const metrics = new Metrics(orm, clock);
@@ -79,6 +79,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
   });
   const invalidations = await Invalidations.start(invalidationChannelFor(config.DATABASE_URL, logger));
   orm.em.getEventManager().registerSubscriber(invalidations.userSubscriber());
+  metrics.watchCaches(() => invalidations.stats);
   const sessions = new Sessions(clock, invalidations, { refreshTtlSeconds: config.REFRESH_TOKEN_TTL, reuseGraceSeconds: config.REFRESH_REUSE_GRACE });
   const registration = new Registration(clock, hasher, mailbox, advisoryLocks, {
     appUrl: config.APP_URL,
@@ -86,6 +87,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     adminEmails: config.adminEmails,
   });
   const counters = new Counters(config, orm, logger);
+  if (counters.redis) metrics.watchDependency('redis', () => counters.redisAnswers());
   const guard = new SignInGuard(counters, clock, logger, audit, metrics, mailbox, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,
     accountGlobalThreshold: config.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD,
@@ -118,7 +120,13 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     appUrl: config.APP_URL,
   });
   const adminUsers = new AdminUsers(clock, sessions, accountDeletion, advisoryLocks, { deletionGraceDays: config.DELETION_GRACE_DAYS });
-  const mailTransport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, devDir: config.MAIL_DEV_DIR, logger });
+  const mailTransport = createMailTransport({
+    smtpUrl: config.SMTP_URL,
+    from: config.MAIL_FROM,
+    devDir: config.MAIL_DEV_DIR,
+    logger,
+    logLinks: config.NODE_ENV !== 'production', // the links hold single-use tokens: never in a production log
+  });
   const mailer = new MailDeliverer(orm, mailTransport, clock, logger, metrics, {
     maxAttempts: config.MAIL_MAX_ATTEMPTS,
     retrySeconds: config.MAIL_RETRY_SECONDS,

@@ -7,8 +7,9 @@ import { createAdminCommand } from './commands/create-admin.js';
 import { rotateSigningKeyCommand } from './commands/rotate-signing-key.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
+import { outboxCommand } from './commands/outbox.js';
 
-export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, doctorCommand];
+export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, outboxCommand, doctorCommand];
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
 

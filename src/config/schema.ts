@@ -25,6 +25,12 @@ export const ConfigSchema = Type.Object({
     pattern: '^(file:.+|postgres(ql)?://.+)$',
     description: '`file:<path>` selects SQLite (`file::memory:` for a throw-away database); `postgres://…` selects PostgreSQL',
   }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    default: 15_000,
+    description:
+      'PostgreSQL: a statement running longer is cancelled (the request answers 503); 0 means no limit. Migrations run without it',
+  }),
   REDIS_URL: Type.Optional(
     Type.String({ pattern: '^rediss?://.+', description: '`redis://host:6379`: the shared store for rate limits and lockouts' }),
   ),
@@ -82,6 +88,16 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     default: 90,
     description: 'days sign-in attempts (the login history) are kept',
+  }),
+  MAIL_OUTBOX_RETENTION_DAYS: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'days a delivered or given-up mail is kept in the outbox (recipient, subject, delivery record) before a job removes it',
+  }),
+  AUDIT_RETENTION_DAYS: Type.Integer({
+    minimum: 1,
+    default: 365,
+    description: 'days audit events are kept before a job removes them',
   }),
   RATE_LIMIT_PER_MINUTE: Type.Integer({
     minimum: 1,

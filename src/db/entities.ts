@@ -35,6 +35,8 @@ export interface User {
 export const UserSchema = new EntitySchema<User>({
   name: 'User',
   tableName: 'users',
+  // adminListUsers pages newest first by (createdAt, id).
+  indexes: [{ properties: ['createdAt', 'id'] }],
   properties: {
     id: { type: 'uuid', primary: true },
     email: { type: 'string', length: 254, unique: true },
@@ -189,13 +191,25 @@ export interface LoginAttempt {
 export const LoginAttemptSchema = new EntitySchema<LoginAttempt>({
   name: 'LoginAttempt',
   tableName: 'login_attempts',
-  indexes: [{ properties: ['userId', 'outcome', 'createdAt'] }],
+  // adminListLoginAttempts filters by one of userId, email, ip, outcome (or none) and pages newest first by
+  // (createdAt, id): one index per filter that serves the sort, so a page is a bounded index scan. The login
+  // history and the sign-in's "signed in before" check use (userId, outcome, createdAt); the new-device check
+  // (userId, outcome, deviceKey).
+  indexes: [
+    { properties: ['createdAt', 'id'] },
+    { properties: ['outcome', 'createdAt', 'id'] },
+    { properties: ['email', 'createdAt', 'id'] },
+    { properties: ['userId', 'createdAt', 'id'] },
+    { properties: ['ip', 'createdAt', 'id'] },
+    { properties: ['userId', 'outcome', 'createdAt'] },
+    { properties: ['userId', 'outcome', 'deviceKey'] },
+  ],
   properties: {
     id: { type: 'uuid', primary: true },
-    createdAt: { type: 'Date', index: true },
-    email: { type: 'string', length: 254, index: true },
+    createdAt: { type: 'Date' },
+    email: { type: 'string', length: 254 },
     userId: { type: 'uuid', nullable: true },
-    ip: { type: 'string', length: 45, nullable: true, index: true },
+    ip: { type: 'string', length: 45, nullable: true },
     userAgent: { type: 'string', length: 512, nullable: true },
     deviceType: { type: 'string', length: 16 },
     browser: { type: 'string', length: 64, nullable: true },
@@ -392,10 +406,11 @@ export interface AuditEvent {
 export const AuditEventSchema = new EntitySchema<AuditEvent>({
   name: 'AuditEvent',
   tableName: 'audit_events',
-  indexes: [{ properties: ['targetUserId', 'createdAt'] }, { properties: ['actorUserId', 'createdAt'] }],
+  // adminListAuditEvents pages newest first by (createdAt, id); the retention job deletes by createdAt.
+  indexes: [{ properties: ['createdAt', 'id'] }, { properties: ['targetUserId', 'createdAt'] }, { properties: ['actorUserId', 'createdAt'] }],
   properties: {
     id: { type: 'uuid', primary: true },
-    createdAt: { type: 'Date', index: true },
+    createdAt: { type: 'Date' },
     action: { type: 'string', length: 64, index: true },
     outcome: { type: 'string', length: 8 },
     actorUserId: { type: 'uuid', nullable: true },
@@ -454,6 +469,8 @@ export interface OutboxMail {
 export const OutboxMailSchema = new EntitySchema<OutboxMail>({
   name: 'OutboxMail',
   tableName: 'mail_outbox',
+  // The retention job (delete-old-mail) by sentAt and failedAt; an account's purge by recipient.
+  indexes: [{ properties: ['sentAt'] }, { properties: ['failedAt'] }, { properties: ['recipient'] }],
   properties: {
     id: { type: 'uuid', primary: true },
     recipient: { type: 'string', length: 254 },

@@ -1,4 +1,5 @@
-import { MikroORM, type Options } from '@mikro-orm/core';
+import { DefaultLogger, MikroORM, type LoggerNamespace, type LogContext, type Options } from '@mikro-orm/core';
+import type { Logger } from 'pino';
 import { LibSqlDriver } from '@mikro-orm/libsql';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
@@ -22,10 +23,21 @@ export function sqlitePath(databaseUrl: string): string {
   return path === ':memory:' ? path : resolve(path);
 }
 
-export function ormOptions(databaseUrl: string): Options {
+/** What the connections are opened with, beyond the URL. */
+export interface DatabaseOptions {
+  /** Where MikroORM's and knex's own messages go (JSON lines); without it, MikroORM's defaults (the console). */
+  logger?: Logger;
+  /** PostgreSQL: statements running longer are cancelled (0: no limit). */
+  statementTimeoutMs?: number;
+  /** PostgreSQL: the `application_name` the server shows in pg_stat_activity and its logs. */
+  applicationName?: string;
+}
+
+export function ormOptions(databaseUrl: string, options: DatabaseOptions = {}): Options {
   const dialect = dialectOf(databaseUrl);
   const common = {
     entities,
+    ...(options.logger ? ormLogging(options.logger) : {}),
     allowGlobalContext: false,
     forceUtcTimezone: true,
     extensions: [Migrator],
@@ -65,9 +77,41 @@ export function ormOptions(databaseUrl: string): Options {
     // (30 s to open a connection, 60 s in the queue): a connection attempt gives up after 3 s, and a request waits
     // at most 10 s in all for a connection.
     pool: { min: 0, max: 10, createTimeoutMillis: 3_000, acquireTimeoutMillis: 10_000 },
-    driverOptions: { connection: { connectionTimeoutMillis: 3_000 } },
+    // A statement that runs away (a lock wait, a scan gone wrong) is cancelled instead of holding its connection
+    // and the request forever; the server names the connections for pg_stat_activity.
+    driverOptions: {
+      connection: {
+        connectionTimeoutMillis: 3_000,
+        application_name: options.applicationName ?? 'pulse-auth',
+        ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      },
+      ...(options.logger ? { log: knexLogging(options.logger) } : {}),
+    },
     migrations: migrationOptions('postgresql'),
   };
+}
+
+/**
+ * MikroORM's messages (deprecations, warnings, and queries when someone turns debug on) as JSON lines through the
+ * app's logger, instead of plain console lines.
+ */
+function ormLogging(logger: Logger): Partial<Options> {
+  class PinoOrmLogger extends DefaultLogger {
+    override log(namespace: LoggerNamespace | string, message: string, context?: LogContext): void {
+      if (!this.isEnabled(namespace as LoggerNamespace, context)) return;
+      const level = context?.level === 'error' ? 'error' : context?.level === 'warning' || namespace === 'deprecated' ? 'warn' : 'debug';
+      // eslint-disable-next-line no-control-regex
+      logger[level]({ component: 'mikro-orm', namespace }, message.replace(/\x1b\[[0-9;]*m/g, ''));
+    }
+  }
+  return { colors: false, loggerFactory: (loggerOptions) => new PinoOrmLogger(loggerOptions) };
+}
+
+/** knex writes its warnings ("Connection Error: …") with console.log unless given functions. */
+function knexLogging(logger: Logger) {
+  const line = (level: 'warn' | 'error' | 'debug') => (message: unknown) =>
+    logger[level]({ component: 'knex' }, typeof message === 'string' ? message : String((message as Error)?.message ?? message));
+  return { warn: line('warn'), error: line('error'), debug: line('debug'), deprecate: (method: string, alternative: string) => logger.warn({ component: 'knex' }, `${method} is deprecated, use ${alternative}`) };
 }
 
 interface SqliteConnection {
@@ -107,12 +151,12 @@ function migrationOptions(dialect: Dialect): Options['migrations'] {
 }
 
 /** Connects and applies pending migrations. */
-export async function openDatabase(databaseUrl: string, options: { migrate?: boolean } = {}): Promise<Orm> {
+export async function openDatabase(databaseUrl: string, options: { migrate?: boolean } & DatabaseOptions = {}): Promise<Orm> {
   if (dialectOf(databaseUrl) === 'sqlite') {
     const path = sqlitePath(databaseUrl);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   }
-  const orm = await MikroORM.init(ormOptions(databaseUrl));
+  const orm = await MikroORM.init(ormOptions(databaseUrl, options));
   if (options.migrate !== false) await migrate(orm, databaseUrl);
   return orm;
 }
@@ -127,7 +171,13 @@ export async function migrate(orm: Orm, databaseUrl: string) {
   await lock.connect();
   try {
     await lock.query("select pg_advisory_lock(hashtext('pulse-auth:migrations'))");
-    return await orm.getMigrator().up();
+    // One transaction for every pending migration (allOrNothing), without the statement timeout: building an index
+    // over a large table may take longer than any request should.
+    const connection = orm.em.getConnection();
+    return await connection.transactional(async (transaction) => {
+      await connection.execute('set local statement_timeout = 0', [], 'run', transaction);
+      return orm.getMigrator().up({ transaction });
+    });
   } finally {
     await lock.end(); // ending the session releases the lock
   }

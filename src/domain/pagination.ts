@@ -27,7 +27,14 @@ export function decodeCursor(cursor: string): Position {
 export function afterCursor(cursor: string | undefined): Record<string, unknown> {
   if (!cursor) return {};
   const after = decodeCursor(cursor);
-  return { $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] };
+  // The plain `createdAt <= …` bound lets an index on (…, createdAt, id) start its scan at the cursor; with the `or`
+  // alone, SQLite walked every newer row again on each page (in $and, so a createdAt filter of the caller stays).
+  return {
+    $and: [
+      { createdAt: { $lte: after.createdAt } },
+      { $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] },
+    ],
+  };
 }
 
 export const NEWEST_FIRST = { createdAt: 'desc', id: 'desc' } as const;

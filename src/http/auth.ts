@@ -3,7 +3,8 @@ import { InvalidAccessToken, type AccessTokens } from '../domain/tokens/access-t
 import type { Sessions } from '../domain/sessions/sessions.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 import type { Principal } from '../domain/kernel/actor.js';
-import type { AppContext } from './context.js';
+import type { Middleware } from 'koa';
+import type { AppContext, AppState } from './context.js';
 import { UserSchema } from '../db/entities.js';
 
 const challenge = (error: string, description: string) =>
@@ -30,7 +31,7 @@ export function bearerAuthenticator(accessTokens: AccessTokens, sessions: Sessio
       const detail = error instanceof InvalidAccessToken ? error.message : 'The access token is not valid.';
       throw new ProblemError('invalid-access-token', { detail, headers: { 'WWW-Authenticate': challenge('invalid_token', detail) } });
     }
-    if (!(await sessions.isActive(ctx.state.em as EntityManager, claims.sessionId, claims.userId))) {
+    if (!(await sessions.isActive(ctx.state.em as EntityManager, claims.sessionId, claims.userId, ctx.state.receivedAt))) {
       const detail = 'The session of this access token has ended.';
       throw new ProblemError('invalid-access-token', { detail, headers: { 'WWW-Authenticate': challenge('invalid_token', detail) } });
     }
@@ -48,4 +49,24 @@ export async function authorizeAdmin(ctx: AppContext): Promise<void> {
   if (!principal || principal.role !== 'admin' || user?.role !== 'admin' || user.lockedAt) {
     throw new ProblemError('forbidden', { detail: 'This operation needs the admin role.' });
   }
+}
+
+/**
+ * Applies the resolved operation's security requirement (`ctx.state.operation.bearer`): a bearer token required,
+ * checked when sent, or not looked at; and for the operations tagged Administration, the admin role.
+ */
+export function securityRequirements(
+  authenticate: (ctx: AppContext) => Promise<Principal>,
+  authorize: (ctx: AppContext) => Promise<void> = async () => {},
+): Middleware<AppState> {
+  return async function checkBearerToken(ctx, next) {
+    const operation = ctx.state.operation;
+    if (operation) {
+      if (operation.bearer === 'required' || (operation.bearer === 'optional' && ctx.get('authorization'))) {
+        ctx.state.principal = await authenticate(ctx);
+      }
+      if (operation.adminOnly) await authorize(ctx);
+    }
+    await next();
+  };
 }

@@ -2,21 +2,24 @@ import type { ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { EntityManager } from '@mikro-orm/core';
 import type { ClientInfo, Principal } from '../domain/kernel/actor.js';
+import type { ResolvedOperation } from './spec-operations.js';
 
-/** The operation of the spec that a request matched, as the spec validator read it. */
-export interface ValidatedOperation {
-  operationId: string;
-  pathParams: Record<string, string>;
+/** A request's path and query parameters, as the spec validator checked and coerced them. */
+export interface ValidatedInput {
+  path: Record<string, string>;
   query: Record<string, unknown>;
-  security: Array<Record<string, string[]>>;
 }
 
 export interface AppState {
   requestId: string;
+  /** performance.now() when the request came in: what a cache answering for it must have heard of (domain/cache). */
+  receivedAt: number;
   log: Logger;
   cookies: Record<string, string>;
-  /** Set by the spec validator for every request that matches an operation. */
-  operation?: ValidatedOperation;
+  /** The request's operation (spec facts and policy), resolved once from method and path (http/router.ts). */
+  operation?: ResolvedOperation;
+  /** Set by the spec validator once the request is valid for its operation. */
+  input?: ValidatedInput;
   /** Set by the bearer-token check on operations that require it. */
   principal?: Principal;
   /** This request's own unit of work. */
@@ -37,3 +40,10 @@ export const clientInfo = (ctx: AppContext): ClientInfo => ({
   ip: ctx.ip || null,
   userAgent: ctx.get('user-agent').slice(0, 512) || null,
 });
+
+/**
+ * The operation a request was accepted for: resolved, and its input passed the spec validator. The metrics and the
+ * request's log line name it; a request the validator refused (bad JSON, a bad parameter) counts as `unmatched`.
+ */
+export const acceptedOperationId = (ctx: AppContext): string | undefined =>
+  ctx.state.input ? ctx.state.operation?.operationId : undefined;

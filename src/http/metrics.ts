@@ -1,22 +1,25 @@
 import type { Middleware } from 'koa';
-import type { AppState } from './context.js';
-import type { OperationId, OperationPolicies } from './operation.js';
+import { acceptedOperationId, type AppState } from './context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { constantTimeEqual } from '../domain/tokens/secrets.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 
-/** Counts every request by operationId (or `unmatched`) and status, and its latency; sign-in outcomes too. */
-export function measureRequests(metrics: Metrics, policies: OperationPolicies): Middleware<AppState> {
+/**
+ * Counts every request by operationId (or `unmatched`, see acceptedOperationId) and status, and its latency; the
+ * outcomes of the operations whose policy says `signIn` too.
+ */
+export function measureRequests(metrics: Metrics): Middleware<AppState> {
   return async function countRequest(ctx, next) {
     const stop = process.hrtime.bigint();
     try {
       await next();
     } finally {
-      const operation = ctx.state.operation?.operationId ?? 'unmatched';
+      const accepted = acceptedOperationId(ctx);
+      const operation = accepted ?? 'unmatched';
       const status = String(ctx.status);
       metrics.requests.inc({ operation, status });
       metrics.latency.observe({ operation, status }, Number(process.hrtime.bigint() - stop) / 1e9);
-      if (policies[operation as OperationId]?.signIn) metrics.signIns.inc({ outcome: signInOutcome(ctx.status, ctx.body) });
+      if (accepted && ctx.state.operation?.policy.signIn) metrics.signIns.inc({ outcome: signInOutcome(ctx.status, ctx.body) });
     }
   };
 }

@@ -4,9 +4,10 @@ import type { Logger } from 'pino';
 import { parseCookie } from 'cookie';
 import type { MikroORM } from '@mikro-orm/core';
 import { loggableError } from '../observability/loggable-error.js';
+import { isDatabaseUnavailable } from '../db/connection-errors.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 import { problemBody } from './problem.js';
-import type { AppState } from './context.js';
+import { acceptedOperationId, type AppState } from './context.js';
 
 const INCOMING_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
@@ -19,6 +20,7 @@ export function requestContext(logger: Logger): Middleware<AppState> {
     const incoming = ctx.get('x-request-id');
     const requestId = INCOMING_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
+    ctx.state.receivedAt = performance.now();
     // The request's child logger is made when something logs through it: most requests log only their line below.
     let child: Logger | undefined;
     Object.defineProperty(ctx.state, 'log', { get: () => (child ??= logger.child({ requestId })), enumerable: true, configurable: true });
@@ -30,11 +32,16 @@ export function requestContext(logger: Logger): Middleware<AppState> {
       const line = {
         method: ctx.method,
         path: ctx.path,
-        operationId: ctx.state.operation?.operationId,
+        operationId: acceptedOperationId(ctx),
         status: ctx.status,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
       };
-      if (ctx.status >= 500) ctx.state.log.error(line, 'request failed');
+      // A 503 is an outage or overload, logged once where it starts (readiness, the pool): its request lines are warnings.
+      // Readiness probes keep their plain request line, so that a probe storm during an outage adds no warnings.
+      if (ctx.status === 503) {
+        if (line.operationId === 'getReadiness') logger.info({ requestId, ...line }, 'request');
+        else ctx.state.log.warn(line, 'request failed');
+      } else if (ctx.status >= 500) ctx.state.log.error(line, 'request failed');
       else logger.info({ requestId, ...line }, 'request');
     }
   };
@@ -49,9 +56,14 @@ export function problemResponses(): Middleware<AppState> {
     } catch (thrown) {
       const problem = asProblem(thrown);
       // A full hashing queue is load, not a fault: the request line (status 503) says enough, once per request.
-      if (problem.status >= 500 && problem.code !== 'server-busy') ctx.state.log?.error({ err: loggableError(thrown) }, 'unhandled error');
+      // A lost database is an outage, not a bug: its reason without a stack, and the request line.
+      if (problem.code === 'service-unavailable') {
+        if (problem.cause) ctx.state.log?.warn({ reason: databaseReason(problem.cause) }, 'the database does not answer');
+      } else if (problem.status >= 500 && problem.code !== 'server-busy') ctx.state.log?.error({ err: loggableError(thrown) }, 'unhandled error');
       ctx.status = problem.status;
       for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
+      // An outage is usually over within seconds (a restart, a fail-over): tell clients when to try again.
+      if (problem.code === 'service-unavailable' && !('Retry-After' in problem.headers)) ctx.set('Retry-After', String(SERVICE_UNAVAILABLE_RETRY_SECONDS));
       ctx.type = 'application/problem+json';
       ctx.body = problemBody(problem, ctx.state.requestId);
     }
@@ -77,13 +89,14 @@ function asProblem(thrown: unknown): ProblemError {
   return new ProblemError('internal-error', { cause: thrown });
 }
 
-function isDatabaseUnavailable(thrown: unknown): boolean {
-  const error = thrown as { name?: string; code?: string; message?: string };
-  return (
-    error?.name === 'ConnectionException' ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', 'SQLITE_BUSY'].includes(error?.code ?? '') ||
-    /Connection terminated|Knex: Timeout acquiring a connection/.test(error?.message ?? '')
-  );
+/** The Retry-After of a 503 service-unavailable that names no time of its own. */
+export const SERVICE_UNAVAILABLE_RETRY_SECONDS = 5;
+
+/** The driver's reason, without the SQL and values MikroORM puts first. */
+function databaseReason(thrown: unknown): string {
+  const message = (thrown as { message?: string })?.message ?? String(thrown);
+  const at = message.lastIndexOf(' - ');
+  return at < 0 ? message : message.slice(at + 3);
 }
 
 /** Parses the Cookie header once, for the validator and the handlers. */

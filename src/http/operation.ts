@@ -1,7 +1,8 @@
 import type { operations } from '../../generated/openapi.js';
 import type { AppContext } from './context.js';
+import type { OperationId } from './operation-policy.js';
 
-export type OperationId = keyof operations;
+export type { OperationId, OperationPolicy, OperationPolicies } from './operation-policy.js';
 
 type JsonContent<T> = T extends { content: { 'application/json': infer Body } } ? Body : undefined;
 type Parameters<O extends OperationId, Where extends 'path' | 'query'> = operations[O]['parameters'][Where] extends infer P
@@ -34,26 +35,6 @@ export interface HandlerInput<O extends OperationId> {
 }
 
 export type Handler<O extends OperationId> = (input: HandlerInput<O>) => Promise<HandlerResult<O>>;
-
-/**
- * What the middleware does around an operation, declared by the operation module next to its handler
- * (src/operations/) and handed to the middleware by the app.
- */
-export interface OperationPolicy {
-  /** The audit action a security-relevant operation records (a handler may refine it in ctx.state.audit). */
-  audit?: string;
-  /**
-   * Limited per client IP (RATE_LIMIT_PER_MINUTE), and per account (RATE_LIMIT_ACCOUNT_PER_HOUR) when the body names
-   * one (an email or an MFA challenge): it guesses at or mails to accounts, checks a step-up proof, or writes a row
-   * for anyone who asks.
-   */
-  rateLimited?: true;
-  /** Counted in the sign-in outcome metric. */
-  signIn?: true;
-}
-
-/** The policies of a module's operations. */
-export type OperationPolicies<Ids extends OperationId = OperationId> = { readonly [O in Ids]?: OperationPolicy };
 
 /** One handler per operation of the spec: a missing, extra or mis-shaped handler does not compile. */
 export type Handlers = { [O in OperationId]: Handler<O> };

@@ -2,7 +2,6 @@ import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { Middleware } from 'koa';
 import type { AppState } from './context.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import type { OperationId, OperationPolicies } from './operation.js';
 import type { CounterFactory } from '../domain/protection/counters.js';
 import { normaliseEmail } from '../domain/users/views.js';
 import { clientKey } from '../domain/protection/client-key.js';
@@ -23,15 +22,14 @@ function accountOf(body: unknown): string | undefined {
  */
 export function rateLimits(
   counters: CounterFactory,
-  policies: OperationPolicies,
   options: { perMinute: number; accountPerHour: number; ipv6Prefix: number },
 ): Middleware<AppState> {
   const perIp: RateLimiterAbstract = counters.create({ name: 'rate:ip', points: options.perMinute, durationSeconds: 60 });
   const perAccount: RateLimiterAbstract = counters.create({ name: 'rate:account', points: options.accountPerHour, durationSeconds: 3600 });
   return async function limitRequestRate(ctx, next) {
-    const operationId = ctx.state.operation?.operationId as OperationId | undefined;
+    const operationId = ctx.state.operation?.operationId;
     // The operations whose module marks them rateLimited (see OperationPolicy).
-    if (operationId && policies[operationId]?.rateLimited) {
+    if (operationId && ctx.state.operation?.policy.rateLimited) {
       try {
         await perIp.consume(`${operationId}:${clientKey(ctx.ip, options.ipv6Prefix)}`);
         const account = accountOf(ctx.request.body);

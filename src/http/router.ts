@@ -1,71 +1,26 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { Principal } from '../domain/kernel/actor.js';
-import type { AppState, AppContext } from './context.js';
-import type { Handlers, OperationId } from './operation.js';
+import type { AppState } from './context.js';
+import type { Handlers, OperationPolicies } from './operation.js';
+import { operationsOf, type ResolvedOperation, type Spec } from './spec-operations.js';
 
-const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'] as const;
-
-export interface SpecOperation {
-  operationId: OperationId;
-  tags: string[];
-  method: (typeof METHODS)[number];
-  path: string;
-  security: Array<Record<string, string[]>>;
-  /** The spec gives it a request body (`requiresBody`: a required one). */
-  takesBody: boolean;
-  requiresBody: boolean;
-  /** It takes parameters (path, query, header or cookie) or a body. */
-  takesInput: boolean;
-}
-
-interface SpecOperationObject {
-  operationId?: string;
-  tags?: string[];
-  security?: Array<Record<string, string[]>>;
-  parameters?: unknown[];
-  requestBody?: { required?: boolean };
-}
-
-interface Spec {
-  security?: Array<Record<string, string[]>>;
-  paths: Record<string, Partial<Record<string, SpecOperationObject>> & { parameters?: unknown[] }>;
-}
-
-/** Every operation of the spec, with what the HTTP layer needs to know of it. The one walk over `paths`. */
-export function operationsOf(spec: Spec): SpecOperation[] {
-  const found: SpecOperation[] = [];
-  for (const [path, item] of Object.entries(spec.paths)) {
-    for (const method of METHODS) {
-      const operation = item[method];
-      if (!operation) continue;
-      if (!operation.operationId) throw new Error(`${method.toUpperCase()} ${path} has no operationId`);
-      const takesBody = operation.requestBody !== undefined;
-      found.push({
-        operationId: operation.operationId as OperationId,
-        tags: operation.tags ?? [],
-        method,
-        path,
-        security: operation.security ?? spec.security ?? [],
-        takesBody,
-        requiresBody: operation.requestBody?.required === true,
-        takesInput: takesBody || (item.parameters?.length ?? 0) > 0 || (operation.parameters?.length ?? 0) > 0,
-      });
-    }
-  }
-  return found;
+export interface OperationRouter {
+  /**
+   * Finds the request's operation from its method and path, once, early in the chain, and puts it in
+   * `ctx.state.operation` (its spec facts and its policy). A request that matches none has no operation: the spec
+   * validator then answers it with its 404 or 405 problem.
+   */
+  resolve: Middleware<AppState>;
+  /** The end of the chain: runs the resolved operation's handler with the input the spec validator checked. */
+  dispatch: Middleware<AppState>;
 }
 
 /**
- * Builds the router from the spec: one route per operation, dispatched to the handler of its operationId. Refuses
- * to build when an operation has no handler or a handler has no operation.
+ * Builds the router from the spec: one route per operation, for the handler of its operationId and the policy its
+ * module declares. Refuses to build when an operation has no handler or a handler has no operation. The security
+ * check (http/auth.ts) runs between the two, in the app's chain.
  */
-export function buildRouter(
-  spec: Spec,
-  handlers: Handlers,
-  authenticate: (ctx: AppContext) => Promise<Principal>,
-  authorizeAdmin: (ctx: AppContext) => Promise<void> = async () => {},
-): Router<AppState> {
+export function buildRouter(spec: Spec, handlers: Handlers, policies: OperationPolicies = {}): OperationRouter {
   const operations = operationsOf(spec);
   const specIds = new Set<string>(operations.map((op) => op.operationId));
   const handlerIds = new Set(Object.keys(handlers));
@@ -82,66 +37,50 @@ export function buildRouter(
     );
   }
 
-  const router = new Router<AppState>();
-  for (const operation of operations) {
-    const koaPath = operation.path.replace(/\{([^}]+)\}/g, ':$1');
-    router[operation.method](operation.operationId, koaPath, authentication(operation, authenticate, authorizeAdmin), dispatch(operation, handlers));
-  }
-  return router;
+  return {
+    resolve: operationResolver(spec, policies),
+    dispatch: async function dispatchOperation(ctx, next) {
+      const operation = ctx.state.operation;
+      if (!operation) return next();
+      const handler = handlers[operation.operationId] as (input: unknown) => Promise<{ status: number; body?: unknown }>;
+      const result = await handler({
+        body: ctx.request.body,
+        path: ctx.state.input?.path ?? {},
+        query: ctx.state.input?.query ?? {},
+        ctx,
+      });
+      ctx.status = result.status;
+      if (result.body !== undefined) ctx.body = result.body;
+      // Koa would fill a bodiless redirect with its status text ("Found"); a redirect here has no body.
+      else if (result.status >= 300 && result.status < 400) ctx.body = '';
+    },
+  };
 }
 
-/**
- * Applies the operation's security requirement: bearer required, optional, or none; and for the operations tagged
- * Administration, the admin role.
- */
-function authentication(
-  operation: SpecOperation,
-  authenticate: (ctx: AppContext) => Promise<Principal>,
-  authorizeAdmin: (ctx: AppContext) => Promise<void>,
-): Middleware<AppState> {
-  const acceptsBearer = operation.security.some((requirement) => 'bearerAuth' in requirement);
-  const requiresBearer = acceptsBearer && operation.security.every((requirement) => 'bearerAuth' in requirement);
-  const adminOnly = operation.tags.includes(ADMIN_TAG);
-  return async function checkBearerToken(ctx, next) {
-    if (requiresBearer || (acceptsBearer && ctx.get('authorization'))) {
-      ctx.state.principal = await authenticate(ctx);
-    }
-    if (adminOnly) await authorizeAdmin(ctx);
+/** See OperationRouter.resolve. */
+export function operationResolver(spec: Spec, policies: OperationPolicies = {}): Middleware<AppState> {
+  // @koa/router is only the path matcher here: one route per operation, named after it (a GET route matches HEAD too).
+  const matcher = new Router<AppState>();
+  const resolved = new Map<string, ResolvedOperation>();
+  for (const operation of operationsOf(spec)) {
+    const koaPath = operation.path.replace(/\{([^}]+)\}/g, ':$1');
+    matcher[operation.method](operation.operationId, koaPath, async () => {});
+    resolved.set(operation.operationId, Object.freeze({ ...operation, policy: policies[operation.operationId] ?? {} }));
+  }
+  return async function resolveOperation(ctx, next) {
+    const route = matcher.match(ctx.path, ctx.method).pathAndMethod[0];
+    ctx.state.operation = route?.name ? resolved.get(route.name) : undefined;
     await next();
   };
-}
-
-/** The spec's tag of the operations that need the admin role. */
-export const ADMIN_TAG = 'Administration';
-
-function dispatch(operation: SpecOperation, handlers: Handlers): Middleware<AppState> {
-  const handler = handlers[operation.operationId] as (input: unknown) => Promise<{ status: number; body?: unknown }>;
-  const run: Middleware<AppState> = async (ctx) => {
-    const validated = ctx.state.operation;
-    const result = await handler({
-      body: ctx.request.body,
-      path: validated?.pathParams ?? {},
-      query: validated?.query ?? {},
-      ctx,
-    });
-    ctx.status = result.status;
-    if (result.body !== undefined) ctx.body = result.body;
-    // Koa would fill a bodiless redirect with its status text ("Found"); a redirect here has no body.
-    else if (result.status >= 300 && result.status < 400) ctx.body = '';
-  };
-  Object.defineProperty(run, 'name', { value: operation.operationId });
-  return run;
 }
 
 /**
  * Runs the body parser only for the operations whose spec has a request body: any other route (an operation without
  * one, an unknown path, a wrong method) ignores what was sent instead of failing on JSON it never needed.
  */
-export function bodyOnlyWhereTaken(router: Router<AppState>, spec: Spec, parse: Middleware<AppState>): Middleware<AppState> {
-  const takesBody = new Set<string>(operationsOf(spec).filter((operation) => operation.takesBody).map((operation) => operation.operationId));
+export function bodyOnlyWhereTaken(parse: Middleware<AppState>): Middleware<AppState> {
   return async function parseBodyWhereTaken(ctx, next) {
-    const operationId = router.match(ctx.path, ctx.method).pathAndMethod.at(-1)?.name;
-    if (operationId && takesBody.has(operationId)) return parse(ctx, next);
+    if (ctx.state.operation?.takesBody) return parse(ctx, next);
     // Read and drop it: a body left unread when the connection closes makes the kernel reset it, and the client can
     // lose the answer.
     ctx.req.resume();

@@ -17,7 +17,7 @@ export type CounterStore = 'memory' | 'database' | 'redis';
  * (the `rate_limits` table, through the ORM's connection) or Redis when several instances share the load.
  *
  * With Redis, every counter has an in-memory insurance counter: while Redis is down, limits still hold, per
- * instance, and requests are never refused because of the outage. `/ready` reports Redis as down meanwhile.
+ * instance, and requests are never refused because of the outage. `/ready` reports the instance as degraded meanwhile (still 200: it serves).
  */
 export class Counters implements CounterFactory {
   readonly store: CounterStore;
@@ -74,10 +74,15 @@ export class Counters implements CounterFactory {
   /** For readiness: whether the shared store answers (memory and the database are checked elsewhere). */
   async redisAnswers(): Promise<boolean> {
     if (!this.redis) return true;
+    // A Redis that accepts connections but does not answer must not hold the probe: no answer in 1 s is "down".
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 1_000)));
     try {
-      return (await this.redis.ping()) === 'PONG';
+      return await Promise.race([this.redis.ping().then((reply) => reply === 'PONG'), timeout]);
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

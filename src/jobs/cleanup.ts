@@ -1,11 +1,13 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { EntityManager, EntitySchema, FilterQuery } from '@mikro-orm/core';
 import {
+  AuditEventSchema,
   BlockedIpSchema,
   IdentityLinkTicketSchema,
   LoginAttemptSchema,
   MfaChallengeSchema,
   OAuthStateSchema,
+  OutboxMailSchema,
   PasswordResetTokenSchema,
   PendingRegistrationSchema,
   RefreshTokenSchema,
@@ -81,6 +83,22 @@ export async function deleteOldLoginAttempts(em: EntityManager, now: Date, histo
     loginAttempts: await deleteInBatches(em, LoginAttemptSchema, { createdAt: { $lt: before } }),
     blockedIps: await deleteInBatches(em, BlockedIpSchema, { expiresAt: { $lt: before } }),
   };
+}
+
+/**
+ * Mail delivered or given up more than MAIL_OUTBOX_RETENTION_DAYS ago. (A delivered mail has lost its bodies already;
+ * what stays until then is the recipient, the subject and the delivery record.) Mail still waiting is never touched.
+ */
+export async function deleteOldMail(em: EntityManager, now: Date, retentionDays: number): Promise<JobCounts> {
+  const before = addSeconds(now, -retentionDays * DAY);
+  const delivered = await deleteInBatches(em, OutboxMailSchema, { sentAt: { $lt: before } });
+  const givenUp = await deleteInBatches(em, OutboxMailSchema, { sentAt: null, failedAt: { $lt: before } });
+  return { mails: delivered + givenUp };
+}
+
+/** Audit events older than AUDIT_RETENTION_DAYS. */
+export async function deleteOldAuditEvents(em: EntityManager, now: Date, retentionDays: number): Promise<JobCounts> {
+  return { auditEvents: await deleteInBatches(em, AuditEventSchema, { createdAt: { $lt: addSeconds(now, -retentionDays * DAY) } }) };
 }
 
 /** Expired rate-limit counters in the shared PostgreSQL table (the `database` counter store). */

@@ -1,16 +1,34 @@
 import { Cron } from 'croner';
-import type { EntityManager } from '@mikro-orm/core';
-import type { Services } from '../services.js';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { Clock } from '../domain/kernel/clock.js';
+import type { Counters } from '../infra/counters.js';
+import type { MailDeliverer } from '../mail/deliverer.js';
+import type { Metrics } from '../observability/metrics.js';
 import { dialectOf } from '../db/orm.js';
 import { tryAdvisoryLock } from '../infra/advisory-locks.js';
 import {
   deleteExpiredCounters,
   deleteExpiredRegistrations,
+  deleteOldAuditEvents,
   deleteOldLoginAttempts,
+  deleteOldMail,
   deleteSpentTokens,
   purgeDeletedAccounts,
   type JobCounts,
 } from './cleanup.js';
+
+/** What the jobs use of the services the composition root builds (server, CLI, adminRunCleanup). */
+export interface JobDeps {
+  config: Config;
+  clock: Clock;
+  orm: Pick<MikroORM, 'em'>;
+  logger: Logger;
+  metrics: Pick<Metrics, 'jobRuns'>;
+  counters: Pick<Counters, 'store'>;
+  mailer: Pick<MailDeliverer, 'deliverDue'>;
+}
 
 export interface Job {
   name: string;
@@ -25,7 +43,7 @@ export interface Job {
   run(em: EntityManager, now: Date): Promise<JobCounts>;
 }
 
-export function jobs(services: Services): Job[] {
+export function jobs(services: JobDeps): Job[] {
   const { config } = services;
   return [
     { name: 'deliver-mail', schedule: '*/10 * * * * *', exclusive: false, run: () => services.mailer.deliverDue() as Promise<never> },
@@ -42,6 +60,18 @@ export function jobs(services: Services): Job[] {
       exclusive: true,
       run: (em, now) => deleteOldLoginAttempts(em, now, config.LOGIN_HISTORY_DAYS),
     },
+    {
+      name: 'delete-old-mail',
+      schedule: '0 27 4 * * *',
+      exclusive: true,
+      run: (em, now) => deleteOldMail(em, now, config.MAIL_OUTBOX_RETENTION_DAYS),
+    },
+    {
+      name: 'delete-old-audit-events',
+      schedule: '0 57 4 * * *',
+      exclusive: true,
+      run: (em, now) => deleteOldAuditEvents(em, now, config.AUDIT_RETENTION_DAYS),
+    },
     ...(services.counters.store === 'database'
       ? [{ name: 'delete-expired-counters', schedule: '0 */10 * * * *', exclusive: true, run: deleteExpiredCounters }]
       : []),
@@ -55,7 +85,7 @@ export function jobs(services: Services): Job[] {
 }
 
 /** Runs one job now and logs what it did. Returns its counts, or `skipped` when another instance holds its lock. */
-export async function runJob(services: Services, job: Job): Promise<JobCounts | 'skipped'> {
+export async function runJob(services: JobDeps, job: Job): Promise<JobCounts | 'skipped'> {
   const started = Date.now();
   const now = services.clock.now();
   const em = services.orm.em.fork();
@@ -70,7 +100,7 @@ export async function runJob(services: Services, job: Job): Promise<JobCounts | 
   return counts;
 }
 
-function runWithin(services: Services, job: Job, em: EntityManager, now: Date): Promise<JobCounts | 'skipped'> {
+function runWithin(services: JobDeps, job: Job, em: EntityManager, now: Date): Promise<JobCounts | 'skipped'> {
   // SQLite means one instance: nothing to exclude, and a transaction around the whole job would hold the only
   // connection until it ends. The jobs delete in batches, each committed on its own.
   if (!job.exclusive || dialectOf(services.config.DATABASE_URL) !== 'postgresql') return job.run(em, now);
@@ -81,7 +111,7 @@ function runWithin(services: Services, job: Job, em: EntityManager, now: Date): 
 }
 
 /** Runs every cleanup job now, one after the other (adminRunCleanup, `pulse-auth cleanup`). */
-export async function runCleanup(services: Services): Promise<Array<{ name: string; counts: JobCounts | 'skipped' }>> {
+export async function runCleanup(services: JobDeps): Promise<Array<{ name: string; counts: JobCounts | 'skipped' }>> {
   const results = [];
   for (const job of jobs(services).filter((candidate) => candidate.exclusive)) {
     results.push({ name: job.name, counts: await runJob(services, job) });
@@ -93,7 +123,7 @@ export async function runCleanup(services: Services): Promise<Array<{ name: stri
  * Schedules every job. `protect` keeps a run from starting while the previous one is still going. `stop()` ends
  * the schedule and waits for the runs in progress, so that shutdown closes the pool only after them.
  */
-export function startJobs(services: Services): { stop(): Promise<void> } {
+export function startJobs(services: JobDeps): { stop(): Promise<void> } {
   const running = new Set<Promise<unknown>>();
   const scheduled = jobs(services).map(
     (job) =>

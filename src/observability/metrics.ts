@@ -39,6 +39,35 @@ export class Metrics {
     help: 'Failed mail delivery attempts (each is retried until MAIL_MAX_ATTEMPTS)',
     registers: [this.registry],
   });
+  /** Probes behind pulse_dependency_up, by dependency name (the database always; Redis when configured). */
+  private readonly probes = new Map<string, () => Promise<boolean>>();
+  readonly dependencyUp = new Gauge({
+    name: 'pulse_dependency_up',
+    help: 'Whether a dependency answers (1) or not (0), by dependency: database (needed to serve), redis (optional: rate limits and lockouts hold per instance without it)',
+    labelNames: ['dependency'],
+    registers: [this.registry],
+    collect: async () => {
+      await Promise.all(
+        [...this.probes].map(async ([dependency, probe]) => {
+          const up = await probe().catch(() => false);
+          this.dependencyUp.set({ dependency }, up ? 1 : 0);
+        }),
+      );
+    },
+  });
+  private cacheStats?: () => { hits: number; misses: number };
+  readonly cacheLookups = new Gauge({
+    name: 'pulse_auth_cache_lookups',
+    help: 'Lookups in the authentication caches (live sessions, account views) since the start, by result (hit, miss)',
+    labelNames: ['result'],
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.cacheStats?.();
+      if (!stats) return;
+      this.cacheLookups.set({ result: 'hit' }, stats.hits);
+      this.cacheLookups.set({ result: 'miss' }, stats.misses);
+    },
+  });
   readonly jobRuns = new Counter({
     name: 'pulse_job_runs_total',
     help: 'Scheduled job runs by job and result (ok, skipped, error)',
@@ -53,6 +82,10 @@ export class Metrics {
    */
   constructor(orm: MikroORM, clock: Clock) {
     collectDefaultMetrics({ register: this.registry, prefix: 'pulse_' });
+    this.watchDependency('database', async () => {
+      await orm.em.getConnection().execute('select 1');
+      return true;
+    });
     new Gauge({
       name: 'pulse_mail_outbox_oldest_pending_seconds',
       help: 'Age of the oldest mail waiting for delivery (queued or retrying), rounded down to whole minutes; 0 when none has waited a minute',
@@ -73,5 +106,15 @@ export class Metrics {
         this.set(await orm.em.fork().count(OutboxMailSchema, { failedAt: { $ne: null } }));
       },
     });
+  }
+
+  /** Where pulse_auth_cache_lookups reads its figures. */
+  watchCaches(stats: () => { hits: number; misses: number }): void {
+    this.cacheStats = stats;
+  }
+
+  /** Adds a dependency to pulse_dependency_up, probed at each scrape. */
+  watchDependency(name: string, probe: () => Promise<boolean>): void {
+    this.probes.set(name, probe);
   }
 }

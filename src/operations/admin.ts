@@ -1,18 +1,26 @@
-import { AuditEventSchema, BlockedIpSchema, LoginAttemptSchema } from '../db/entities.js';
-import { findPage } from '../domain/pagination.js';
+import { listAuditEvents, listBlockedIps, listLoginAttempts } from '../domain/admin/admin-lists.js';
 import { toSessionView } from '../domain/users/views.js';
 import { SigningKeyConfigured } from '../domain/tokens/signing-keys.js';
-import { runCleanup } from '../jobs/scheduler.js';
+import { runCleanup, type JobDeps } from '../jobs/scheduler.js';
+import type { AdminUsers } from '../domain/admin/admin-users.js';
+import type { Sessions } from '../domain/sessions/sessions.js';
+import type { SignInGuard } from '../domain/protection/sign-in-guard.js';
+import type { SigningKeys } from '../domain/tokens/signing-keys.js';
+import type { Mfa } from '../domain/mfa/mfa.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
+
+/** adminRunCleanup runs the cleanup jobs (JobDeps); the rest are the domain objects the handlers call. */
+export interface AdminDeps extends JobDeps {
+  adminUsers: AdminUsers;
+  sessions: Sessions;
+  guard: SignInGuard;
+  signingKeys: SigningKeys;
+  mfa: Mfa;
+  mailer: JobDeps['mailer'] & MailKick;
+}
 
 const pageOf = (query: { limit?: number; cursor?: string }) => ({ limit: query.limit ?? 20, cursor: query.cursor });
-
-/** Time bounds of the admin lists: `from` inclusive, `to` exclusive. */
-function between(from?: string, to?: string): Record<string, unknown> {
-  if (!from && !to) return {};
-  return { createdAt: { ...(from ? { $gte: new Date(from) } : {}), ...(to ? { $lt: new Date(to) } : {}) } };
-}
 
 /** Audit actions of the administration operations that change something (see OperationPolicy). */
 export const adminPolicies: OperationPolicies = {
@@ -40,7 +48,8 @@ export const adminOperations: OperationGroup<
   | 'adminUnblockIp'
   | 'adminListAuditEvents'
   | 'adminRunCleanup'
-  | 'adminRotateSigningKey'
+  | 'adminRotateSigningKey',
+  AdminDeps
 > = (services) => {
   const { adminUsers, sessions, guard, signingKeys, clock } = services;
 
@@ -91,48 +100,11 @@ export const adminOperations: OperationGroup<
     },
 
     async adminListLoginAttempts({ query, ctx }) {
-      const where = {
-        ...(query.userId ? { userId: query.userId } : {}),
-        ...(query.email ? { email: query.email.trim().toLowerCase() } : {}),
-        ...(query.ip ? { ip: query.ip } : {}),
-        ...(query.outcome ? { outcome: query.outcome } : {}),
-        ...between(query.from, query.to),
-      };
-      return {
-        status: 200,
-        body: await findPage(ctx.state.em, LoginAttemptSchema, where, pageOf(query), (row) => ({
-          id: row.id,
-          createdAt: row.createdAt.toISOString(),
-          email: row.email,
-          userId: row.userId,
-          ip: row.ip,
-          userAgent: row.userAgent,
-          outcome: row.outcome,
-          reason: row.reason,
-          method: row.method,
-        })),
-      };
+      return { status: 200, body: await listLoginAttempts(ctx.state.em, query, pageOf(query)) };
     },
 
     async adminListBlockedIps({ query, ctx }) {
-      const now = clock.now();
-      const rows = await ctx.state.em.find(
-        BlockedIpSchema,
-        query.all ? {} : { unblockedAt: null, expiresAt: { $gt: now } },
-        { orderBy: { blockedAt: 'desc' }, limit: 1000 },
-      );
-      return {
-        status: 200,
-        body: {
-          items: rows.map((row) => ({
-            ip: row.ip,
-            blockedAt: row.blockedAt.toISOString(),
-            expiresAt: row.expiresAt.toISOString(),
-            failures: row.failures,
-            active: !row.unblockedAt && row.expiresAt > now,
-          })),
-        },
-      };
+      return { status: 200, body: { items: await listBlockedIps(ctx.state.em, clock.now(), { all: query.all }) } };
     },
 
     async adminUnblockIp({ path, ctx }) {
@@ -144,25 +116,7 @@ export const adminOperations: OperationGroup<
     },
 
     async adminListAuditEvents({ query, ctx }) {
-      const where = {
-        ...(query.action ? { action: query.action } : {}),
-        ...(query.actorId ? { actorUserId: query.actorId } : {}),
-        ...(query.targetId ? { targetUserId: query.targetId } : {}),
-        ...between(query.from, query.to),
-      };
-      return {
-        status: 200,
-        body: await findPage(ctx.state.em, AuditEventSchema, where, pageOf(query), (row) => ({
-          id: row.id,
-          createdAt: row.createdAt.toISOString(),
-          action: row.action,
-          outcome: row.outcome,
-          actorUserId: row.actorUserId,
-          targetUserId: row.targetUserId,
-          ip: row.ip,
-          details: row.details,
-        })),
-      };
+      return { status: 200, body: await listAuditEvents(ctx.state.em, query, pageOf(query)) };
     },
 
     async adminRunCleanup({ ctx }) {

@@ -1,27 +1,54 @@
 import type { Handlers, OperationPolicies } from '../http/operation.js';
-import type { Services } from '../services.js';
-import { healthOperations } from './health.js';
-import { passwordOperations, passwordPolicies } from './passwords.js';
-import { mfaOperations, mfaPolicies } from './mfa.js';
-import { socialOperations, socialPolicies } from './social.js';
-import { adminOperations, adminPolicies } from './admin.js';
-import { sessionOperations, sessionPolicies } from './sessions.js';
-import { profileOperations, profilePolicies } from './profile.js';
-import { registrationOperations, registrationPolicies } from './registration.js';
-import { signInOperations, signInPolicies } from './sign-in.js';
+import { healthOperations, type HealthDeps } from './health.js';
+import { passwordOperations, passwordPolicies, type PasswordDeps } from './passwords.js';
+import { mfaOperations, mfaPolicies, type MfaDeps } from './mfa.js';
+import { socialOperations, socialPolicies, type SocialDeps } from './social.js';
+import { adminOperations, adminPolicies, type AdminDeps } from './admin.js';
+import { sessionOperations, sessionPolicies, type SessionDeps } from './sessions.js';
+import { profileOperations, profilePolicies, type ProfileDeps } from './profile.js';
+import { registrationOperations, registrationPolicies, type RegistrationDeps } from './registration.js';
+import { signInOperations, signInPolicies, type SignInOperationDeps } from './sign-in.js';
 
-/** Every operation's handler. The `Handlers` type makes a missing or mis-shaped one a compile error. */
-export function createHandlers(services: Services): Handlers {
+/**
+ * What the operation modules use, together: each module's `…Deps` names its own few, and the type check refuses a
+ * handler that reaches for anything else. The composition root hands in its services (src/app.ts).
+ */
+export type OperationDeps = HealthDeps &
+  RegistrationDeps &
+  SignInOperationDeps &
+  SessionDeps &
+  PasswordDeps &
+  MfaDeps &
+  SocialDeps &
+  AdminDeps &
+  ProfileDeps;
+
+/**
+ * Every operation's handler, each module given only what its `…Deps` names. The `Handlers` type makes a missing or
+ * mis-shaped handler a compile error.
+ */
+export function createHandlers(deps: OperationDeps): Handlers {
+  const { config, clock, orm, logger, metrics, counters, mailer, sessions, attempts, guard, mfa, hasher, accessTokens, signingKeys } = deps;
+  const signIn = { hasher, sessions, guard, attempts, mfa };
   return {
-    ...healthOperations(services),
-    ...registrationOperations(services),
-    ...signInOperations(services),
-    ...sessionOperations(services),
-    ...passwordOperations(services),
-    ...mfaOperations(services),
-    ...socialOperations(services),
-    ...adminOperations(services),
-    ...profileOperations(services),
+    ...healthOperations({ counters, signingKeys, metrics, logger }),
+    ...registrationOperations({ registration: deps.registration, mailer, orm, logger }),
+    ...signInOperations({ ...signIn, accessTokens, config, mailer }),
+    ...sessionOperations({ sessions, attempts }),
+    ...passwordOperations({ passwords: deps.passwords, guard, mailer }),
+    ...mfaOperations({ ...signIn, accessTokens, config, mailer }),
+    ...socialOperations({
+      sessions,
+      attempts,
+      mfa,
+      providers: deps.providers,
+      socialSignIn: deps.socialSignIn,
+      reauthentication: deps.reauthentication,
+      config,
+      mailer,
+    }),
+    ...adminOperations({ config, clock, orm, logger, metrics, counters, mailer, adminUsers: deps.adminUsers, sessions, guard, signingKeys, mfa }),
+    ...profileOperations({ clock, config, accountDeletion: deps.accountDeletion, mailer, invalidations: deps.invalidations }),
   };
 }
 

@@ -1,6 +1,14 @@
 import { clientInfo } from '../http/context.js';
 import { ACCEPTED } from './registration.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
+import type { Passwords } from '../domain/passwords/passwords.js';
+import type { SignInGuard } from '../domain/protection/sign-in-guard.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
+
+export interface PasswordDeps {
+  passwords: Passwords;
+  guard: SignInGuard;
+  mailer: MailKick;
+}
 
 /** Audit actions and rate limits of these operations (see OperationPolicy). */
 export const passwordPolicies: OperationPolicies<'forgotPassword' | 'resetPassword' | 'changePassword'> = {
@@ -9,7 +17,7 @@ export const passwordPolicies: OperationPolicies<'forgotPassword' | 'resetPasswo
   changePassword: { audit: 'password.changed', rateLimited: true },
 };
 
-export const passwordOperations: OperationGroup<'forgotPassword' | 'resetPassword' | 'changePassword'> = ({ passwords, guard, mailer }) => ({
+export const passwordOperations: OperationGroup<'forgotPassword' | 'resetPassword' | 'changePassword', PasswordDeps> = ({ passwords, guard, mailer }) => ({
   async forgotPassword({ body }) {
     // The work happens after the answer, so that known and unknown emails answer alike (see Passwords.requestReset).
     passwords.requestReset(body.email, () => mailer.kick());

@@ -1,28 +1,34 @@
-import { UserSchema } from '../db/entities.js';
-import { readUserView, toUserView } from '../domain/users/views.js';
+import { readUserView } from '../domain/users/views.js';
+import { updateProfile } from '../domain/users/profile.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import { clientInfo, type AppContext } from '../http/context.js';
+import { clientInfo } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf } from '../http/refresh-cookie.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
+import type { Clock } from '../domain/kernel/clock.js';
+import type { AccountDeletion } from '../domain/users/deletion.js';
+import type { Invalidations } from '../domain/cache/invalidations.js';
+import type { Config } from '../config/load.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
+
+export interface ProfileDeps {
+  clock: Clock;
+  config: Config;
+  accountDeletion: AccountDeletion;
+  mailer: MailKick;
+  /** The cache of account views that getMe reads first. */
+  invalidations: Pick<Invalidations, 'cachedUserView' | 'rememberUserView'>;
+}
 
 /** Audit actions and rate limits of these operations: deleteMe checks a step-up proof (see OperationPolicy). */
 export const profilePolicies: OperationPolicies<'getMe' | 'updateMe' | 'deleteMe'> = {
   deleteMe: { audit: 'user.deleted', rateLimited: true },
 };
 
-export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'> = ({ clock, config, accountDeletion, mailer, invalidations }) => {
-  async function currentUser(ctx: AppContext) {
-    const user = await ctx.state.em.findOne(UserSchema, { id: ctx.state.principal!.userId });
-    // The session check passed, so the account existed a moment ago; treat a vanished one like an ended session.
-    if (!user) throw new ProblemError('invalid-access-token', { detail: 'The account no longer exists.' });
-    return user;
-  }
-
+export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe', ProfileDeps> = ({ clock, config, accountDeletion, mailer, invalidations }) => {
   return {
     // The hottest read of every client app: from the cache of account views when it can (see domain/cache).
     async getMe({ ctx }) {
       const userId = ctx.state.principal!.userId;
-      const cached = invalidations.cachedUserView(userId);
+      const cached = await invalidations.cachedUserView(userId, ctx.state.receivedAt);
       if (cached) return { status: 200, body: cached };
       const readStartedAt = performance.now();
       const view = await readUserView(ctx.state.em, userId);
@@ -32,11 +38,7 @@ export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'
     },
 
     async updateMe({ body, ctx }) {
-      const user = await currentUser(ctx);
-      if (body.name !== undefined) user.name = body.name;
-      user.updatedAt = clock.now();
-      await ctx.state.em.flush();
-      return { status: 200, body: toUserView(user) };
+      return { status: 200, body: await updateProfile(ctx.state.em, ctx.state.principal!.userId, body, clock.now()) };
     },
 
     async deleteMe({ body, ctx }) {

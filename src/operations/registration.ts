@@ -1,6 +1,17 @@
+import type { MikroORM } from '@mikro-orm/core';
+import type { Logger } from 'pino';
 import { toUserView } from '../domain/users/views.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
+import type { Registration } from '../domain/registration/registration.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
 import { afterResponse } from '../http/after-response.js';
+
+export interface RegistrationDeps {
+  registration: Registration;
+  mailer: MailKick;
+  /** For the work done after the answer, in a unit of work of its own. */
+  orm: Pick<MikroORM, 'em'>;
+  logger: Logger;
+}
 
 /** Audit actions and rate limits of these operations (read by the middleware; see OperationPolicy). */
 export const registrationPolicies: OperationPolicies<'register' | 'verifyEmail' | 'resendVerification'> = {
@@ -11,7 +22,7 @@ export const registrationPolicies: OperationPolicies<'register' | 'verifyEmail' 
 
 export const ACCEPTED = { message: 'If the address can receive mail, a message is on its way.' };
 
-export const registrationOperations: OperationGroup<'register' | 'verifyEmail' | 'resendVerification'> = ({
+export const registrationOperations: OperationGroup<'register' | 'verifyEmail' | 'resendVerification', RegistrationDeps> = ({
   registration,
   mailer,
   orm,

@@ -1,13 +1,20 @@
 import { toSessionView } from '../domain/users/views.js';
 import { ProblemError } from '../domain/kernel/problem.js';
+import type { Sessions } from '../domain/sessions/sessions.js';
+import type { LoginAttempts } from '../domain/sessions/login-attempts.js';
 import type { OperationGroup, OperationPolicies } from './group.js';
+
+export interface SessionDeps {
+  sessions: Sessions;
+  attempts: LoginAttempts;
+}
 
 /** Audit actions of these operations (see OperationPolicy). */
 export const sessionPolicies: OperationPolicies<'listMySessions' | 'revokeMySession' | 'listMyLoginHistory'> = {
   revokeMySession: { audit: 'session.revoked' },
 };
 
-export const sessionOperations: OperationGroup<'listMySessions' | 'revokeMySession' | 'listMyLoginHistory'> = ({ sessions, attempts }) => ({
+export const sessionOperations: OperationGroup<'listMySessions' | 'revokeMySession' | 'listMyLoginHistory', SessionDeps> = ({ sessions, attempts }) => ({
   async listMySessions({ ctx }) {
     const { userId, sessionId } = ctx.state.principal!;
     const live = await sessions.listLive(ctx.state.em, userId);

@@ -1,50 +1,31 @@
-import { signInWithPassword, signInWithSecondFactor } from '../domain/sessions/sign-in.js';
-import type { IssuedSession } from '../domain/sessions/sessions.js';
-import { normaliseEmail, toSessionView, toUserView } from '../domain/users/views.js';
-import { UserSchema } from '../db/entities.js';
-import { clientInfo, type AppContext } from '../http/context.js';
-import { clearRefreshCookie, cookiePolicyOf, refreshCookieOf, setRefreshCookie } from '../http/refresh-cookie.js';
+import { accountAimedAt, signInWithPassword, type SignInDeps } from '../domain/sign-in/sign-in.js';
+import type { AccessTokens } from '../domain/tokens/access-tokens.js';
+import type { Config } from '../config/load.js';
+import { clientInfo } from '../http/context.js';
+import { clearRefreshCookie, cookiePolicyOf, refreshCookieOf } from '../http/refresh-cookie.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 import { originGuard } from '../http/origin-check.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
-import type { components } from '../../generated/openapi.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
+import { tokenResponder } from './token-response.js';
 
-type Delivery = components['schemas']['RefreshTokenDelivery'];
+export interface SignInOperationDeps extends SignInDeps {
+  accessTokens: AccessTokens;
+  config: Config;
+  mailer: MailKick;
+}
 
 /** Audit actions, rate limits and the sign-in metric of these operations (see OperationPolicy). */
-export const signInPolicies: OperationPolicies<'login' | 'verifyMfa' | 'refreshTokens' | 'logout' | 'logoutAll'> = {
+export const signInPolicies: OperationPolicies<'login' | 'refreshTokens' | 'logout' | 'logoutAll'> = {
   login: { audit: 'user.signed-in', rateLimited: true, signIn: true },
-  verifyMfa: { audit: 'user.signed-in', rateLimited: true, signIn: true },
   logout: { audit: 'session.ended' },
   logoutAll: { audit: 'session.ended-all' },
 };
 
-export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTokens' | 'logout' | 'logoutAll'> = (services) => {
+export const signInOperations: OperationGroup<'login' | 'refreshTokens' | 'logout' | 'logoutAll', SignInOperationDeps> = (services) => {
   const { sessions, mailer } = services;
   const cookiePolicy = cookiePolicyOf(services.config);
   const assertAllowedOrigin = originGuard(services.config);
-
-  /** The token response; the refresh token goes to the cookie or into the body, as the client asked. */
-  async function tokenResponse(ctx: AppContext, issued: IssuedSession, delivery: Delivery) {
-    const accessToken = await services.accessTokens.issue({
-      userId: issued.user.id,
-      sessionId: issued.session.id,
-      role: issued.user.role,
-    });
-    if (delivery === 'cookie') setRefreshCookie(ctx, cookiePolicy, issued.refreshToken, issued.session.expiresAt);
-    ctx.set('Cache-Control', 'no-store');
-    return {
-      status: 200 as const,
-      body: {
-        accessToken,
-        tokenType: 'Bearer' as const,
-        expiresIn: services.accessTokens.ttlSeconds,
-        ...(delivery === 'body' ? { refreshToken: issued.refreshToken } : {}),
-        user: toUserView(issued.user),
-        session: toSessionView(issued.session, issued.session.id),
-      },
-    };
-  }
+  const tokenResponse = tokenResponder(services.accessTokens, services.config);
 
   return {
     async login({ body, ctx }) {
@@ -57,9 +38,8 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
       })
         .catch(async (error) => {
           // The audit event of a failed sign-in names the account it was aimed at, when there is one.
-          const email = normaliseEmail(body.email);
-          const target = await ctx.state.em.findOne(UserSchema, { email }, { fields: ['id'] });
-          ctx.state.audit = { targetUserId: target?.id ?? null, details: { email } };
+          const target = await accountAimedAt(ctx.state.em, body.email);
+          ctx.state.audit = { targetUserId: target.userId, details: { email: target.email } };
           throw error;
         })
         .finally(() => mailer.kick()); // a lockout, new-device or sign-in-code mail may be queued, failure or not
@@ -69,22 +49,13 @@ export const signInOperations: OperationGroup<'login' | 'verifyMfa' | 'refreshTo
       return {
         status: 200,
         body: {
+          outcome: 'mfa-required' as const,
           mfaRequired: true as const,
           challengeId: outcome.challenge.id,
           methods: outcome.methods,
           expiresAt: outcome.challenge.expiresAt.toISOString(),
         },
       };
-    },
-
-    async verifyMfa({ body, ctx }) {
-      const completed = await signInWithSecondFactor(ctx.state.em, services, { ...body, client: clientInfo(ctx) }).finally(() => mailer.kick());
-      if (!completed.ok) {
-        ctx.state.audit = { action: 'user.mfa-failed', targetUserId: completed.user?.id ?? null };
-        throw completed.problem;
-      }
-      ctx.state.audit = { details: { method: completed.method } };
-      return tokenResponse(ctx, completed.issued, completed.challenge.refreshTokenDelivery);
     },
 
     async refreshTokens({ body, ctx }) {

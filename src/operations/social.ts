@@ -1,12 +1,24 @@
 import { stringifySetCookie } from 'cookie';
-import { IdentitySchema, UserSchema } from '../db/entities.js';
-import { completeSignIn } from '../domain/sessions/sign-in.js';
+import { completeSignIn, type SignInDeps } from '../domain/sign-in/sign-in.js';
 import { mfaMethodsOf } from '../domain/mfa/mfa.js';
-import { SocialSignInFailed } from '../domain/oauth/social-sign-in.js';
+import { SocialSignInFailed, type SocialSignIn } from '../domain/social/social-sign-in.js';
+import type { Providers } from '../domain/social/providers.js';
+import type { Reauthentication } from '../domain/users/reauthentication.js';
+import type { Config } from '../config/load.js';
+import { listIdentities, unlinkIdentity } from '../domain/social/identities.js';
 import { clientInfo, type AppContext } from '../http/context.js';
 import { cookiePolicyOf, setRefreshCookie } from '../http/refresh-cookie.js';
 import { ProblemError } from '../domain/kernel/problem.js';
-import type { OperationGroup, OperationPolicies } from './group.js';
+import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
+
+/** finishOAuth completes a sign-in (or starts its second factor): the sessions, attempts and mfa of SignInDeps. */
+export interface SocialDeps extends Pick<SignInDeps, 'sessions' | 'attempts' | 'mfa'> {
+  providers: Providers;
+  socialSignIn: SocialSignIn;
+  reauthentication: Reauthentication;
+  config: Config;
+  mailer: MailKick;
+}
 
 const BROWSER_COOKIE = 'pulse_auth_oauth';
 const BROWSER_COOKIE_PATH = '/v1/auth/oauth';
@@ -25,7 +37,8 @@ export const socialPolicies: OperationPolicies<
 };
 
 export const socialOperations: OperationGroup<
-  'listProviders' | 'startOAuth' | 'finishOAuth' | 'listMyIdentities' | 'unlinkIdentity' | 'startIdentityLink'
+  'listProviders' | 'startOAuth' | 'finishOAuth' | 'listMyIdentities' | 'unlinkIdentity' | 'startIdentityLink',
+  SocialDeps
 > = (services) => {
   const { providers, socialSignIn, reauthentication, config, mailer } = services;
   const cookiePolicy = cookiePolicyOf(config);
@@ -129,31 +142,11 @@ export const socialOperations: OperationGroup<
     },
 
     async listMyIdentities({ ctx }) {
-      const identities = await ctx.state.em.find(IdentitySchema, { userId: ctx.state.principal!.userId }, { orderBy: { createdAt: 'asc' } });
-      return {
-        status: 200,
-        body: {
-          items: identities.map((identity) => ({
-            provider: identity.provider,
-            email: identity.email,
-            createdAt: identity.createdAt.toISOString(),
-            lastUsedAt: identity.lastUsedAt.toISOString(),
-          })),
-        },
-      };
+      return { status: 200, body: { items: await listIdentities(ctx.state.em, ctx.state.principal!.userId) } };
     },
 
     async unlinkIdentity({ path, ctx }) {
-      const { userId } = ctx.state.principal!;
-      const em = ctx.state.em;
-      const identity = await em.findOne(IdentitySchema, { userId, provider: path.provider });
-      if (!identity) throw new ProblemError('not-found', { detail: `No ${path.provider} identity is linked to this account.` });
-      const user = await em.findOneOrFail(UserSchema, { id: userId }, { populate: ['passwordHash'] });
-      const others = await em.count(IdentitySchema, { userId, id: { $ne: identity.id } });
-      if (!user.passwordHash && others === 0) {
-        throw new ProblemError('last-sign-in-method', { detail: `Set a password before unlinking ${path.provider}.` });
-      }
-      await em.nativeDelete(IdentitySchema, { id: identity.id });
+      await unlinkIdentity(ctx.state.em, ctx.state.principal!.userId, path.provider);
       return { status: 204 };
     },
   };

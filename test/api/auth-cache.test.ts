@@ -167,8 +167,8 @@ describe('authentication caches', () => {
       const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
       await admin.connect();
       try {
-        // Cut every listening connection (both instances'): the NOTIFY of the sign-out below reaches no one.
-        await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where query ilike 'listen pulse_auth_invalidations%'");
+        // Cut every listening connection (both instances', named by their application_name): the NOTIFY of the sign-out below reaches no one.
+        await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'pulse-auth-listener'");
         await soon(async () => !second.services.invalidations.cachesOn, 'the second instance turns its caches off');
         expect((await first.request('POST', '/v1/auth/logout', { token: tokens.accessToken })).status).to.equal(204);
         expect((await second.request('GET', '/v1/me', { token: tokens.accessToken })).status).to.equal(401);

@@ -7,7 +7,7 @@ import { MailCatcher } from '../helpers/mail-catcher.js';
 import { openDatabase } from '../../src/db/orm.js';
 import { runCli, temporaryDirectory, type CliResult } from '../multi-instance/processes.js';
 
-const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup', 'doctor'];
+const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup', 'outbox', 'doctor'];
 const PASSWORD = 'a long and unusual admin passphrase';
 
 /** `stdout` and `stderr` of a run, for assertion messages. */
@@ -279,6 +279,8 @@ describe('the pulse-auth command line', function () {
           'delete-expired-registrations',
           'delete-spent-tokens',
           'delete-old-login-attempts',
+          'delete-old-mail',
+          'delete-old-audit-events',
           'purge-deleted-accounts',
         ]);
         for (const line of lines) expect(line).to.match(/^\S+\s+(\w+=\d+)( \w+=\d+)*$/);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { SessionSchema, UserSchema } from '../../src/db/entities.js';
+import { OutboxMailSchema, SessionSchema, UserSchema } from '../../src/db/entities.js';
 import { jobs, runJob } from '../../src/jobs/scheduler.js';
 import { createUser } from '../../src/domain/users/new-user.js';
 import { TestServer, uniqueEmail } from '../helpers/server.js';
@@ -79,7 +79,10 @@ describe('account deletion (deleteMe) and the purge', () => {
     const account = await app.createUser();
     const { accessToken } = await app.login(account.email, account.password);
     const userId = (await userRow(account.email))!.id;
+    const mailsBefore = app.mail.mails.length;
     await app.request('DELETE', '/v1/me', { token: accessToken, body: { password: account.password } });
+    await app.mail.next(account.email, { subject: /was deleted/, after: mailsBefore });
+    await app.services.mailer.idle();
 
     app.clock.advance(29 * 86_400);
     await runJob(app.services, purgeJob());
@@ -90,6 +93,8 @@ describe('account deletion (deleteMe) and the purge', () => {
     expect(counts.users).to.be.at.least(1); // earlier tests deleted accounts too
     expect(await userRow(account.email)).to.equal(null);
     expect(await app.services.orm.em.fork().count(SessionSchema, { userId })).to.equal(0);
+    // Its delivered mail (the verification link, the deletion notice) went with it: the outbox keeps no trace of the address.
+    expect(await app.services.orm.em.fork().count(OutboxMailSchema, { recipient: account.email })).to.equal(0);
 
     // The email is free again: a new registration gets a link.
     const before = app.mail.mails.length;
@@ -104,6 +109,10 @@ describe('account deletion (deleteMe) and the purge', () => {
       const { accessToken } = await immediate.login(account.email, account.password);
       expect((await immediate.request('DELETE', '/v1/me', { token: accessToken, body: { password: account.password } })).status).to.equal(204);
       expect(await immediate.services.orm.em.fork().findOne(UserSchema, { email: account.email })).to.equal(null);
+      // The mail already delivered went with the account; the deletion notice, queued in the same transaction, still goes out.
+      await immediate.mail.next(account.email, { subject: /was deleted/ });
+      const left = await immediate.services.orm.em.fork().find(OutboxMailSchema, { recipient: account.email });
+      expect(left.map((mail) => mail.subject)).to.deep.equal(['Your account was deleted']);
     } finally {
       await immediate.stop();
     }

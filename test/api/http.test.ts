@@ -91,6 +91,9 @@ describe('HTTP behaviour shared by every operation', () => {
     expect(await yaml.text()).to.match(/^openapi: 3\.0\.3/);
     const document = await json(await raw('/openapi.json'));
     expect(document.paths['/v1/auth/login'].post.operationId).to.equal('login');
+    // Clients generated from the served document reach this deployment without a hand-set base URL.
+    expect(document.servers).to.deep.equal([{ url: 'http://pulse-auth.test', description: 'This deployment' }]);
+    expect(await raw('/openapi.yaml').then((reply) => reply.text())).to.contain('url: http://pulse-auth.test');
 
     const docs = await raw('/docs');
     expect(docs.status).to.equal(200);

@@ -3,7 +3,7 @@ import { TestServer } from '../helpers/server.js';
 
 /**
  * With response validation off (production), operations that take no input skip the request validator
- * (http/inputless-operations.ts). They must answer exactly as through the validator: these tests run the same
+ * (http/validation/inputless.ts). They must answer exactly as through the validator: these tests run the same
  * requests on a server with the validator on every request and on one with the shortcut.
  */
 describe('operations without input, with and without the request validator', () => {

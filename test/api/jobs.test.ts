@@ -1,12 +1,16 @@
 import { expect } from 'chai';
 import pg from 'pg';
+import { randomUUID } from 'node:crypto';
 import {
+  AuditEventSchema,
+  OutboxMailSchema,
   PasswordResetTokenSchema,
   PendingRegistrationSchema,
   RefreshTokenSchema,
   SessionSchema,
 } from '../../src/db/entities.js';
 import { jobs, runJob } from '../../src/jobs/scheduler.js';
+import { addSeconds } from '../../src/domain/kernel/clock.js';
 import { TestServer, uniqueEmail, usingPostgres } from '../helpers/server.js';
 
 describe('scheduled jobs', () => {
@@ -56,6 +60,64 @@ describe('scheduled jobs', () => {
     expect(await em().count(RefreshTokenSchema, { sessionId: ended.session.id })).to.equal(0);
     expect(await em().count(SessionSchema, { id: live.session.id })).to.equal(1);
     expect((await app.request('GET', '/v1/me', { token: refreshed.body.accessToken })).status).to.equal(200);
+  });
+
+  it('delete-old-mail removes mail delivered or given up longer ago than MAIL_OUTBOX_RETENTION_DAYS, never mail still waiting', async () => {
+    const orm = em();
+    const row = (recipient: string, fields: Partial<{ sentAt: Date; failedAt: Date }>) =>
+      orm.create(OutboxMailSchema, {
+        id: randomUUID(),
+        recipient,
+        subject: 'retention',
+        textBody: null,
+        htmlBody: null,
+        createdAt: app.clock.now(),
+        attempts: 1,
+        nextAttemptAt: addSeconds(app.clock.now(), 10 * 365 * 86_400), // not due: the deliverer leaves it alone
+        lockedUntil: null,
+        sentAt: fields.sentAt ?? null,
+        failedAt: fields.failedAt ?? null,
+        lastError: null,
+      });
+    // Mail of earlier tests, on a clock they moved on by weeks, goes first.
+    await runJob(app.services, job('delete-old-mail'));
+    const delivered = uniqueEmail('delivered');
+    const givenUp = uniqueEmail('given-up');
+    const waiting = uniqueEmail('waiting');
+    const recent = uniqueEmail('recent');
+    row(delivered, { sentAt: app.clock.now() });
+    row(givenUp, { failedAt: app.clock.now() });
+    row(waiting, {});
+    await orm.flush();
+    app.clock.advance(29 * 86_400);
+    row(recent, { sentAt: app.clock.now() });
+    await orm.flush();
+    expect(await runJob(app.services, job('delete-old-mail'))).to.deep.equal({ mails: 0 });
+
+    app.clock.advance(2 * 86_400); // the first three are 31 days old, `recent` 2 days
+    expect(await runJob(app.services, job('delete-old-mail'))).to.deep.equal({ mails: 2 });
+    const left = await em().find(OutboxMailSchema, { recipient: { $in: [delivered, givenUp, waiting, recent] } });
+    expect(left.map((mail) => mail.recipient).sort()).to.deep.equal([recent, waiting].sort());
+  });
+
+  it('delete-old-audit-events keeps AUDIT_RETENTION_DAYS of audit events', async () => {
+    const retained = await TestServer.start({ AUDIT_RETENTION_DAYS: '10' });
+    try {
+      const old = await retained.createUser();
+      retained.clock.advance(9 * 86_400);
+      const recent = await retained.createUser();
+      const byTarget = async (userId: string) => retained.services.orm.em.fork().count(AuditEventSchema, { targetUserId: userId });
+      expect(await byTarget(old.user.id)).to.be.above(0);
+      const job10 = jobs(retained.services).find((candidate) => candidate.name === 'delete-old-audit-events')!;
+      expect(await runJob(retained.services, job10)).to.deep.equal({ auditEvents: 0 });
+      retained.clock.advance(2 * 86_400); // old's events are 11 days old, recent's 2
+      const counts = (await runJob(retained.services, job10)) as { auditEvents: number };
+      expect(counts.auditEvents).to.be.above(0);
+      expect(await byTarget(old.user.id)).to.equal(0);
+      expect(await byTarget(recent.user.id)).to.be.above(0);
+    } finally {
+      await retained.stop();
+    }
   });
 
   it('logs one line per run with its counts', async () => {

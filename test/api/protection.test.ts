@@ -141,7 +141,7 @@ describe('without TRUST_PROXY', () => {
 });
 
 describe('when Redis is down', () => {
-  it('keeps serving with per-instance limits and reports itself not ready', async () => {
+  it('keeps serving with per-instance limits, and reports itself ready but degraded', async () => {
     // Nothing listens on port 1: every Redis command fails at once.
     const app = await TestServer.start({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_STORE: 'redis', LOCKOUT_ACCOUNT_THRESHOLD: '2', LOCKOUT_ACCOUNT_SECONDS: '60' });
     try {
@@ -150,9 +150,18 @@ describe('when Redis is down', () => {
       for (let i = 0; i < 2; i += 1) await app.request('POST', '/v1/auth/login', { body: { email: account.email, password: 'wrong guess' } });
       const locked = await app.request('POST', '/v1/auth/login', { body: { email: account.email, password: account.password } });
       expect(locked.status).to.equal(429);
+      // Without Redis the instance still serves: a balancer must keep sending it traffic.
       const ready = await app.request('GET', '/ready');
-      expect(ready.status).to.equal(503);
-      expect(ready.body.detail).to.match(/Redis/);
+      expect(ready.status).to.equal(200);
+      expect(ready.body).to.deep.equal({ status: 'degraded', checks: { database: 'ok', redis: 'unavailable' } });
+      const metrics = await app.request('GET', '/metrics');
+      expect(metrics.text).to.match(/^pulse_dependency_up\{dependency="redis"\} 0$/m);
+      expect(metrics.text).to.match(/^pulse_dependency_up\{dependency="database"\} 1$/m);
+      // One warning for the outage, however many probes see it.
+      for (let i = 0; i < 5; i += 1) await app.request('GET', '/ready');
+      const warnings = app.logLines().filter((line) => line.msg?.startsWith('readiness: redis'));
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.include({ level: 40 }).and.not.have.property('err');
     } finally {
       await app.stop();
     }

@@ -824,6 +824,13 @@ function deriveHooks(spec) {
       if ((operation.tags || []).includes('Administration') && operation.responses['403']) {
         DERIVED.set(`${operation.operationId} 403`, (t) => bearer(t));
       }
+      // A JSON body over the server's 64 KiB limit: refused while it is read, before anything else looks at it.
+      if (operation.requestBody && operation.responses['413']) {
+        DERIVED.set(`${operation.operationId} 413`, (t) => {
+          jsonBody(t, { padding: 'x'.repeat(80 * 1024) });
+          if (security.some((requirement) => 'bearerAuth' in requirement)) bearer(t);
+        });
+      }
     }
   }
 }

@@ -166,6 +166,14 @@ export class TestServer {
     return reply.body as { accessToken: string; refreshToken?: string; session: { id: string }; user: { id: string } };
   }
 
+  /** Every line the app logged, parsed (each one must be JSON). */
+  logLines(): Array<Record<string, any>> {
+    return this.logText()
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line));
+  }
+
   /** Everything the app logged, as one string (for leak checks). */
   logText(): string {
     return this.logs.join('');

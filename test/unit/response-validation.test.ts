@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import Koa from 'koa';
 import type { AddressInfo } from 'node:net';
 import { openApiValidator } from '../../src/http/openapi-validator.js';
+import { operationResolver } from '../../src/http/router.js';
 import { loadSpec } from '../../src/http/spec.js';
 import type { AppState } from '../../src/http/context.js';
 
@@ -19,6 +20,7 @@ describe('response validation against the spec', () => {
         ctx.status = 500;
       }
     });
+    app.use(operationResolver(loadSpec().document as never));
     app.use(openApiValidator({ spec: loadSpec().document, validateResponses: true }));
     app.use(async (ctx) => {
       ctx.body = body;

@@ -12,20 +12,19 @@ describe('router built from the spec', () => {
         Object.values(item).map((operation) => [operation.operationId, handler]),
       ),
     ) as unknown as Handlers;
-  const authenticate = async () => ({ userId: 'u', sessionId: 's', role: 'user' as const });
 
   it('builds when every operation has exactly one handler', () => {
-    expect(() => buildRouter(spec, allHandlers(), authenticate)).not.to.throw();
+    expect(() => buildRouter(spec, allHandlers())).not.to.throw();
   });
 
   it('refuses to build when an operation has no handler', () => {
     const handlers = allHandlers() as unknown as Record<string, unknown>;
     delete handlers.login;
-    expect(() => buildRouter(spec, handlers as unknown as Handlers, authenticate)).to.throw(/operations without a handler: login/);
+    expect(() => buildRouter(spec, handlers as unknown as Handlers)).to.throw(/operations without a handler: login/);
   });
 
   it('refuses to build when a handler has no operation', () => {
     const handlers = { ...allHandlers(), launchRockets: handler } as unknown as Handlers;
-    expect(() => buildRouter(spec, handlers, authenticate)).to.throw(/handlers without an operation: launchRockets/);
+    expect(() => buildRouter(spec, handlers)).to.throw(/handlers without an operation: launchRockets/);
   });
 });

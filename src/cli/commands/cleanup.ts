@@ -7,8 +7,8 @@ export const cleanupCommand: Command = {
   synopsis: 'cleanup',
   summary: 'run every cleanup job once and print what each removed',
   description: [
-    'The jobs the server schedules (expired registrations, spent tokens, old sign-in attempts, expired counters,',
-    'deleted accounts past their grace), run one after the other. On PostgreSQL a job another instance is running',
+    'The jobs the server schedules (expired registrations, spent tokens, old sign-in attempts, old mail and audit',
+    'events, expired counters, deleted accounts past their grace), run one after the other. On PostgreSQL a job another instance is running',
     'at that moment is reported as skipped.',
   ].join('\n'),
   positionals: { min: 0, max: 0 },

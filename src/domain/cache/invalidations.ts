@@ -14,6 +14,11 @@ export interface InvalidationChannel {
   announce(em: EntityManager, message: string): Promise<void>;
   /** Listens until closed; `state(false)` while messages may be missed (the caches must not be trusted), `state(true)` once they are heard again. */
   listen(handlers: { message(message: string): void; state(listening: boolean): void }): Promise<void>;
+  /**
+   * true once every message committed before `since` (performance.now()) has been heard; false when that cannot be
+   * known (not listening, or no answer in time): then nothing cached may answer.
+   */
+  caughtUp(since: number): boolean | Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -50,9 +55,14 @@ export class Invalidations {
   }
 
   // --- reads -----------------------------------------------------------------------------------------------------
+  //
+  // A cache answers for a request only once this instance has heard every change committed before the request came
+  // (`receivedAt`, performance.now()): a sign-out answered by another instance is then refused here too, however
+  // late its notification would otherwise have been handled. On PostgreSQL that costs a round trip on the LISTEN
+  // connection, shared by the requests that come meanwhile, and only on a cache hit; without a channel, nothing.
 
-  cachedLiveSession(sessionId: string, userId: string, now: Date): boolean {
-    const hit = this.enabled && this.sessions.isLive(sessionId, userId, now) === true;
+  async cachedLiveSession(sessionId: string, userId: string, now: Date, receivedAt: number): Promise<boolean> {
+    const hit = this.enabled && this.sessions.isLive(sessionId, userId, now) === true && (await this.caughtUp(receivedAt)) && this.sessions.isLive(sessionId, userId, now) === true;
     this.stats[hit ? 'hits' : 'misses'] += 1;
     return hit;
   }
@@ -61,10 +71,15 @@ export class Invalidations {
     if (this.enabled) this.sessions.remember(sessionId, userId, expiresAt, readStartedAt);
   }
 
-  cachedUserView(userId: string): UserView | undefined {
-    const view = this.enabled ? this.users.get(userId) : undefined;
+  async cachedUserView(userId: string, receivedAt: number): Promise<UserView | undefined> {
+    const view = this.enabled && this.users.get(userId) !== undefined && (await this.caughtUp(receivedAt)) ? this.users.get(userId) : undefined;
     this.stats[view ? 'hits' : 'misses'] += 1;
     return view;
+  }
+
+  private caughtUp(receivedAt: number): boolean | Promise<boolean> {
+    if (!this.channel) return true;
+    return this.enabled && this.channel.caughtUp(receivedAt);
   }
 
   rememberUserView(view: UserView, readStartedAt: number): void {

@@ -163,10 +163,13 @@ export class Sessions {
     return this.liveSession(em, token.sessionId, now);
   }
 
-  /** Whether the session is live: from the cache when it was confirmed lately, else from the database. */
-  async isActive(em: EntityManager, sessionId: string, userId: string): Promise<boolean> {
+  /**
+   * Whether the session is live: from the cache when it was confirmed lately (and nothing committed before the
+   * request, received at `receivedAt` (performance.now()), says otherwise), else from the database.
+   */
+  async isActive(em: EntityManager, sessionId: string, userId: string, receivedAt = performance.now()): Promise<boolean> {
     const now = this.clock.now();
-    if (this.invalidations.cachedLiveSession(sessionId, userId, now)) return true;
+    if (await this.invalidations.cachedLiveSession(sessionId, userId, now, receivedAt)) return true;
     const checkStartedAt = performance.now();
     const session = await em.findOne(SessionSchema, { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: now } }, { fields: ['id', 'expiresAt'] });
     if (!session) return false;

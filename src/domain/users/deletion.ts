@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, SessionSchema, UserSchema } from '../../db/entities.js';
+import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, OutboxMailSchema, SessionSchema, UserSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
@@ -58,6 +58,13 @@ export class AccountDeletion {
 /** Removes accounts for good, with everything that belongs to them. Returns how many went. */
 export async function purgeUsers(em: EntityManager, userIds: string[]): Promise<number> {
   if (userIds.length === 0) return 0;
+  // The outbox keeps the address of every mail: what was delivered or given up goes with the account. Mail still
+  // waiting (the deletion notice, when the account is purged at once) is delivered first, and goes with the
+  // delete-old-mail job after MAIL_OUTBOX_RETENTION_DAYS.
+  const emails = (await em.find(UserSchema, { id: { $in: userIds } }, { fields: ['email'] })).map((user) => user.email);
+  if (emails.length) {
+    await em.nativeDelete(OutboxMailSchema, { recipient: { $in: emails }, $or: [{ sentAt: { $ne: null } }, { failedAt: { $ne: null } }] });
+  }
   const sessionIds = (await em.find(SessionSchema, { userId: { $in: userIds } }, { fields: ['id'] })).map((s) => s.id);
   if (sessionIds.length) await em.nativeDelete(RefreshTokenSchema, { sessionId: { $in: sessionIds } });
   await em.nativeDelete(SessionSchema, { userId: { $in: userIds } });

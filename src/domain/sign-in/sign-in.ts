@@ -6,8 +6,8 @@ import { ProblemError } from '../kernel/problem.js';
 import { normaliseEmail } from '../users/views.js';
 import { SignInLocked, type SignInGuard } from '../protection/sign-in-guard.js';
 import { mfaMethodsOf, type Mfa, type MfaMethod } from '../mfa/mfa.js';
-import type { LoginAttempts } from './login-attempts.js';
-import type { IssuedSession, Sessions } from './sessions.js';
+import type { LoginAttempts } from '../sessions/login-attempts.js';
+import type { IssuedSession, Sessions } from '../sessions/sessions.js';
 
 export type Delivery = 'cookie' | 'body';
 
@@ -44,13 +44,16 @@ export async function signInWithPassword(
     throw error;
   }
 
-  const user = await em.findOne(UserSchema, { email, deletedAt: null }, { populate: ['passwordHash'] });
+  let user;
   let matches: boolean;
   try {
+    user = await em.findOne(UserSchema, { email, deletedAt: null }, { populate: ['passwordHash'] });
     matches = await deps.hasher.verify(input.password, user?.passwordHash ?? '');
   } catch (error) {
-    // Nothing was checked (the hashing queue is full): the attempt is not a failure.
-    await deps.guard.release(reservation);
+    // Nothing was checked (the hashing queue is full, the database went away): the attempt is not a failure. Kept,
+    // its points would lock the owner out after a few sign-ins that met an outage. (With the counters in the lost
+    // database, giving them back fails too; then they expire with the lock window.)
+    await deps.guard.release(reservation).catch(() => undefined);
     throw error;
   }
   if (!user || !user.passwordHash || !matches) {
@@ -137,4 +140,11 @@ export async function completeSignIn(
   const issued = await deps.sessions.start(em, user, client);
   await deps.attempts.recordSuccess(em, user, client, method);
   return issued;
+}
+
+/** The account a sign-in named (for the audit event of a failed one): its normalised email, and its id if it exists. */
+export async function accountAimedAt(em: EntityManager, email: string): Promise<{ email: string; userId: string | null }> {
+  const normalised = normaliseEmail(email);
+  const user = await em.findOne(UserSchema, { email: normalised }, { fields: ['id'] });
+  return { email: normalised, userId: user?.id ?? null };
 }
