@@ -169,6 +169,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/email-sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a sign-in link and code by mail
+         * @description Mails the account with this email a sign-in link (`{APP_URL}/sign-in?token=…`) and a 6-digit code; finish with
+         *     `finishEmailSignIn`. Both live `EMAIL_SIGN_IN_TTL` seconds (10 minutes by default), work once, and stop working
+         *     when a newer request is made. The answer is `202` whether or not the email has an account, and takes as long
+         *     either way; an unknown email gets no mail. `404 not-found` when the server has email sign-in turned off
+         *     (`EMAIL_SIGN_IN=false`).
+         */
+        post: operations["requestEmailSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/email-sign-in/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with the mailed link or code
+         * @description Signs in with what `requestEmailSignIn` mailed: the link's `token`, or the `email` and the 6-digit `code`.
+         *     Either spends the request. It answers like `login`: tokens, or an `MfaChallenge` (`outcome: mfa-required`)
+         *     when the account has an authenticator app or email codes on, to finish with `verifyMfa`; the mail counts as
+         *     one factor. The refresh token goes to the cookie, or into the body with `refreshTokenDelivery: body`.
+         *
+         *     An unknown, used, replaced or expired link or code answers `401 invalid-email-sign-in`. A wrong code says how
+         *     many tries are left; after 5 wrong codes (also when they are sent all at once) the request is dead and the
+         *     person asks again. Wrong codes count toward the account lockout like wrong passwords
+         *     (`429 too-many-failed-attempts`). The attempt is recorded, and a sign-in from a new device mails the owner,
+         *     as with `login`. `404 not-found` when email sign-in is turned off.
+         */
+        post: operations["finishEmailSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/mfa/verify": {
         parameters: {
             query?: never;
@@ -1081,7 +1134,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "passkey-challenge-invalid" | "passkey-registration-failed" | "passkey-already-registered" | "passkey-sign-in-failed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "invalid-email-sign-in" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "passkey-challenge-invalid" | "passkey-registration-failed" | "passkey-already-registered" | "passkey-sign-in-failed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -1324,6 +1377,39 @@ export interface components {
              * @description The account's password.
              */
             password: string;
+            refreshTokenDelivery?: components["schemas"]["RefreshTokenDelivery"];
+        };
+        /**
+         * @example {
+         *       "email": "ada@example.com"
+         *     }
+         */
+        EmailSignInRequest: {
+            email: components["schemas"]["Email"];
+        };
+        /** @description The link's `token`, or the `email` with the mailed `code`. */
+        FinishEmailSignInRequest: components["schemas"]["EmailSignInWithToken"] | components["schemas"]["EmailSignInWithCode"];
+        /**
+         * @example {
+         *       "token": "6bm3s1eA7rQk2m9n0pX4vY8zL1cR5tU7wH3jK6fD2gS"
+         *     }
+         */
+        EmailSignInWithToken: {
+            /** @description The `token` parameter of the mailed link. */
+            token: string;
+            refreshTokenDelivery?: components["schemas"]["RefreshTokenDelivery"];
+        };
+        /**
+         * @example {
+         *       "email": "ada@example.com",
+         *       "code": "492039",
+         *       "refreshTokenDelivery": "body"
+         *     }
+         */
+        EmailSignInWithCode: {
+            email: components["schemas"]["Email"];
+            /** @description The 6-digit code of the mail. */
+            code: string;
             refreshTokenDelivery?: components["schemas"]["RefreshTokenDelivery"];
         };
         /**
@@ -1869,7 +1955,7 @@ export interface components {
             code?: string;
         };
         /**
-         * @description How the sign-in was completed (`social`, through a provider of `listProviders`; `passkey`, with `finishPasskeySignIn`).
+         * @description How the sign-in was completed (`social`, through a provider of `listProviders`; `email`, with a code or link mailed to the account: the second factor of `verifyMfa`, or `finishEmailSignIn`; `passkey`, with `finishPasskeySignIn`).
          * @enum {string}
          */
         LoginMethod: "password" | "totp" | "email" | "recovery-code" | "social" | "passkey";
@@ -2545,6 +2631,44 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description Email sign-in is turned off on this server (`EMAIL_SIGN_IN=false`). */
+        EmailSignInDisabled: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:not-found",
+                 *       "code": "not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "detail": "Email sign-in is turned off on this server.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The link or code is unknown, used, replaced by a newer request or expired, or the code is wrong. */
+        InvalidEmailSignIn: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:invalid-email-sign-in",
+                 *       "code": "invalid-email-sign-in",
+                 *       "title": "The sign-in link or code is not valid",
+                 *       "status": 401,
+                 *       "detail": "The code is not valid. 4 tries left.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Wrong email or password. */
         InvalidCredentials: {
             headers: {
@@ -3179,6 +3303,71 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
+        };
+    };
+    requestEmailSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailSignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["EmailSignInDisabled"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    finishEmailSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FinishEmailSignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in (`TokenResponse`), or a second factor is needed (`MfaChallenge`). */
+            200: {
+                headers: {
+                    "Set-Cookie": components["headers"]["SetRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidEmailSignIn"];
+            403: components["responses"]["AccountDisabled"];
+            404: components["responses"]["EmailSignInDisabled"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     verifyMfa: {

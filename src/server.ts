@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { once } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
@@ -160,12 +161,16 @@ class ConnectionTracker {
 /** How long a connection accepted just before a shutdown may take to send its first request. */
 const FIRST_REQUEST_WAIT_MS = 1_000;
 
-const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/src/server.ts');
+/** A second shutdown signal this soon after the first is the same one, forwarded (see below). */
+const DUPLICATE_SIGNAL_MS = 1_000;
+
+const isMain = (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) || process.argv[1]?.endsWith('/src/server.ts');
 if (isMain) {
   // A local `.env` fills in what the environment does not set (Node's own loader; no dependency).
   if (existsSync('.env')) process.loadEnvFile('.env');
   // Listening for the signals before start-up finishes: a signal during start-up stops the server once it is up.
   let requested: NodeJS.Signals | undefined;
+  let requestedAt = 0;
   let running: Awaited<ReturnType<typeof start>> | undefined;
   const shutDown = (signal: NodeJS.Signals) => {
     running!.services.logger.info({ signal }, 'shutting down');
@@ -180,11 +185,14 @@ if (isMain) {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       if (requested) {
-        // A second signal: stop waiting.
+        // The same stop delivered twice: Ctrl-C (or a supervisor signalling the whole process group) reaches both
+        // `npm start` and this process, and npm forwards it once more. Only a later signal means "stop waiting".
+        if (Date.now() - requestedAt < DUPLICATE_SIGNAL_MS) return;
         console.error(`${signal} again: exiting now`);
         process.exit(1);
       }
       requested = signal;
+      requestedAt = Date.now();
       if (running) shutDown(signal);
     });
   }

@@ -12,6 +12,7 @@ import { Sessions } from './domain/sessions/sessions.js';
 import { Invalidations } from './domain/cache/invalidations.js';
 import { Registration } from './domain/registration/registration.js';
 import { Passwords } from './domain/passwords/passwords.js';
+import { EmailSignIns } from './domain/sign-in/email-sign-in.js';
 import { AccountDeletion } from './domain/users/deletion.js';
 import { Reauthentication } from './domain/users/reauthentication.js';
 import { Counters } from './infra/counters.js';
@@ -43,6 +44,7 @@ export interface Services {
   invalidations: Invalidations;
   registration: Registration;
   passwords: Passwords;
+  emailSignIns: EmailSignIns;
   accountDeletion: AccountDeletion;
   reauthentication: Reauthentication;
   counters: Counters;
@@ -104,6 +106,11 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     appUrl: config.APP_URL,
     resetTtlSeconds: config.RESET_TTL,
   });
+  const emailSignIns = new EmailSignIns(orm, clock, logger, mailbox, {
+    appUrl: config.APP_URL,
+    ttlSeconds: config.EMAIL_SIGN_IN_TTL,
+    maxAttempts: 5,
+  });
   const accountDeletion = new AccountDeletion(clock, reauthentication, sessions, mailbox, advisoryLocks, { graceDays: config.DELETION_GRACE_DAYS });
   const attempts = new LoginAttempts(clock, mailbox, { appUrl: config.APP_URL });
   const mfa = new Mfa(clock, reauthentication, invalidations, mailbox, {
@@ -150,6 +157,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     invalidations,
     registration,
     passwords,
+    emailSignIns,
     accountDeletion,
     reauthentication,
     counters,

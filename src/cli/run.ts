@@ -6,9 +6,10 @@ import { migrateCommand } from './commands/migrate.js';
 import { createAdminCommand } from './commands/create-admin.js';
 import { rotateSigningKeyCommand } from './commands/rotate-signing-key.js';
 import { cleanupCommand } from './commands/cleanup.js';
+import { doctorCommand } from './commands/doctor.js';
 import { outboxCommand } from './commands/outbox.js';
 
-export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, outboxCommand];
+export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, outboxCommand, doctorCommand];
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import Value from 'typebox/value';
 import { ConfigSchema, type RawConfig } from './schema.js';
 import { isEmailAddress } from '../domain/users/email-format.js';
@@ -38,22 +39,46 @@ export interface ProviderConfig {
 const KEYS = Object.keys(ConfigSchema.properties);
 
 /**
- * Reads the configuration from an environment-like object. Unknown variables are ignored (the environment holds
- * many); every bad key is reported at once in one ConfigError.
+ * Keys that carry a secret (a password in a URL, a token, a private key, a client secret). Each may instead be read
+ * from a file named by `<KEY>_FILE` (Docker and Kubernetes secrets, systemd credentials), as may every provider's
+ * `OIDC_<NAME>_CLIENT_SECRET`.
  */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export const SECRET_BEARING_KEYS = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SIGNING_KEY', 'GOOGLE_CLIENT_SECRET', 'METRICS_TOKEN'] as const;
+const FILE_KEYS = SECRET_BEARING_KEYS.map((key) => `${key}_FILE`);
+const OIDC_SECRET_FILE = /^OIDC_[A-Z0-9_]+_CLIENT_SECRET_FILE$/;
+
+export interface LoadOptions {
+  /** Reads a `*_FILE` secret (tests pass their own). */
+  readFile?: (path: string) => string;
+}
+
+/**
+ * Reads the configuration from an environment-like object. Unknown variables are ignored (the environment holds
+ * many); every bad key is reported at once in one ConfigError, in one pass: a key that fails its own check is left
+ * out of the checks that combine keys, and every other check still runs.
+ */
+export function loadConfig(env: Record<string, string | undefined>, options: LoadOptions = {}): Config {
+  const { env: resolved, problems } = readSecretFiles(env, options.readFile ?? ((path) => readFileSync(path, 'utf8')));
+  env = resolved;
   const input: Record<string, unknown> = {};
   for (const key of KEYS) {
     const value = env[key];
     if (value !== undefined && value !== '') input[key] = value;
   }
-  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, input));
-  const problems = [...Value.Errors(ConfigSchema, converted)].map((error) => {
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, input)) as Record<string, unknown>;
+  const bad = new Set<string>(problems.map((problem) => problem.split(':')[0].replace(/_FILE$/, '')));
+  for (const error of Value.Errors(ConfigSchema, converted)) {
     const key = error.instancePath.slice(1);
-    return `${key || '(root)'}: ${error.message}${shown(key, input[key])}`;
-  });
+    bad.add(key);
+    problems.push(`${key || '(root)'}: ${error.message}${shown(key, input[key])}`);
+  }
   problems.push(...adminEmailProblems(env.ADMIN_EMAILS ?? ''));
-  if (problems.length > 0) throw new ConfigError(problems);
+  // Keys that failed their own check take their defaults for the checks that follow (which then say nothing new about them).
+  const defaults = Value.Default(ConfigSchema, {}) as Record<string, unknown>;
+  for (const key of bad) {
+    if (key in defaults) converted[key] = defaults[key];
+    else delete converted[key];
+  }
   const raw = converted as RawConfig;
 
   const publicUrl = stripTrailingSlash(raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`);
@@ -72,9 +97,38 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminEmails: new Set(splitList(raw.ADMIN_EMAILS).map((email) => email.toLowerCase())),
     providers,
   };
-  const semantic = [...checkCombinations(config), ...providerProblems];
-  if (semantic.length > 0) throw new ConfigError(semantic);
+  problems.push(...checkCombinations(config, bad), ...providerProblems);
+  if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/**
+ * `<KEY>_FILE` for every secret-bearing key: the file's content (without its final line break) becomes the key's
+ * value, read once, here. Setting both the key and its file, or naming a file that cannot be read, is a problem.
+ */
+function readSecretFiles(env: Record<string, string | undefined>, readFile: (path: string) => string) {
+  const problems: string[] = [];
+  const resolved = { ...env };
+  const fileKeys = [...FILE_KEYS, ...Object.keys(env).filter((key) => OIDC_SECRET_FILE.test(key))];
+  for (const fileKey of fileKeys) {
+    const path = env[fileKey];
+    if (path === undefined || path === '') continue;
+    const key = fileKey.slice(0, -'_FILE'.length);
+    if (env[key] !== undefined && env[key] !== '') {
+      problems.push(`${fileKey}: set ${key} or ${fileKey}, not both`);
+      continue;
+    }
+    let content: string;
+    try {
+      content = readFile(path).replace(/\r?\n$/, '');
+    } catch (error) {
+      problems.push(`${fileKey}: cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      continue;
+    }
+    if (content === '') problems.push(`${fileKey}: ${JSON.stringify(path)} is empty`);
+    else resolved[key] = content;
+  }
+  return { env: resolved, problems };
 }
 
 /** Google from its two keys; every name in OIDC_PROVIDERS from its three `OIDC_<NAME>_…` keys. */
@@ -120,29 +174,49 @@ function readProviders(raw: RawConfig, env: Record<string, string | undefined>):
   return { providers, problems };
 }
 
-function checkCombinations(config: Config): string[] {
+/** Checks that combine keys; `bad` holds keys already reported (they are not blamed twice). */
+function checkCombinations(config: Config, bad: ReadonlySet<string>): string[] {
   const problems: string[] = [];
+  const ok = (...keys: string[]) => keys.every((key) => !bad.has(key));
+  const production = config.NODE_ENV === 'production' && ok('NODE_ENV');
   for (const key of ['PUBLIC_URL', 'APP_URL'] as const) {
+    if (!ok(key)) continue;
     if (!/^https?:\/\//.test(config[key])) problems.push(`${key}: must be an http(s) URL${shown(key, config[key])}`);
+    else if (production && config[key].startsWith('http:') && !isLoopbackUrl(config[key])) {
+      const carries = key === 'PUBLIC_URL' ? 'tokens and refresh cookies' : 'the tokens in mailed links';
+      problems.push(`${key}: must be https:// in production (http:// only for localhost, 127.0.0.1 or [::1]), or ${carries} cross the network in clear${shown(key, config[key])}`);
+    }
   }
-  if (config.HTTP_HEADERS_TIMEOUT_SECONDS > config.HTTP_REQUEST_TIMEOUT_SECONDS) {
+  if (ok('HTTP_HEADERS_TIMEOUT_SECONDS', 'HTTP_REQUEST_TIMEOUT_SECONDS') && config.HTTP_HEADERS_TIMEOUT_SECONDS > config.HTTP_REQUEST_TIMEOUT_SECONDS) {
     problems.push('HTTP_HEADERS_TIMEOUT_SECONDS: must not be longer than HTTP_REQUEST_TIMEOUT_SECONDS (the headers are part of the request)');
   }
-  if (config.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD < config.LOCKOUT_ACCOUNT_THRESHOLD) {
+  if (ok('LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD', 'LOCKOUT_ACCOUNT_THRESHOLD') && config.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD < config.LOCKOUT_ACCOUNT_THRESHOLD) {
     problems.push('LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD: must be at least LOCKOUT_ACCOUNT_THRESHOLD (it counts the failures of every client together)');
   }
-  if (config.RATE_LIMIT_STORE === 'redis' && !config.REDIS_URL) problems.push('RATE_LIMIT_STORE: `redis` needs REDIS_URL');
-  if (config.RATE_LIMIT_STORE === 'database' && !config.DATABASE_URL.startsWith('postgres')) {
+  if (ok('RATE_LIMIT_STORE', 'REDIS_URL') && config.RATE_LIMIT_STORE === 'redis' && !config.REDIS_URL) problems.push('RATE_LIMIT_STORE: `redis` needs REDIS_URL');
+  if (ok('RATE_LIMIT_STORE', 'DATABASE_URL') && config.RATE_LIMIT_STORE === 'database' && !config.DATABASE_URL.startsWith('postgres')) {
     problems.push('RATE_LIMIT_STORE: `database` needs PostgreSQL (with SQLite, one instance: use `memory`)');
   }
-  problems.push(...webauthnProblems(config));
-  if (config.NODE_ENV === 'production' && !config.METRICS_TOKEN) {
+  if (ok('WEBAUTHN_RP_ID', 'WEBAUTHN_ORIGINS', 'APP_URL', 'PUBLIC_URL')) problems.push(...webauthnProblems(config, production));
+  if (production && ok('METRICS_TOKEN') && !config.METRICS_TOKEN) {
     problems.push('METRICS_TOKEN: required in production, or /metrics is open to anyone (at least 16 characters)');
   }
-  if (config.NODE_ENV === 'production' && config.DATABASE_URL === 'file::memory:') {
+  if (production && ok('SMTP_URL') && !config.SMTP_URL) {
+    problems.push('SMTP_URL: required in production; without it mail goes to the development outbox (.eml files with live links on disk, nothing delivered)');
+  }
+  if (production && ok('DATABASE_URL') && config.DATABASE_URL === 'file::memory:') {
     problems.push('DATABASE_URL: an in-memory database loses every account on restart; not allowed in production');
   }
   return problems;
+}
+
+/** http:// stays allowed in production for this machine's own addresses (a local trial, a sidecar proxy). */
+function isLoopbackUrl(url: string): boolean {
+  try {
+    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -150,7 +224,7 @@ function checkCombinations(config: Config): string[] {
  * origin or a parent domain of it (`example.com` for `https://app.example.com`): browsers refuse any other pairing,
  * so every passkey ceremony would fail.
  */
-function webauthnProblems(config: Config): string[] {
+function webauthnProblems(config: Config, production: boolean): string[] {
   const problems: string[] = [];
   const rpId = config.WEBAUTHN_RP_ID.toLowerCase();
   for (const origin of config.webauthnOrigins) {
@@ -165,7 +239,7 @@ function webauthnProblems(config: Config): string[] {
       continue;
     }
     const host = url.hostname.toLowerCase();
-    if (config.NODE_ENV === 'production' && host !== rpId && !host.endsWith(`.${rpId}`)) {
+    if (production && host !== rpId && !host.endsWith(`.${rpId}`)) {
       problems.push(`WEBAUTHN_RP_ID: "${rpId}" is not the host of ${origin} nor a parent domain of it; browsers would refuse every passkey`);
     }
   }
@@ -215,7 +289,7 @@ function shown(key: string, value: unknown): string {
  * A URL without its userinfo and query values (`postgres://***@db/app`). Done on the text, not with `new URL`:
  * a URL bad enough to be reported may not parse, and may still carry a password.
  */
-function withoutCredentials(url: string): string {
+export function withoutCredentials(url: string): string {
   const scheme = /^[a-z][a-z0-9+.-]*:(\/\/)?/i.exec(url)?.[0] ?? '';
   const rest = url.slice(scheme.length);
   // The last `@`: a password may hold an unencoded `@` or `/`.
@@ -231,4 +305,5 @@ const splitList = (value: string) =>
 
 const stripTrailingSlash = (url: string) => url.replace(/\/+$/, '');
 
-export const configKeys = KEYS;
+/** Every key the configuration reads by name (the schema's, and the `*_FILE` variants of the secret-bearing ones). */
+export const configKeys = [...KEYS, ...FILE_KEYS];

@@ -244,6 +244,37 @@ export const BlockedIpSchema = new EntitySchema<BlockedIp>({
   },
 });
 
+/**
+ * A passwordless sign-in by email (requestEmailSignIn): the hashes of the mailed link's token and of its 6-digit code,
+ * the wrong codes tried so far, and when it was spent. One live request per account: a newer one replaces it.
+ */
+export interface EmailSignInRequest {
+  id: string;
+  userId: string;
+  tokenHash: string;
+  /** HMAC of the code, keyed by the request's id. */
+  codeHash: string;
+  attempts: number;
+  createdAt: Date;
+  expiresAt: Date;
+  consumedAt: Date | null;
+}
+
+export const EmailSignInRequestSchema = new EntitySchema<EmailSignInRequest>({
+  name: 'EmailSignInRequest',
+  tableName: 'email_sign_in_requests',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    userId: { type: 'uuid', index: true },
+    tokenHash: { type: 'string', length: 64, unique: true },
+    codeHash: { type: 'string', length: 64 },
+    attempts: { type: 'integer', default: 0 },
+    createdAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
+    consumedAt: { type: 'Date', nullable: true },
+  },
+});
+
 /** A single-use recovery code, stored by hash. */
 export interface RecoveryCode {
   id: string;
@@ -567,6 +598,7 @@ export const entities = [
   PasswordResetTokenSchema,
   LoginAttemptSchema,
   BlockedIpSchema,
+  EmailSignInRequestSchema,
   RecoveryCodeSchema,
   MfaChallengeSchema,
   IdentitySchema,

@@ -3,6 +3,7 @@ import type { EntityManager, EntitySchema, FilterQuery } from '@mikro-orm/core';
 import {
   AuditEventSchema,
   BlockedIpSchema,
+  EmailSignInRequestSchema,
   IdentityLinkTicketSchema,
   LoginAttemptSchema,
   MfaChallengeSchema,
@@ -48,8 +49,8 @@ export async function deleteExpiredRegistrations(em: EntityManager, now: Date): 
 }
 
 /**
- * Spent credentials: used or expired reset links, MFA challenges, passkey challenges, social sign-in states and
- * identity-link tickets,
+ * Spent credentials: used or expired reset links, email sign-in requests, MFA challenges, passkey challenges, social
+ * sign-in states and identity-link tickets,
  * refresh tokens rotated long ago, and sessions
  * that ended (signed out, revoked or expired) more than SESSION_RETENTION_DAYS ago, with their refresh tokens.
  */
@@ -60,6 +61,7 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
   const passkeyChallenges = await deleteInBatches(em, WebauthnChallengeSchema, { expiresAt: { $lte: now } });
   const linkTickets = await deleteInBatches(em, IdentityLinkTicketSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const resetTokens = await deleteInBatches(em, PasswordResetTokenSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
+  const emailSignIns = await deleteInBatches(em, EmailSignInRequestSchema, { $or: [{ consumedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const rotatedBefore = addSeconds(now, -ROTATED_TOKEN_RETENTION_DAYS * DAY);
   let refreshTokens = await deleteInBatches(em, RefreshTokenSchema, { rotatedAt: { $lte: rotatedBefore } });
   const endedBefore = addSeconds(now, -sessionRetentionDays * DAY);
@@ -77,7 +79,7 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
     em.clear();
     await nextTurn();
   }
-  return { resetTokens, mfaChallenges, passkeyChallenges, oauthStates, linkTickets, refreshTokens, sessions };
+  return { resetTokens, emailSignIns, mfaChallenges, passkeyChallenges, oauthStates, linkTickets, refreshTokens, sessions };
 }
 
 /** Sign-in attempts older than LOGIN_HISTORY_DAYS, and IP blocks that ended as long ago. */

@@ -9,6 +9,7 @@ import {
   passwordResetMail,
   securityChangeMail,
   signInCodeMail,
+  emailSignInMail,
   verificationMail,
   type MailContent,
 } from './templates.js';
@@ -31,6 +32,8 @@ export function renderMail(message: MailMessage): MailContent {
       return newDeviceMail(message);
     case 'sign-in-code':
       return signInCodeMail(message);
+    case 'email-sign-in':
+      return emailSignInMail(message);
     case 'security-change':
       return securityChangeMail(message.change, { appUrl: message.appUrl });
   }

@@ -131,6 +131,21 @@ export function signInCodeMail(input: { code: string; ttlSeconds: number }): Mai
   return { subject: 'Your sign-in code', text: `${lines.join('\n\n')}\n`, html: layout(lines) };
 }
 
+/** Passwordless sign-in: the link (for this device) and the code (to type on another one). */
+export function emailSignInMail(input: { link: string; code: string; ttlSeconds: number }): MailContent {
+  const lines = [
+    'Hello,',
+    `Someone asked to sign in to your account with this email address. Open the link below and press "Sign in", or enter the code ${input.code}. Both work once, for ${minutes(input.ttlSeconds)} minutes.`,
+  ];
+  const after = 'If you are not signing in, ignore this mail: nobody can sign in without the link or the code.';
+  // As with the sign-in code, neither the code nor the link goes in the subject.
+  return {
+    subject: 'Sign in to your account',
+    text: `${lines.join('\n\n')}\n\n${input.link}\n\n${after}\n`,
+    html: layout([...lines, after], { href: input.link, label: 'Sign in' }),
+  };
+}
+
 const SECURITY_CHANGES: { [K in SecurityChange['kind']]: { subject: string; line: (change: Extract<SecurityChange, { kind: K }>) => string } } = {
   'totp-enabled': {
     subject: 'Two-step sign-in was turned on',

@@ -35,7 +35,7 @@ export function createHandlers(deps: OperationDeps): Handlers {
   return {
     ...healthOperations({ counters, signingKeys, metrics, logger }),
     ...registrationOperations({ registration: deps.registration, mailer, orm, logger }),
-    ...signInOperations({ ...signIn, accessTokens, config, mailer }),
+    ...signInOperations({ ...signIn, accessTokens, config, mailer, emailSignIns: deps.emailSignIns }),
     ...sessionOperations({ sessions, attempts }),
     ...passwordOperations({ passwords: deps.passwords, guard, mailer }),
     ...mfaOperations({ ...signIn, accessTokens, config, mailer }),

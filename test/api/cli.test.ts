@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { PendingRegistrationSchema, SigningKeySchema, UserSchema } from '../../src/db/entities.js';
 import { TestServer, uniqueEmail } from '../helpers/server.js';
+import { MailCatcher } from '../helpers/mail-catcher.js';
+import { openDatabase } from '../../src/db/orm.js';
 import { runCli, temporaryDirectory, type CliResult } from '../multi-instance/processes.js';
 
-const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup', 'outbox'];
+const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup', 'outbox', 'doctor'];
 const PASSWORD = 'a long and unusual admin passphrase';
 
 /** `stdout` and `stderr` of a run, for assertion messages. */
@@ -79,11 +81,82 @@ describe('the pulse-auth command line', function () {
       expect(second.stdout.trim()).to.equal('the database is up to date');
     });
 
+    it('--check: exit 1 with the pending migrations, 0 once applied, 1 again with the statements when the schema drifts from the entities; it changes nothing', async () => {
+      const env = { DATABASE_URL: `file:${join(temporaryDirectory(), 'check.sqlite')}` };
+      const fresh = await runCli(['migrate', '--check'], env);
+      expect(fresh.code, shown(fresh)).to.equal(1);
+      expect(fresh.stdout).to.match(/^pending: Migration\d+_initial, /);
+      expect(fresh.stderr).to.match(/migration\(s\) pending/);
+      expect((await runCli(['migrate', '--check'], env)).stdout, 'a check applies nothing').to.match(/^pending: /);
+
+      expect((await runCli(['migrate'], env)).code).to.equal(0);
+      const current = await runCli(['migrate', '--check'], env);
+      expect(current.code, shown(current)).to.equal(0);
+      expect(current.stdout.trim()).to.equal('the database is up to date: no pending migration, the schema matches the entities');
+
+      // A column added by hand: the database no longer is what the entities describe.
+      const orm = await openDatabase(env.DATABASE_URL, { migrate: false });
+      await orm.em.getConnection().execute('alter table users add column added_by_hand text');
+      await orm.close(true);
+      const drifted = await runCli(['migrate', '--check'], env);
+      expect(drifted.code, shown(drifted)).to.equal(1);
+      expect(drifted.stdout).to.contain('added_by_hand');
+      expect(drifted.stderr).to.match(/drifts/);
+    });
+
     it('fails with exit code 1 and the reason when the database cannot be opened', async () => {
       const result = await runCli(['migrate'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
       expect(result.code, shown(result)).to.equal(1);
       expect(result.stderr).to.match(/^pulse-auth migrate failed: /);
       expect(result.stdout).to.equal('');
+    });
+  });
+
+  describe('doctor', () => {
+    const secret = 'doctor-s3cret-pw';
+    let catcher: MailCatcher;
+    let smtpPort: number;
+    before(async () => {
+      catcher = new MailCatcher();
+      smtpPort = await catcher.start();
+    });
+    after(() => catcher.stop());
+
+    it('reports the configuration, the database, SMTP and Redis one line each, exit 0 when all answer, no secret shown', async () => {
+      const redisUrl = process.env.TEST_REDIS_URL;
+      const databaseUrl = `file:${join(temporaryDirectory(), 'doctor.sqlite')}`;
+      expect((await runCli(['migrate'], { DATABASE_URL: databaseUrl })).code).to.equal(0);
+      const result = await runCli(['doctor'], {
+        DATABASE_URL: databaseUrl,
+        SMTP_URL: `smtp://mailer:${secret}@127.0.0.1:${smtpPort}`,
+        METRICS_TOKEN: `metrics-${secret}`,
+        ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+      });
+      expect(result.code, shown(result)).to.equal(0);
+      const lines = result.stdout.trim().split('\n');
+      expect(lines.map((line) => line.split(/\s+/).slice(0, 2).join(' '))).to.deep.equal(['ok config', 'ok database', 'ok smtp', 'ok redis']);
+      expect(lines[0]).to.contain('METRICS_TOKEN set');
+      expect(lines[1]).to.contain('sqlite').and.contain('migrations up to date');
+      expect(lines[2]).to.contain(`smtp://***@127.0.0.1:${smtpPort}`);
+      expect(lines[3]).to.contain(redisUrl ? 'PING answered PONG' : 'unset');
+      expect(result.stdout + result.stderr).not.to.contain(secret);
+      expect(catcher.mails).to.have.length(0);
+    });
+
+    it('exits 1 and says which part failed and why, pending migrations shown, secrets still redacted', async () => {
+      const result = await runCli(['doctor'], {
+        DATABASE_URL: `file:${join(temporaryDirectory(), 'empty.sqlite')}`,
+        // Nothing listens on port 9 (discard) here, nor on 1.
+        SMTP_URL: `smtp://mailer:${secret}@127.0.0.1:9`,
+        REDIS_URL: `redis://:${secret}@127.0.0.1:1`,
+      });
+      expect(result.code, shown(result)).to.equal(1);
+      const lines = result.stdout.trim().split('\n');
+      expect(lines.map((line) => line.split(/\s+/).slice(0, 2).join(' '))).to.deep.equal(['ok config', 'ok database', 'FAIL smtp', 'FAIL redis']);
+      expect(lines[1]).to.match(/\d+ migration\(s\) pending/);
+      expect(lines[2]).to.match(/ECONNREFUSED|timeout|no answer/i);
+      expect(result.stderr).to.contain('failed: smtp, redis');
+      expect(result.stdout + result.stderr).not.to.contain(secret);
     });
   });
 

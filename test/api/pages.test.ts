@@ -6,7 +6,7 @@ import { TestServer } from '../helpers/server.js';
 const STRICT_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-const PAGES = ['/verify-email', '/reset-password', '/oauth/complete'];
+const PAGES = ['/verify-email', '/reset-password', '/oauth/complete', '/sign-in'];
 
 /** A GET with the path sent exactly as written (fetch would normalise `..` and friends away). */
 function rawGet(baseUrl: string, path: string): Promise<{ status: number; contentType: string; body: string }> {
@@ -28,7 +28,7 @@ function assetsOf(html: string): string[] {
   return [...html.matchAll(/<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]+)"/gi)].map((match) => match[1]);
 }
 
-describe('hosted pages (verify-email, reset-password, oauth/complete)', () => {
+describe('hosted pages (verify-email, reset-password, oauth/complete, sign-in)', () => {
   let app: TestServer;
   before(async () => {
     app = await TestServer.start();

@@ -477,4 +477,85 @@ describe('hosted pages in a real browser (headless Chromium)', function () {
       await waitForText(page, problemOf(page), 'cancelled');
     });
   });
+  describe('sign-in (passwordless, by email)', () => {
+    async function signInMail(email: string) {
+      const before = app.mail.mails.length;
+      expect((await app.request('POST', '/v1/auth/email-sign-in', { body: { email } })).status).to.equal(202);
+      return app.mail.next(email, { subject: /Sign in to your account/, after: before });
+    }
+
+    async function account(prefix: string) {
+      const email = uniqueEmail(prefix);
+      const link = linkIn(await register(email), '/verify-email');
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: new URL(link).searchParams.get('token'), password: PASSWORD } })).status).to.equal(200);
+      return email;
+    }
+
+    it('a link scanner (a plain GET, then a page load without a click) leaves the token usable', async () => {
+      const email = await account('browser-sign-in-scanner');
+      const link = linkIn(await signInMail(email), '/sign-in');
+      expect(link.startsWith(`${app.baseUrl}/sign-in?token=`), link).to.equal(true);
+      expect((await fetch(link)).status).to.equal(200);
+      const page = await newPage();
+      const calls: string[] = [];
+      page.on('request', (request) => {
+        if (request.url().includes('/v1/')) calls.push(request.url());
+      });
+      await page.goto(link);
+      await page.getByRole('button', { name: 'Sign in' }).waitFor({ state: 'visible' });
+      expect(page.url(), 'the token is gone from the address bar').to.equal(`${app.baseUrl}/sign-in`);
+      await page.waitForTimeout(500);
+      expect(calls, 'opening the page (as a mail scanner does) calls nothing').to.deep.equal([]);
+      await screenshot(page, 'sign-in-button');
+      await page.close();
+      // The token is unspent: it still signs in.
+      const token = new URL(link).searchParams.get('token')!;
+      const signedIn = await app.request('POST', '/v1/auth/email-sign-in/verify', { body: { token, refreshTokenDelivery: 'body' } });
+      expect(signedIn.status, signedIn.text).to.equal(200);
+    });
+
+    it('pressing "Sign in" spends the token, sets the refresh cookie and greets the user; the link then shows the problem', async () => {
+      const email = await account('browser-sign-in');
+      const link = linkIn(await signInMail(email), '/sign-in');
+      const page = await newPage();
+      await page.goto(link);
+      const answered = page.waitForResponse((response) => response.url().endsWith('/v1/auth/email-sign-in/verify'));
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      expect((await answered).status()).to.equal(200);
+      await waitForText(page, statusOf(page), `You are signed in as ${email}.`);
+      expect((await context.cookies(`${app.baseUrl}/v1/auth/refresh`)).map((cookie) => cookie.name)).to.include('pulse_auth_refresh');
+      await screenshot(page, 'sign-in-signed-in');
+
+      const again = await newPage();
+      await again.goto(link);
+      const refused = again.waitForResponse((response) => response.url().endsWith('/v1/auth/email-sign-in/verify'));
+      await again.getByRole('button', { name: 'Sign in' }).click();
+      const problem = await (await refused).json();
+      expect(problem.code).to.equal('invalid-email-sign-in');
+      await waitForText(again, problemOf(again), problem.title);
+      await screenshot(again, 'sign-in-used-link');
+    });
+
+    it('asks for the second factor when the account has one, and greets once it is right', async () => {
+      const email = await account('browser-sign-in-mfa');
+      const { accessToken } = await app.login(email, PASSWORD);
+      expect((await app.request('PUT', '/v1/me/mfa/email', { token: accessToken, body: { password: PASSWORD } })).body.emailOtpEnabled).to.equal(true);
+      const link = linkIn(await signInMail(email), '/sign-in');
+      const page = await newPage();
+      await page.goto(link);
+      const before = app.mail.mails.length;
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const code = page.getByLabel('Code');
+      await code.waitFor({ state: 'visible' });
+      expect(await page.locator('#mfa-hint').innerText()).to.match(/mailed/);
+      const mailed = /\b(\d{6})\b/.exec((await app.mail.next(email, { subject: /Your sign-in code/, after: before })).text)![1];
+      const accepted = page.waitForResponse((response) => response.url().endsWith('/v1/auth/mfa/verify'));
+      await code.fill(mailed);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      expect((await accepted).status()).to.equal(200);
+      await waitForText(page, statusOf(page), `You are signed in as ${email}.`);
+      expect((await context.cookies(`${app.baseUrl}/v1/auth/refresh`)).map((cookie) => cookie.name)).to.include('pulse_auth_refresh');
+      await screenshot(page, 'sign-in-mfa-signed-in');
+    });
+  });
 });

@@ -416,6 +416,27 @@ const BEFORE = {
     bearer(t, session.accessToken);
   },
 
+  // Passwordless sign-in: the link of a throw-away account's sign-in mail (cookie delivery, for the Set-Cookie).
+  'requestEmailSignIn 202': (t) => jsonBody(t, { email: freshEmail('email-sign-in') }),
+  'requestEmailSignIn 400': (t) => jsonBody(t, { email: 'not-an-email' }),
+  'requestEmailSignIn 415': (t) => textPlain(t),
+  'finishEmailSignIn 200': async (t) => {
+    const account = await throwAwayAccount('email-sign-in');
+    await api('POST', '/v1/auth/email-sign-in', { body: { email: account.email }, expect: 202 });
+    jsonBody(t, { token: await mailedToken(account.email, /Sign in to your account/) });
+  },
+  'finishEmailSignIn 400': (t) => jsonBody(t, { token: '' }),
+  'finishEmailSignIn 401': (t) => jsonBody(t, { token: `unknown-${random()}` }),
+  // A throw-away account that an administrator has locked: the right code gets 403 account-disabled.
+  'finishEmailSignIn 403': async (t) => {
+    const account = await throwAwayAccount('email-sign-in-locked');
+    const { json } = await api('POST', '/v1/auth/login', { body: { ...account, refreshTokenDelivery: 'body' }, expect: 200 });
+    await api('PATCH', `/v1/admin/users/${json.user.id}`, { token: await adminToken(), body: { locked: true }, expect: 200 });
+    await api('POST', '/v1/auth/email-sign-in', { body: { email: account.email }, expect: 202 });
+    jsonBody(t, { token: await mailedToken(account.email, /Sign in to your account/) });
+  },
+  'finishEmailSignIn 415': (t) => textPlain(t),
+
   'forgotPassword 202': (t) => jsonBody(t, { email: freshEmail('forgot') }),
   'forgotPassword 400': (t) => jsonBody(t, { email: 'not-an-email' }),
   'forgotPassword 415': (t) => textPlain(t),

@@ -166,6 +166,15 @@ describe('resilience: account enumeration', function () {
     );
   });
 
+  it('email sign-in: an email that has an account and one that has none look the same', async () => {
+    await expectIndistinguishable(
+      'email-sign-in',
+      () => ({ method: 'POST', path: '/v1/auth/email-sign-in', body: { email: verified.email } }),
+      () => ({ method: 'POST', path: '/v1/auth/email-sign-in', body: { email: uniqueEmail('nobody') } }),
+      SAMPLES_WITHOUT_HASH,
+    );
+  });
+
   it('resend-verification: a pending registration, a verified account and an unknown email look the same', async () => {
     await expectIndistinguishable(
       'resend-verification (pending)',

@@ -196,6 +196,27 @@ describe(`SDK journeys (sdk/ against the real server${viaPrism ? ', through a Pr
     expect((await sdk.GET('/v1/me')).data?.email).to.equal(email);
   });
 
+  it('signs in without a password: asks for a mail, then signs in with its code (the link is for the hosted page)', async () => {
+    const sdk = client();
+    const { email, user } = await signUp(sdk);
+    const before = app.mail.mails.length;
+    const asked = await sdk.POST('/v1/auth/email-sign-in', { body: { email } });
+    expect(asked.error, JSON.stringify(asked.error)).to.equal(undefined);
+    expect(asked.response.status).to.equal(202);
+    const mail = await app.mail.next(email, { subject: /Sign in to your account/, after: before });
+    const code = /enter the code (\d{6})/.exec(mail.text)![1];
+
+    const wrong = await sdk.POST('/v1/auth/email-sign-in/verify', { body: { email, code: code === '000000' ? '000001' : '000000' } });
+    expect(wrong.response.status).to.equal(401);
+    expect(wrong.error!.code).to.equal('invalid-email-sign-in');
+
+    const { data, error } = await sdk.POST('/v1/auth/email-sign-in/verify', { body: { email, code, refreshTokenDelivery: 'body' } });
+    expect(error, JSON.stringify(error)).to.equal(undefined);
+    if (!data || isMfaChallenge(data)) throw new Error(`expected tokens, got ${JSON.stringify(data)}`);
+    expect(data.user.id).to.equal(user.id);
+    expect(data.refreshToken).to.be.a('string');
+  });
+
   it('turns on an authenticator app and signs in with a TOTP code', async () => {
     const sdk = client();
     const { email, password, user } = await signUp(sdk);

@@ -23,6 +23,7 @@ export type MailMessage =
   | { kind: 'account-locked'; minutes: number; scope: 'client' | 'everyone'; appUrl: string }
   | { kind: 'new-device'; device: string; ip: string | null; at: Date; appUrl: string }
   | { kind: 'sign-in-code'; code: string; ttlSeconds: number }
+  | { kind: 'email-sign-in'; link: string; code: string; ttlSeconds: number }
   | { kind: 'security-change'; change: SecurityChange; appUrl: string };
 
 /** The port through which the domain sends mail (src/mail/mailbox.ts implements it). */

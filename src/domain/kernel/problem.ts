@@ -21,6 +21,7 @@ const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
   'invalid-totp-code': { status: 422, title: 'The code does not match' },
   'invalid-mfa-code': { status: 401, title: 'The code is not valid' },
   'mfa-challenge-invalid': { status: 401, title: 'The sign-in challenge is no longer valid' },
+  'invalid-email-sign-in': { status: 401, title: 'The sign-in link or code is not valid' },
   'totp-already-enabled': { status: 409, title: 'The authenticator app is already on' },
   'totp-not-enabled': { status: 409, title: 'The authenticator app is not on' },
   'last-sign-in-method': { status: 409, title: "This is the account's last way to sign in" },

@@ -52,15 +52,21 @@ export interface HashingPool {
 export function queuedPasswordHasher(pool: HashingPool, options: { cost: number; queue?: number }): PasswordHasher {
   const threads = pool.threads;
   // A hash to compare against when there is no user, so that unknown emails take as long as known ones. Making it
-  // also says how long one hash takes here, for Retry-After.
+  // also says how long one hash takes here, for Retry-After. Made on a hashing thread, not here: at cost 12 it held
+  // the event loop (and the start-up) for a quarter of a second.
+  let hashMs = 0;
   const started = performance.now();
-  const decoy = hashPasswordSync('decoy password that matches nothing', options.cost);
-  const hashMs = performance.now() - started;
+  const decoy = pool.run<string>({ op: 'hash', password: passwordDigest('decoy password that matches nothing'), cost: options.cost }).then((hash) => {
+    hashMs = performance.now() - started;
+    return CURRENT_SCHEME + hash;
+  });
+  // Should it fail, the first sign-in of an unknown email says so; start-up does not wait for it.
+  decoy.catch(() => {});
   const capacity = threads + (options.queue ?? Number.POSITIVE_INFINITY);
   let pending = 0;
   async function run<T>(task: HashTask): Promise<T> {
     if (pending >= capacity) {
-      const seconds = Math.max(1, Math.ceil((pending / threads) * hashMs / 1000));
+      const seconds = Math.max(1, Math.ceil(((pending / threads) * (hashMs || 250)) / 1000));
       throw new ProblemError('server-busy', {
         detail: `Too many passwords are being checked at the moment. Try again in ${seconds} seconds.`,
         headers: { 'Retry-After': String(seconds) },
@@ -75,8 +81,8 @@ export function queuedPasswordHasher(pool: HashingPool, options: { cost: number;
   }
   return {
     hash: async (password) => CURRENT_SCHEME + (await run<string>({ op: 'hash', password: passwordDigest(password), cost: options.cost })),
-    verify: (password, stored) => {
-      const hash = stored || decoy;
+    verify: async (password, stored) => {
+      const hash = stored || (await decoy);
       const current = hash.startsWith(CURRENT_SCHEME);
       return run<boolean>({
         op: 'verify',

@@ -27,14 +27,26 @@ export interface SignInDeps {
 }
 
 /**
- * The password step of signing in. The attempt is counted before the password is checked (see SignInGuard); an
- * unknown email still costs one bcrypt comparison against a decoy hash, so its answer and timing match a wrong
- * password's. Every attempt is recorded. With a second factor on, the answer is a challenge instead of a session.
+ * The first factor of a sign-in (a password, a mailed link or code): checks it for the account with the email (null
+ * when the email has none). A failure says why (for the attempt record) and which problem answers it; a thrown error
+ * means nothing was checked. `afterSuccess` runs once the factor held and the account may sign in.
  */
-export async function signInWithPassword(
+export interface FirstFactor {
+  method: LoginMethod;
+  check(em: EntityManager, user: User | null): Promise<{ ok: true } | { ok: false; reason: string; problem: ProblemError }>;
+  afterSuccess?(em: EntityManager, user: User): Promise<void>;
+}
+
+/**
+ * The first step of every sign-in by email address (login, finishEmailSignIn). The attempt is counted before the
+ * factor is checked (see SignInGuard), failures count toward the lockout, and every attempt is recorded. With a
+ * second factor on, the answer is a challenge instead of a session.
+ */
+export async function signInWithFirstFactor(
   em: EntityManager,
   deps: SignInDeps,
-  input: { email: string; password: string; client: ClientInfo; delivery: Delivery },
+  input: { email: string; client: ClientInfo; delivery: Delivery },
+  factor: FirstFactor,
 ): Promise<SignInOutcome> {
   const email = normaliseEmail(input.email);
   let reservation;
@@ -48,10 +60,10 @@ export async function signInWithPassword(
   }
 
   let user;
-  let matches: boolean;
+  let checked;
   try {
     user = await em.findOne(UserSchema, { email, deletedAt: null }, { populate: ['passwordHash'] });
-    matches = await deps.hasher.verify(input.password, user?.passwordHash ?? '');
+    checked = await factor.check(em, user);
   } catch (error) {
     // Nothing was checked (the hashing queue is full, the database went away): the attempt is not a failure. Kept,
     // its points would lock the owner out after a few sign-ins that met an outage. (With the counters in the lost
@@ -59,38 +71,60 @@ export async function signInWithPassword(
     await deps.guard.release(reservation).catch(() => undefined);
     throw error;
   }
-  if (!user || !user.passwordHash || !matches) {
+  if (!user || !checked.ok) {
     await deps.guard.failed(em, reservation);
-    const reason = !user ? 'unknown-email' : user.passwordHash ? 'wrong-password' : 'no-password';
+    const reason = checked.ok ? 'unknown-email' : checked.reason;
     await deps.attempts.record(em, { email, user, client: input.client, outcome: 'failure', reason });
-    throw new ProblemError('invalid-credentials');
+    throw checked.ok ? new ProblemError('invalid-credentials') : checked.problem;
   }
   const methods = mfaMethodsOf(user);
-  // With a second factor still to come, the password alone does not wipe earlier failures: wrong codes count too.
+  // With a second factor still to come, the first alone does not wipe earlier failures: wrong codes count too.
   await (methods.length > 0 ? deps.guard.release(reservation) : deps.guard.succeeded(reservation));
   if (user.lockedAt || !user.emailVerified) {
-    // Only someone who knows the password learns this.
+    // Only someone who holds the first factor learns this.
     await deps.attempts.record(em, { email, user, client: input.client, outcome: 'failure', reason: 'account-disabled' });
     throw new ProblemError('account-disabled', { detail: 'An administrator has disabled this account.' });
   }
-  if (deps.hasher.needsRehash(user.passwordHash)) {
-    // BCRYPT_COST changed since this hash was made, or it predates the HMAC pre-hash: store one made now.
-    const rehashed = await deps.hasher.hash(input.password).catch((error) => {
-      if (error instanceof ProblemError && error.code === 'server-busy') return null; // next time
-      throw error;
-    });
-    if (rehashed) {
-      user.passwordHash = rehashed;
-      await em.flush();
-    }
-  }
+  await factor.afterSuccess?.(em, user);
 
   if (methods.length > 0) {
     const challenge = await deps.mfa.startChallenge(em, user, input.client, input.delivery);
-    await deps.attempts.record(em, { email, user, client: input.client, outcome: 'mfa-required', method: 'password' });
+    await deps.attempts.record(em, { email, user, client: input.client, outcome: 'mfa-required', method: factor.method });
     return { kind: 'mfa', challenge, methods };
   }
-  return { kind: 'session', issued: await completeSignIn(em, deps, user, input.client, 'password') };
+  return { kind: 'session', issued: await completeSignIn(em, deps, user, input.client, factor.method) };
+}
+
+/**
+ * The password step of signing in. An unknown email still costs one bcrypt comparison against a decoy hash, so its
+ * answer and timing match a wrong password's.
+ */
+export async function signInWithPassword(
+  em: EntityManager,
+  deps: SignInDeps,
+  input: { email: string; password: string; client: ClientInfo; delivery: Delivery },
+): Promise<SignInOutcome> {
+  return signInWithFirstFactor(em, deps, input, {
+    method: 'password',
+    async check(_em, user) {
+      const matches = await deps.hasher.verify(input.password, user?.passwordHash ?? '');
+      if (user && user.passwordHash && matches) return { ok: true };
+      const reason = !user ? 'unknown-email' : user.passwordHash ? 'wrong-password' : 'no-password';
+      return { ok: false, reason, problem: new ProblemError('invalid-credentials') };
+    },
+    async afterSuccess(tx, user) {
+      if (!deps.hasher.needsRehash(user.passwordHash!)) return;
+      // BCRYPT_COST changed since this hash was made, or it predates the HMAC pre-hash: store one made now.
+      const rehashed = await deps.hasher.hash(input.password).catch((error) => {
+        if (error instanceof ProblemError && error.code === 'server-busy') return null; // next time
+        throw error;
+      });
+      if (rehashed) {
+        user.passwordHash = rehashed;
+        await tx.flush();
+      }
+    },
+  });
 }
 
 /**

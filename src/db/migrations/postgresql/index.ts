@@ -7,6 +7,7 @@ import { Migration20261122001111_administration } from './Migration2026112200111
 import { Migration20261201092714_step_up_and_link_tickets } from './Migration20261201092714_step_up_and_link_tickets.js';
 import { Migration20261201100000_refresh_replay } from './Migration20261201100000_refresh_replay.js';
 import { Migration20261201132330_scale_indexes } from './Migration20261201132330_scale_indexes.js';
+import { Migration20261201135124_email_sign_in } from './Migration20261201135124_email_sign_in.js';
 import { Migration20261201135430_passkeys } from './Migration20261201135430_passkeys.js';
 
 export const postgresqlMigrations = [
@@ -18,5 +19,6 @@ export const postgresqlMigrations = [
   { name: 'Migration20261201092714_step_up_and_link_tickets', class: Migration20261201092714_step_up_and_link_tickets },
   { name: 'Migration20261201100000_refresh_replay', class: Migration20261201100000_refresh_replay },
   { name: 'Migration20261201132330_scale_indexes', class: Migration20261201132330_scale_indexes },
+  { name: 'Migration20261201135124_email_sign_in', class: Migration20261201135124_email_sign_in },
   { name: 'Migration20261201135430_passkeys', class: Migration20261201135430_passkeys },
 ];
