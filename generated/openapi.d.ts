@@ -247,6 +247,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a passkey sign-in
+         * @description Answers with a `challengeId` and the WebAuthn request options (`PublicKeyCredentialRequestOptionsJSON`) of a
+         *     discoverable-credential sign-in: no `allowCredentials`, so the authenticator offers the passkeys it holds for
+         *     this relying party. Pass `options` to `navigator.credentials.get` (through `PublicKeyCredential.parseRequestOptionsFromJSON`
+         *     or `startAuthentication` of `@simplewebauthn/browser`) and send the result to `finishPasskeySignIn` with the
+         *     `challengeId`. The challenge is random, works once and lives 5 minutes. Rate-limited per client IP.
+         */
+        post: operations["startPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkey/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a passkey sign-in
+         * @description Checks the authenticator's answer (`AuthenticationResponseJSON`) against the challenge of `startPasskeySignIn`
+         *     and, when it holds, signs in exactly like `login`: the attempt is recorded in the login history, lockout and
+         *     rate limits apply, a new device mails the owner, and the answer is a `TokenResponse` (the refresh token in the
+         *     cookie, or in the body with `refreshTokenDelivery: body`). No second factor is asked: the authenticator's
+         *     user verification already made this sign-in multi-factor.
+         *
+         *     Every refusal is `401 passkey-sign-in-failed`, and says nothing more: an unknown or deleted credential, a
+         *     challenge that is unknown, used or expired, a wrong origin or relying-party ID, a missing user-verification
+         *     flag, a bad signature, or a signature counter that went backwards (a cloned authenticator, which also writes
+         *     the audit event `passkey.counter-rewound`). The challenge is spent by any answer, right or wrong.
+         */
+        post: operations["finishPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/providers": {
         parameters: {
             query?: never;
@@ -624,6 +677,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/passkeys/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start registering a passkey
+         * @description A step-up operation (see "Confirming it is you"): with the password or a current code (or, for an account
+         *     without a password, a session that signed in within `REAUTH_MAX_AGE`), answers with a `challengeId` and the
+         *     WebAuthn creation options (`PublicKeyCredentialCreationOptionsJSON`) for a new passkey of the signed-in user:
+         *     attestation `none`, a resident (discoverable) key and user verification required, ES256, EdDSA and RS256, and
+         *     the account's passkeys in `excludeCredentials`. Pass `options` to `navigator.credentials.create` (through
+         *     `PublicKeyCredential.parseCreationOptionsFromJSON` or `startRegistration` of `@simplewebauthn/browser`), then
+         *     send the result to `finishPasskeyRegistration`. The challenge works once, for this user, for 5 minutes.
+         */
+        post: operations["startPasskeyRegistration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the account's passkeys
+         * @description The passkeys registered to the account, oldest first: name, when each was registered and last used, whether it
+         *     is bound to one device or synced (`deviceType`, `backedUp`), and the transports the authenticator named.
+         */
+        get: operations["listMyPasskeys"];
+        put?: never;
+        /**
+         * Finish registering a passkey
+         * @description Checks the authenticator's answer (`RegistrationResponseJSON`) against the challenge of
+         *     `startPasskeyRegistration` and stores the passkey. The challenge is spent by any answer, right or wrong:
+         *     `400 passkey-challenge-invalid` when it is unknown, used, expired or another user's; `400
+         *     passkey-registration-failed` when the answer does not verify (wrong origin or relying-party ID, no user
+         *     verification, a malformed attestation); `409 passkey-already-registered` when the credential is registered
+         *     already, to this account or another. The owner is mailed when a passkey is added.
+         */
+        post: operations["finishPasskeyRegistration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/passkeys/{passkeyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a passkey
+         * @description Removes one of the account's passkeys; the authenticator can no longer sign in with it. Refused with `409
+         *     last-sign-in-method` when the account would be left with no way to sign in (no password, no provider identity
+         *     and no other passkey). `404` for a passkey of another account.
+         */
+        delete: operations["deletePasskey"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a passkey
+         * @description Gives one of the account's passkeys a new name (how it is listed). `404` for a passkey of another account.
+         */
+        patch: operations["renamePasskey"];
+        trace?: never;
+    };
     "/v1/me/mfa": {
         parameters: {
             query?: never;
@@ -999,7 +1134,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "invalid-email-sign-in" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "invalid-email-sign-in" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "passkey-challenge-invalid" | "passkey-registration-failed" | "passkey-already-registered" | "passkey-sign-in-failed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -1750,7 +1885,8 @@ export interface components {
          * @example {
          *       "totpEnabled": true,
          *       "emailOtpEnabled": false,
-         *       "recoveryCodesRemaining": 9
+         *       "recoveryCodesRemaining": 9,
+         *       "passkeys": 1
          *     }
          */
         MfaStatus: {
@@ -1763,6 +1899,11 @@ export interface components {
              * @description Unused recovery codes.
              */
             recoveryCodesRemaining: number;
+            /**
+             * Format: int32
+             * @description Passkeys registered to the account (`listMyPasskeys`).
+             */
+            passkeys: number;
         };
         /**
          * @example {
@@ -1814,10 +1955,10 @@ export interface components {
             code?: string;
         };
         /**
-         * @description How the sign-in was completed (`social`, through a provider of `listProviders`; `email`, with a code or link mailed to the account: the second factor of `verifyMfa`, or `finishEmailSignIn`).
+         * @description How the sign-in was completed (`social`, through a provider of `listProviders`; `email`, with a code or link mailed to the account: the second factor of `verifyMfa`, or `finishEmailSignIn`; `passkey`, with `finishPasskeySignIn`).
          * @enum {string}
          */
-        LoginMethod: "password" | "totp" | "email" | "recovery-code" | "social";
+        LoginMethod: "password" | "totp" | "email" | "recovery-code" | "social" | "passkey";
         /**
          * @example {
          *       "id": "9b1de027-1f45-49ed-9946-adb7e3d54d6f",
@@ -1920,6 +2061,372 @@ export interface components {
             refreshToken?: string;
             user: components["schemas"]["User"];
             session: components["schemas"]["Session"];
+        };
+        /**
+         * @description Bytes in base64url without padding (RFC 4648 §5), as the WebAuthn Level 3 JSON forms carry them.
+         * @example 3q2-7w
+         */
+        Base64URL: string;
+        /**
+         * @description The only credential type of WebAuthn.
+         * @enum {string}
+         */
+        PublicKeyCredentialType: "public-key";
+        /**
+         * @description How the client reaches the authenticator (`usb`, `nfc`, `ble`, `hybrid`, `internal`, `smart-card`, `cable`); new values may appear.
+         * @example internal
+         */
+        AuthenticatorTransport: string;
+        /** @description A credential the authenticator should exclude (registration) or may use (sign-in). */
+        PublicKeyCredentialDescriptorJSON: {
+            id: components["schemas"]["Base64URL"];
+            type: components["schemas"]["PublicKeyCredentialType"];
+            transports?: components["schemas"]["AuthenticatorTransport"][];
+        };
+        /**
+         * @description WebAuthn Level 3 `PublicKeyCredentialCreationOptionsJSON`: what `PublicKeyCredential.parseCreationOptionsFromJSON`
+         *     and `startRegistration({ optionsJSON })` of `@simplewebauthn/browser` take as they are.
+         * @example {
+         *       "rp": {
+         *         "id": "app.example.com",
+         *         "name": "Pulse Auth"
+         *       },
+         *       "user": {
+         *         "id": "x9Q3Hc2kP0m8R1tV5wLz7A",
+         *         "name": "ada@example.com",
+         *         "displayName": "Ada Lovelace"
+         *       },
+         *       "challenge": "7bK0qE4nTz1W9xJm3cVb6pYs2Lh8dFgR5uNaQiOe0Ck",
+         *       "pubKeyCredParams": [
+         *         {
+         *           "type": "public-key",
+         *           "alg": -8
+         *         },
+         *         {
+         *           "type": "public-key",
+         *           "alg": -7
+         *         },
+         *         {
+         *           "type": "public-key",
+         *           "alg": -257
+         *         }
+         *       ],
+         *       "timeout": 300000,
+         *       "excludeCredentials": [],
+         *       "authenticatorSelection": {
+         *         "residentKey": "required",
+         *         "requireResidentKey": true,
+         *         "userVerification": "required"
+         *       },
+         *       "attestation": "none",
+         *       "extensions": {
+         *         "credProps": true
+         *       }
+         *     }
+         */
+        PublicKeyCredentialCreationOptionsJSON: {
+            /** @description The relying party (`WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME`). */
+            rp: {
+                /** @example app.example.com */
+                id?: string;
+                /** @example Pulse Auth */
+                name: string;
+            };
+            /** @description The account, as the authenticator stores it with the passkey. `id` is a random handle, not the account id. */
+            user: {
+                id: components["schemas"]["Base64URL"];
+                /** @description The account's email. */
+                name: string;
+                /** @description The account's name, or its email when it has none. */
+                displayName: string;
+            };
+            challenge: components["schemas"]["Base64URL"];
+            /** @description The algorithms accepted, by preference: EdDSA (-8), ES256 (-7), RS256 (-257). */
+            pubKeyCredParams: {
+                type: components["schemas"]["PublicKeyCredentialType"];
+                /**
+                 * Format: int32
+                 * @description A COSE algorithm identifier.
+                 */
+                alg: number;
+            }[];
+            /**
+             * Format: int32
+             * @description Milliseconds the client may wait for the person.
+             */
+            timeout?: number;
+            /** @description The account's passkeys, so that an authenticator does not register a second one. */
+            excludeCredentials?: components["schemas"]["PublicKeyCredentialDescriptorJSON"][];
+            authenticatorSelection?: {
+                /** @enum {string} */
+                authenticatorAttachment?: "platform" | "cross-platform";
+                /** @enum {string} */
+                residentKey?: "discouraged" | "preferred" | "required";
+                requireResidentKey?: boolean;
+                /** @enum {string} */
+                userVerification?: "discouraged" | "preferred" | "required";
+            };
+            hints?: string[];
+            /** @enum {string} */
+            attestation?: "none" | "indirect" | "direct" | "enterprise";
+            attestationFormats?: string[];
+            /** @description WebAuthn extension inputs (`credProps`). */
+            extensions?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description WebAuthn Level 3 `PublicKeyCredentialRequestOptionsJSON`: what `PublicKeyCredential.parseRequestOptionsFromJSON`
+         *     and `startAuthentication({ optionsJSON })` of `@simplewebauthn/browser` take as they are.
+         * @example {
+         *       "challenge": "7bK0qE4nTz1W9xJm3cVb6pYs2Lh8dFgR5uNaQiOe0Ck",
+         *       "timeout": 300000,
+         *       "rpId": "app.example.com",
+         *       "userVerification": "required"
+         *     }
+         */
+        PublicKeyCredentialRequestOptionsJSON: {
+            challenge: components["schemas"]["Base64URL"];
+            /**
+             * Format: int32
+             * @description Milliseconds the client may wait for the person.
+             */
+            timeout?: number;
+            /** @example app.example.com */
+            rpId?: string;
+            /** @description Empty or absent for a discoverable-credential sign-in. */
+            allowCredentials?: components["schemas"]["PublicKeyCredentialDescriptorJSON"][];
+            /** @enum {string} */
+            userVerification?: "discouraged" | "preferred" | "required";
+            hints?: string[];
+            /** @description WebAuthn extension inputs. */
+            extensions?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description `getClientExtensionResults()` of the credential (`{}` when none); kept open as WebAuthn defines new extensions. */
+        ClientExtensionResults: {
+            [key: string]: unknown;
+        };
+        /**
+         * @description WebAuthn Level 3 `RegistrationResponseJSON`: `credential.toJSON()` of the `PublicKeyCredential` that
+         *     `navigator.credentials.create` gave, or what `startRegistration` of `@simplewebauthn/browser` returns.
+         * @example {
+         *       "id": "kT3nD0bq9Wc1xF5vZr8mQe2yLp6sHa4uJg7tNiOk0Bs",
+         *       "rawId": "kT3nD0bq9Wc1xF5vZr8mQe2yLp6sHa4uJg7tNiOk0Bs",
+         *       "response": {
+         *         "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIn0",
+         *         "attestationObject": "o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YQ",
+         *         "transports": [
+         *           "internal",
+         *           "hybrid"
+         *         ]
+         *       },
+         *       "authenticatorAttachment": "platform",
+         *       "clientExtensionResults": {},
+         *       "type": "public-key"
+         *     }
+         */
+        RegistrationResponseJSON: {
+            id: components["schemas"]["Base64URL"];
+            rawId: components["schemas"]["Base64URL"];
+            response: {
+                /** @description base64url of the client data (type `webauthn.create`, the challenge, the origin). */
+                clientDataJSON: string;
+                /** @description base64url of the CBOR attestation object (format, statement, authenticator data). */
+                attestationObject: string;
+                authenticatorData?: string;
+                transports?: components["schemas"]["AuthenticatorTransport"][];
+                /** Format: int32 */
+                publicKeyAlgorithm?: number;
+                publicKey?: string;
+            };
+            /** @enum {string} */
+            authenticatorAttachment?: "platform" | "cross-platform";
+            clientExtensionResults: components["schemas"]["ClientExtensionResults"];
+            type: components["schemas"]["PublicKeyCredentialType"];
+        };
+        /**
+         * @description WebAuthn Level 3 `AuthenticationResponseJSON`: `credential.toJSON()` of the `PublicKeyCredential` that
+         *     `navigator.credentials.get` gave, or what `startAuthentication` of `@simplewebauthn/browser` returns.
+         * @example {
+         *       "id": "kT3nD0bq9Wc1xF5vZr8mQe2yLp6sHa4uJg7tNiOk0Bs",
+         *       "rawId": "kT3nD0bq9Wc1xF5vZr8mQe2yLp6sHa4uJg7tNiOk0Bs",
+         *       "response": {
+         *         "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0",
+         *         "authenticatorData": "SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAAAQ",
+         *         "signature": "MEUCIQDx0Yk2vF8mQeZr1pLs3Hc6uJa9Wn4Tb5Kg7iOe0CsQIgXyz",
+         *         "userHandle": "x9Q3Hc2kP0m8R1tV5wLz7A"
+         *       },
+         *       "clientExtensionResults": {},
+         *       "type": "public-key"
+         *     }
+         */
+        AuthenticationResponseJSON: {
+            id: components["schemas"]["Base64URL"];
+            rawId: components["schemas"]["Base64URL"];
+            response: {
+                /** @description base64url of the client data (type `webauthn.get`, the challenge, the origin). */
+                clientDataJSON: string;
+                /** @description base64url of the authenticator data (RP ID hash, flags, signature counter). */
+                authenticatorData: string;
+                signature: string;
+                userHandle?: string;
+            };
+            /** @enum {string} */
+            authenticatorAttachment?: "platform" | "cross-platform";
+            clientExtensionResults: components["schemas"]["ClientExtensionResults"];
+            type: components["schemas"]["PublicKeyCredentialType"];
+        };
+        /**
+         * @description How the passkey is listed (and named in the mail that tells the owner it was added); no control characters. Defaults to a name made from the registration date.
+         * @example MacBook Touch ID
+         */
+        PasskeyName: string;
+        PasskeyRegistrationStart: {
+            /**
+             * Format: uuid
+             * @description Send back with the credential to `finishPasskeyRegistration`.
+             */
+            challengeId: string;
+            options: components["schemas"]["PublicKeyCredentialCreationOptionsJSON"];
+            /**
+             * Format: date-time
+             * @description When the challenge stops working (5 minutes on).
+             */
+            expiresAt: string;
+        };
+        /**
+         * @example {
+         *       "challengeId": "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+         *       "name": "MacBook Touch ID",
+         *       "credential": {
+         *         "id": "kT3nD0bq9Wc1xF5vZr8mQe2yLp6sHa4uJg7tNiOk0Bs",
+         *         "rawId": "kT3nD0bq9Wc1xF5vZr8mQe2yLp6sHa4uJg7tNiOk0Bs",
+         *         "response": {
+         *           "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIn0",
+         *           "attestationObject": "o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YQ",
+         *           "transports": [
+         *             "internal",
+         *             "hybrid"
+         *           ]
+         *         },
+         *         "clientExtensionResults": {},
+         *         "type": "public-key"
+         *       }
+         *     }
+         */
+        FinishPasskeyRegistrationRequest: {
+            /** Format: uuid */
+            challengeId: string;
+            credential: components["schemas"]["RegistrationResponseJSON"];
+            name?: components["schemas"]["PasskeyName"];
+        };
+        /**
+         * @example {
+         *       "name": "Work laptop"
+         *     }
+         */
+        RenamePasskeyRequest: {
+            name: components["schemas"]["PasskeyName"];
+        };
+        /**
+         * @description `multiDevice`: a synced passkey (it can be backed up); `singleDevice`: bound to one authenticator.
+         * @enum {string}
+         */
+        PasskeyDeviceType: "singleDevice" | "multiDevice";
+        /**
+         * @example {
+         *       "id": "1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b",
+         *       "name": "MacBook Touch ID",
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "lastUsedAt": null,
+         *       "deviceType": "multiDevice",
+         *       "backedUp": true,
+         *       "transports": [
+         *         "internal",
+         *         "hybrid"
+         *       ]
+         *     }
+         */
+        Passkey: {
+            /** Format: uuid */
+            id: string;
+            name: components["schemas"]["PasskeyName"];
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description The last sign-in with it; `null` before the first.
+             */
+            lastUsedAt: string | null;
+            deviceType: components["schemas"]["PasskeyDeviceType"];
+            /** @description The authenticator says the passkey is backed up (synced). */
+            backedUp: boolean;
+            transports: components["schemas"]["AuthenticatorTransport"][];
+        };
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": "1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b",
+         *           "name": "MacBook Touch ID",
+         *           "createdAt": "2026-11-21T10:00:00.000Z",
+         *           "lastUsedAt": "2026-11-22T08:30:00.000Z",
+         *           "deviceType": "multiDevice",
+         *           "backedUp": true,
+         *           "transports": [
+         *             "internal",
+         *             "hybrid"
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        PasskeyList: {
+            items: components["schemas"]["Passkey"][];
+        };
+        /**
+         * @description Empty for now (`{}`); the body may be left out.
+         * @example {}
+         */
+        StartPasskeySignInRequest: Record<string, never>;
+        PasskeySignInStart: {
+            /**
+             * Format: uuid
+             * @description Send back with the credential to `finishPasskeySignIn`.
+             */
+            challengeId: string;
+            options: components["schemas"]["PublicKeyCredentialRequestOptionsJSON"];
+            /**
+             * Format: date-time
+             * @description When the challenge stops working (5 minutes on).
+             */
+            expiresAt: string;
+        };
+        /**
+         * @example {
+         *       "challengeId": "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+         *       "refreshTokenDelivery": "body",
+         *       "credential": {
+         *         "id": "kT3nD0bq9Wc1xF5vZr8mQe2yLp6sHa4uJg7tNiOk0Bs",
+         *         "rawId": "kT3nD0bq9Wc1xF5vZr8mQe2yLp6sHa4uJg7tNiOk0Bs",
+         *         "response": {
+         *           "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0",
+         *           "authenticatorData": "SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAAAQ",
+         *           "signature": "MEUCIQDx0Yk2vF8mQeZr1pLs3Hc6uJa9Wn4Tb5Kg7iOe0CsQIgXyz",
+         *           "userHandle": "x9Q3Hc2kP0m8R1tV5wLz7A"
+         *         },
+         *         "clientExtensionResults": {},
+         *         "type": "public-key"
+         *       }
+         *     }
+         */
+        FinishPasskeySignInRequest: {
+            /** Format: uuid */
+            challengeId: string;
+            credential: components["schemas"]["AuthenticationResponseJSON"];
+            refreshTokenDelivery?: components["schemas"]["RefreshTokenDelivery"];
         };
     };
     responses: {
@@ -2374,6 +2881,60 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The passkey sign-in did not verify: an unknown or deleted credential, a challenge that is unknown, used or
+         *     expired, a wrong origin or relying-party ID, no user verification, a bad signature, or a signature counter that
+         *     went backwards. Which one is not said.
+         */
+        PasskeySignInFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:passkey-sign-in-failed",
+                 *       "code": "passkey-sign-in-failed",
+                 *       "title": "The passkey sign-in did not verify",
+                 *       "status": 401,
+                 *       "detail": "Start the passkey sign-in again.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request does not match this document (`validation-failed`, `malformed-body`), the registration challenge is
+         *     unknown, used, expired or another user's (`passkey-challenge-invalid`), or the authenticator's answer does not
+         *     verify (`passkey-registration-failed`).
+         */
+        PasskeyRegistrationRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The credential is registered already (to this account or another). */
+        PasskeyAlreadyRegistered: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:passkey-already-registered",
+                 *       "code": "passkey-already-registered",
+                 *       "title": "This passkey is registered already",
+                 *       "status": 409,
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The authenticator app is already on (`totp-already-enabled`), or not on or not enrolled (`totp-not-enabled`). */
         MfaStateConflict: {
             headers: {
@@ -2514,6 +3075,11 @@ export interface components {
          * @example google
          */
         ProviderName: string;
+        /**
+         * @description The id of one of the account's passkeys (from `listMyPasskeys`).
+         * @example 1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b
+         */
+        PasskeyId: string;
         /**
          * @description The HttpOnly refresh-token cookie that browsers receive from `login`, `verifyMfa` and `refreshTokens` (path
          *     `/v1/auth`). A browser sends it by itself; native apps send the refresh token in the body instead. It is not a
@@ -2829,6 +3395,69 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["MfaFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    startPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StartPasskeySignInRequest"];
+            };
+        };
+        responses: {
+            /** @description The challenge and the options to hand to the authenticator. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeySignInStart"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    finishPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FinishPasskeySignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    "Set-Cookie": components["headers"]["SetRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["PasskeySignInFailed"];
+            403: components["responses"]["AccountDisabled"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -3383,6 +4012,159 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServerBusy"];
+        };
+    };
+    startPasskeyRegistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReauthenticationRequest"];
+            };
+        };
+        responses: {
+            /** @description The challenge and the options to hand to the authenticator. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyRegistrationStart"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ReauthenticationRequired"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServerBusy"];
+        };
+    };
+    listMyPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The passkeys of the account. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    finishPasskeyRegistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FinishPasskeyRegistrationRequest"];
+            };
+        };
+        responses: {
+            /** @description The stored passkey. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            400: components["responses"]["PasskeyRegistrationRefused"];
+            401: components["responses"]["Unauthenticated"];
+            409: components["responses"]["PasskeyAlreadyRegistered"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deletePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The id of one of the account's passkeys (from `listMyPasskeys`).
+                 * @example 1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b
+                 */
+                passkeyId: components["parameters"]["PasskeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["LastSignInMethod"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    renamePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The id of one of the account's passkeys (from `listMyPasskeys`).
+                 * @example 1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b
+                 */
+                passkeyId: components["parameters"]["PasskeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenamePasskeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The renamed passkey. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getMfaStatus: {

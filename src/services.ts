@@ -25,6 +25,7 @@ import { Providers } from './domain/social/providers.js';
 import { SocialSignIn } from './domain/social/social-sign-in.js';
 import { AuditLog } from './domain/audit/audit-log.js';
 import { AdminUsers } from './domain/admin/admin-users.js';
+import { Passkeys } from './domain/passkeys/passkeys.js';
 import { Metrics } from './observability/metrics.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
@@ -52,6 +53,7 @@ export interface Services {
   mfa: Mfa;
   providers: Providers;
   socialSignIn: SocialSignIn;
+  passkeys: Passkeys;
   audit: AuditLog;
   metrics: Metrics;
   adminUsers: AdminUsers;
@@ -126,6 +128,10 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     publicUrl: config.PUBLIC_URL,
     appUrl: config.APP_URL,
   });
+  const passkeys = new Passkeys(clock, reauthentication, mailbox, {
+    relyingParty: { id: config.WEBAUTHN_RP_ID, name: config.WEBAUTHN_RP_NAME, origins: config.webauthnOrigins },
+    appUrl: config.APP_URL,
+  });
   const adminUsers = new AdminUsers(clock, sessions, accountDeletion, advisoryLocks, { deletionGraceDays: config.DELETION_GRACE_DAYS });
   const mailTransport = createMailTransport({
     smtpUrl: config.SMTP_URL,
@@ -160,6 +166,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     mfa,
     providers,
     socialSignIn,
+    passkeys,
     audit,
     metrics,
     adminUsers,

@@ -12,12 +12,16 @@ export class ConfigError extends Error {
 
 /** The configuration the app runs with: every default applied and every derived value resolved. */
 export interface Config
-  extends Readonly<Omit<RawConfig, 'PUBLIC_URL' | 'APP_URL' | 'JWT_AUDIENCE' | 'VALIDATE_RESPONSES' | 'LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD'>> {
+  extends Readonly<Omit<RawConfig, 'PUBLIC_URL' | 'APP_URL' | 'JWT_AUDIENCE' | 'VALIDATE_RESPONSES' | 'LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD' | 'WEBAUTHN_RP_ID' | 'WEBAUTHN_ORIGINS'>> {
   readonly PUBLIC_URL: string;
   readonly APP_URL: string;
   readonly JWT_AUDIENCE: string;
   readonly VALIDATE_RESPONSES: boolean;
   readonly LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD: number;
+  /** The relying-party ID of passkeys: WEBAUTHN_RP_ID, or the host name of APP_URL. */
+  readonly WEBAUTHN_RP_ID: string;
+  /** The origins a passkey ceremony may come from: WEBAUTHN_ORIGINS, or the origin of APP_URL. */
+  readonly webauthnOrigins: readonly string[];
   readonly corsOrigins: readonly string[];
   readonly adminEmails: ReadonlySet<string>;
   readonly providers: readonly ProviderConfig[];
@@ -79,10 +83,13 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
 
   const publicUrl = stripTrailingSlash(raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`);
   const { providers, problems: providerProblems } = readProviders(raw, env);
+  const appUrl = stripTrailingSlash(raw.APP_URL ?? publicUrl);
   const config: Config = {
     ...raw,
     PUBLIC_URL: publicUrl,
-    APP_URL: stripTrailingSlash(raw.APP_URL ?? publicUrl),
+    APP_URL: appUrl,
+    WEBAUTHN_RP_ID: raw.WEBAUTHN_RP_ID ?? hostOf(appUrl),
+    webauthnOrigins: raw.WEBAUTHN_ORIGINS ? splitList(raw.WEBAUTHN_ORIGINS).map(stripTrailingSlash) : [originOf(appUrl)],
     JWT_AUDIENCE: raw.JWT_AUDIENCE ?? publicUrl,
     VALIDATE_RESPONSES: raw.VALIDATE_RESPONSES ?? raw.NODE_ENV !== 'production',
     LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD: raw.LOCKOUT_ACCOUNT_GLOBAL_THRESHOLD ?? 4 * raw.LOCKOUT_ACCOUNT_THRESHOLD,
@@ -190,6 +197,7 @@ function checkCombinations(config: Config, bad: ReadonlySet<string>): string[] {
   if (ok('RATE_LIMIT_STORE', 'DATABASE_URL') && config.RATE_LIMIT_STORE === 'database' && !config.DATABASE_URL.startsWith('postgres')) {
     problems.push('RATE_LIMIT_STORE: `database` needs PostgreSQL (with SQLite, one instance: use `memory`)');
   }
+  if (ok('WEBAUTHN_RP_ID', 'WEBAUTHN_ORIGINS', 'APP_URL', 'PUBLIC_URL')) problems.push(...webauthnProblems(config, production));
   if (production && ok('METRICS_TOKEN') && !config.METRICS_TOKEN) {
     problems.push('METRICS_TOKEN: required in production, or /metrics is open to anyone (at least 16 characters)');
   }
@@ -208,6 +216,50 @@ function isLoopbackUrl(url: string): boolean {
     return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
   } catch {
     return false;
+  }
+}
+
+/**
+ * Every WebAuthn origin must be a bare http(s) origin. In production the relying-party ID must be the host of every
+ * origin or a parent domain of it (`example.com` for `https://app.example.com`): browsers refuse any other pairing,
+ * so every passkey ceremony would fail.
+ */
+function webauthnProblems(config: Config, production: boolean): string[] {
+  const problems: string[] = [];
+  const rpId = config.WEBAUTHN_RP_ID.toLowerCase();
+  for (const origin of config.webauthnOrigins) {
+    let url: URL | null = null;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = null;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.origin !== origin) {
+      problems.push(`WEBAUTHN_ORIGINS: "${origin}" is not an origin (scheme, host and port, no path)`);
+      continue;
+    }
+    const host = url.hostname.toLowerCase();
+    if (production && host !== rpId && !host.endsWith(`.${rpId}`)) {
+      problems.push(`WEBAUTHN_RP_ID: "${rpId}" is not the host of ${origin} nor a parent domain of it; browsers would refuse every passkey`);
+    }
+  }
+  return problems;
+}
+
+/** The host name of a URL, or '' when it does not parse (checkCombinations reports that). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
   }
 }
 

@@ -147,6 +147,18 @@ export const ConfigSchema = Type.Object({
   MFA_ISSUER: Type.String({ minLength: 1, default: 'Pulse Auth', description: 'the name authenticator apps show next to the account' }),
   MFA_CHALLENGE_TTL: seconds(300, 'seconds a sign-in has to enter its second factor (and an emailed code lives)'),
   MFA_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 5, description: 'wrong codes that spend an MFA challenge' }),
+  WEBAUTHN_RP_ID: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[A-Za-z0-9.-]+$',
+      description: 'relying-party ID of passkeys (a host name: the origins\' hosts must be it or end in `.` + it); default the host name of APP_URL',
+    }),
+  ),
+  WEBAUTHN_RP_NAME: Type.String({ minLength: 1, default: 'Pulse Auth', description: 'the relying-party name authenticators show next to a passkey' }),
+  WEBAUTHN_ORIGINS: Type.Optional(
+    Type.String({ minLength: 1, description: 'comma-separated origins allowed in passkey ceremonies (`https://app.example.com`); default the origin of APP_URL' }),
+  ),
   GOOGLE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'with GOOGLE_CLIENT_SECRET, enables the `google` provider' })),
   GOOGLE_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'the OAuth client secret of the Google client' })),
   OIDC_PROVIDERS: Type.String({

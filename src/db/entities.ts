@@ -1,4 +1,4 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { BigIntType, EntitySchema } from '@mikro-orm/core';
 
 /**
  * The tables. Plain interfaces plus EntitySchema (no decorators: tsx emits no decorator metadata).
@@ -168,7 +168,7 @@ export const PasswordResetTokenSchema = new EntitySchema<PasswordResetToken>({
 });
 
 export type LoginOutcome = 'success' | 'failure' | 'mfa-required' | 'locked';
-export type LoginMethod = 'password' | 'totp' | 'email' | 'recovery-code' | 'social';
+export type LoginMethod = 'password' | 'totp' | 'email' | 'recovery-code' | 'social' | 'passkey';
 
 /** Every sign-in attempt: the successful ones are the user's login history, all of them the admins' audit. */
 export interface LoginAttempt {
@@ -420,6 +420,78 @@ export const IdentityLinkTicketSchema = new EntitySchema<IdentityLinkTicket>({
   },
 });
 
+// ---- passkeys (WebAuthn) ----
+
+/** A passkey registered to an account (finishPasskeyRegistration). */
+export interface Passkey {
+  id: string;
+  userId: string;
+  /** The credential ID, base64url: unique across every account. */
+  credentialId: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  /** The authenticator's signature counter at its last use (0 for authenticators that keep none). */
+  counter: number;
+  /** Comma-separated transports the authenticator named (`internal,hybrid`). */
+  transports: string;
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  aaguid: string;
+  name: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export const PasskeySchema = new EntitySchema<Passkey>({
+  name: 'Passkey',
+  tableName: 'passkeys',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    userId: { type: 'uuid', index: true },
+    credentialId: { type: 'string', length: 1366, unique: true },
+    publicKey: { type: 'text' },
+    // A uint32 on the wire: past the range of a PostgreSQL integer.
+    counter: { type: new BigIntType('number'), default: 0 },
+    transports: { type: 'string', length: 200, default: '' },
+    deviceType: { type: 'string', length: 16 },
+    backedUp: { type: 'boolean', default: false },
+    aaguid: { type: 'string', length: 36 },
+    name: { type: 'string', length: 64 },
+    createdAt: { type: 'Date' },
+    lastUsedAt: { type: 'Date', nullable: true },
+  },
+});
+
+export type WebauthnChallengePurpose = 'registration' | 'sign-in';
+
+/**
+ * A passkey ceremony between its start and its finish: the random challenge the authenticator signs, for one purpose
+ * (and, for a registration, one user). Single-use (deleted when finished, right or wrong), 5 minutes long.
+ */
+export interface WebauthnChallenge {
+  /** The challengeId of the API: random. */
+  id: string;
+  /** The challenge, base64url (32 random bytes). */
+  challenge: string;
+  purpose: WebauthnChallengePurpose;
+  userId: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export const WebauthnChallengeSchema = new EntitySchema<WebauthnChallenge>({
+  name: 'WebauthnChallenge',
+  tableName: 'webauthn_challenges',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    challenge: { type: 'string', length: 128 },
+    purpose: { type: 'string', length: 16 },
+    userId: { type: 'uuid', nullable: true, index: true },
+    createdAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
+  },
+});
+
 /** Who did what to whom, from where: the trail of every security-relevant action. */
 export interface AuditEvent {
   id: string;
@@ -532,6 +604,8 @@ export const entities = [
   IdentitySchema,
   OAuthStateSchema,
   IdentityLinkTicketSchema,
+  PasskeySchema,
+  WebauthnChallengeSchema,
   AuditEventSchema,
   SigningKeySchema,
   OutboxMailSchema,

@@ -14,6 +14,7 @@ import {
   RefreshTokenSchema,
   SessionSchema,
   UserSchema,
+  WebauthnChallengeSchema,
 } from '../db/entities.js';
 import { addSeconds } from '../domain/kernel/clock.js';
 import { purgeUsers } from '../domain/users/deletion.js';
@@ -48,13 +49,16 @@ export async function deleteExpiredRegistrations(em: EntityManager, now: Date): 
 }
 
 /**
- * Spent credentials: used or expired reset links, email sign-in requests, MFA challenges, social sign-in states and identity-link tickets,
+ * Spent credentials: used or expired reset links, email sign-in requests, MFA challenges, passkey challenges, social
+ * sign-in states and identity-link tickets,
  * refresh tokens rotated long ago, and sessions
  * that ended (signed out, revoked or expired) more than SESSION_RETENTION_DAYS ago, with their refresh tokens.
  */
 export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRetentionDays: number): Promise<JobCounts> {
   const mfaChallenges = await deleteInBatches(em, MfaChallengeSchema, { expiresAt: { $lte: addSeconds(now, -DAY) } });
   const oauthStates = await deleteInBatches(em, OAuthStateSchema, { expiresAt: { $lte: now } });
+  // A passkey challenge that was finished is gone already (single use): what is left here was never finished.
+  const passkeyChallenges = await deleteInBatches(em, WebauthnChallengeSchema, { expiresAt: { $lte: now } });
   const linkTickets = await deleteInBatches(em, IdentityLinkTicketSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const resetTokens = await deleteInBatches(em, PasswordResetTokenSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const emailSignIns = await deleteInBatches(em, EmailSignInRequestSchema, { $or: [{ consumedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
@@ -75,7 +79,7 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
     em.clear();
     await nextTurn();
   }
-  return { resetTokens, emailSignIns, mfaChallenges, oauthStates, linkTickets, refreshTokens, sessions };
+  return { resetTokens, emailSignIns, mfaChallenges, passkeyChallenges, oauthStates, linkTickets, refreshTokens, sessions };
 }
 
 /** Sign-in attempts older than LOGIN_HISTORY_DAYS, and IP blocks that ended as long ago. */

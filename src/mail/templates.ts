@@ -159,6 +159,10 @@ const SECURITY_CHANGES: { [K in SecurityChange['kind']]: { subject: string; line
     subject: 'A sign-in provider was linked to your account',
     line: (change) => `Your account can now be signed in to through ${identityName(change.identity)}.`,
   },
+  'passkey-added': {
+    subject: 'A passkey was added to your account',
+    line: (change) => `A passkey named "${change.name}" was added to your account: it can now sign in with it, without a password.`,
+  },
   'mfa-reset-by-admin': {
     subject: 'Two-step sign-in was turned off',
     line: () => 'An administrator turned off two-step sign-in for your account (authenticator app, recovery codes and email codes).',

@@ -7,6 +7,7 @@ import { adminOperations, adminPolicies, type AdminDeps } from './admin.js';
 import { sessionOperations, sessionPolicies, type SessionDeps } from './sessions.js';
 import { profileOperations, profilePolicies, type ProfileDeps } from './profile.js';
 import { registrationOperations, registrationPolicies, type RegistrationDeps } from './registration.js';
+import { passkeyOperations, passkeyPolicies, type PasskeyDeps } from './passkeys.js';
 import { signInOperations, signInPolicies, type SignInOperationDeps } from './sign-in.js';
 
 /**
@@ -21,7 +22,8 @@ export type OperationDeps = HealthDeps &
   MfaDeps &
   SocialDeps &
   AdminDeps &
-  ProfileDeps;
+  ProfileDeps &
+  PasskeyDeps;
 
 /**
  * Every operation's handler, each module given only what its `…Deps` names. The `Handlers` type makes a missing or
@@ -48,6 +50,7 @@ export function createHandlers(deps: OperationDeps): Handlers {
       mailer,
     }),
     ...adminOperations({ config, clock, orm, logger, metrics, counters, mailer, adminUsers: deps.adminUsers, sessions, guard, signingKeys, mfa }),
+    ...passkeyOperations({ passkeys: deps.passkeys, sessions, guard, attempts, audit: deps.audit, accessTokens, config, mailer }),
     ...profileOperations({ clock, config, accountDeletion: deps.accountDeletion, mailer, invalidations: deps.invalidations }),
   };
 }
@@ -62,4 +65,5 @@ export const operationPolicies: OperationPolicies = {
   ...socialPolicies,
   ...adminPolicies,
   ...profilePolicies,
+  ...passkeyPolicies,
 };

@@ -42,6 +42,7 @@ describe('multi-factor sign-in', () => {
         totpEnabled: false,
         emailOtpEnabled: false,
         recoveryCodesRemaining: 0,
+        passkeys: 0,
       });
       // Not on yet: sign-in still gives tokens.
       expect((await startLogin(account)).body).to.have.property('accessToken');

@@ -231,7 +231,7 @@ describe('account takeover paths (linking, pre-account hijack, planted factors, 
       const reset = await app.request('DELETE', `/v1/admin/users/${victim.user.id}/mfa`, { token: adminToken });
       expect(reset.status).to.equal(204);
 
-      expect((await app.request('GET', '/v1/me/mfa', { token: accessToken })).body).to.deep.equal({ totpEnabled: false, emailOtpEnabled: false, recoveryCodesRemaining: 0 });
+      expect((await app.request('GET', '/v1/me/mfa', { token: accessToken })).body).to.deep.equal({ totpEnabled: false, emailOtpEnabled: false, recoveryCodesRemaining: 0, passkeys: 0 });
       const pending = await app.request('POST', '/v1/auth/mfa/verify', { body: { challengeId: challenge.body.challengeId, code: '123456' } });
       expect(pending.body.code, 'the waiting challenge is gone').to.equal('mfa-challenge-invalid');
       expect((await app.login(victim.email, victim.password)).accessToken, 'signs in with the password alone').to.be.a('string');

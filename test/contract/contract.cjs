@@ -14,6 +14,8 @@ const RATE_LIMIT_REASON =
 /**
  * Every transaction the hooks skip, with the reason. `when` makes a skip conditional:
  *   - 'no-mail': only when no mail catcher receives the server's mail (a staging run without CONTRACT_SMTP_PORT).
+ *   - 'no-webauthn-origin': against a base URL without CONTRACT_WEBAUTHN_ORIGIN (one of the server's WEBAUTHN_ORIGINS)
+ *     or without mail: the software authenticator cannot answer a passkey ceremony for a throw-away account.
  * The expected number of passing transactions is every documented response minus the active skips.
  */
 const SKIPS = [
@@ -36,6 +38,7 @@ const SKIPS = [
     'disableEmailOtp',
     'regenerateRecoveryCodes',
     'startIdentityLink',
+    'startPasskeyRegistration',
   ].map((operationId) => ({
     operationId,
     status: '503',
@@ -58,6 +61,39 @@ const SKIPS = [
     }),
   ),
   { operationId: 'startOAuth', status: '429', reason: RATE_LIMIT_REASON },
+  { operationId: 'startPasskeySignIn', status: '429', reason: RATE_LIMIT_REASON },
+  { operationId: 'finishPasskeySignIn', status: '429', reason: `${RATE_LIMIT_REASON}; its other 429 (too-many-failed-attempts) is covered by test/api/passkeys.test.ts` },
+  {
+    operationId: 'startPasskeyRegistration',
+    status: '429',
+    reason: `${RATE_LIMIT_REASON}; the other 429 of step-up operations (too-many-failed-attempts) would lock the test account`,
+  },
+  {
+    operationId: 'deletePasskey',
+    status: '409',
+    reason:
+      'needs an account without a password whose only way in is one passkey, which only a provider sign-in makes; ' +
+      'test/api/passkeys.test.ts covers it',
+  },
+  ...[
+    ['finishPasskeyRegistration', '201'],
+    ['finishPasskeyRegistration', '409'],
+    ['finishPasskeySignIn', '200'],
+    ['finishPasskeySignIn', '403'],
+    ['renamePasskey', '200'],
+    ['deletePasskey', '204'],
+  ].map(([operationId, status]) => ({
+    operationId,
+    status,
+    when: 'no-webauthn-origin',
+    reason: 'needs a passkey ceremony from one of the server\'s WEBAUTHN_ORIGINS: set CONTRACT_WEBAUTHN_ORIGIN (and the server\'s mail)',
+  })),
+  {
+    operationId: 'finishPasskeySignIn',
+    status: '403',
+    when: 'no-mail-or-admin',
+    reason: 'needs an administrator to lock a throw-away account that has a passkey (accounts are made through mail)',
+  },
   { operationId: 'requestEmailSignIn', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'finishEmailSignIn', status: '429', reason: RATE_LIMIT_REASON },
   ...['requestEmailSignIn', 'finishEmailSignIn'].map((operationId) => ({
@@ -203,8 +239,9 @@ const SKIPS = [
 ];
 
 /** The skips that apply to this run. */
-function activeSkips({ mailAvailable, providerAvailable, adminAvailable, external }) {
+function activeSkips({ mailAvailable, providerAvailable, adminAvailable, external, webauthnAvailable = true }) {
   const applies = {
+    'no-webauthn-origin': !webauthnAvailable || !mailAvailable,
     'no-mail': !mailAvailable,
     'no-provider': !providerAvailable,
     'no-admin': !adminAvailable,

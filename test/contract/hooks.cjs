@@ -22,6 +22,7 @@ const { randomBytes, randomUUID } = require('node:crypto');
 const { generate: totpCode } = require('otplib');
 const { getContext, activeSkips, findSkip, documentedResponses, responseKey, toJsonSchema } = require('./contract.cjs');
 const { verificationTokenOf } = require('../helpers/mail-catcher.cjs');
+const { SoftwareAuthenticator } = require('../helpers/software-authenticator.cjs');
 
 const REFRESH_COOKIE = 'pulse_auth_refresh';
 const runId = randomBytes(4).toString('hex');
@@ -54,6 +55,23 @@ const IP_EXAMPLE = '203.0.113.5';
 const BLOCKED_IP = '203.0.113.250';
 /** The example of the provider path parameter. */
 const PROVIDER_EXAMPLE = 'google';
+/** The example of the passkeyId path parameter. */
+const PASSKEY_ID_EXAMPLE = '1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b';
+/** Well-formed WebAuthn answers that no authenticator made (they pass the spec's validation, then fail their checks). */
+const shapedRegistration = () => ({
+  id: random(32),
+  rawId: random(32),
+  response: { clientDataJSON: 'e30', attestationObject: 'oA' },
+  clientExtensionResults: {},
+  type: 'public-key',
+});
+const shapedAuthentication = () => ({
+  id: random(32),
+  rawId: random(32),
+  response: { clientDataJSON: 'e30', authenticatorData: 'AA', signature: 'AA' },
+  clientExtensionResults: {},
+  type: 'public-key',
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 // Plain HTTP calls for the setup (outside dredd's transactions).
@@ -174,6 +192,38 @@ function victimAccount() {
     return { ...account, id: json.user.id };
   })();
   return victimPromise;
+}
+
+/**
+ * A new passkey of `account` (signed in with `accessToken`), made by a software authenticator that reports the
+ * run's WebAuthn origin: the stored passkey, the authenticator and its credential.
+ */
+async function registerPasskey(account, accessToken, authenticator = new SoftwareAuthenticator(context.webauthnOrigin)) {
+  const { json: started } = await api('POST', '/v1/me/passkeys/options', { token: accessToken, body: { password: account.password }, expect: 200 });
+  const made = authenticator.register(started.options);
+  const { json: passkey } = await api('POST', '/v1/me/passkeys', {
+    token: accessToken,
+    body: { challengeId: started.challengeId, credential: made.json, name: 'Contract key' },
+    expect: 201,
+  });
+  return { passkey, authenticator, credential: made.credential };
+}
+
+/** A throw-away account with a passkey, made once and shared by the passkey sign-in transactions. */
+let passkeyAccountPromise;
+function passkeyAccount() {
+  passkeyAccountPromise ??= (async () => {
+    const account = await throwAwayAccount('passkey');
+    const { accessToken } = await signIn(account);
+    return { ...account, accessToken, ...(await registerPasskey(account, accessToken)) };
+  })();
+  return passkeyAccountPromise;
+}
+
+/** The sign-in options of a new passkey challenge. */
+async function passkeySignInStart() {
+  const { json } = await api('POST', '/v1/auth/passkey/options', { body: {}, expect: 200 });
+  return json;
 }
 
 /** Replaces the whole request target (path and query). */
@@ -517,6 +567,115 @@ const BEFORE = {
   },
   // The main account has no provider identity.
   'unlinkIdentity 404': (t) => bearer(t),
+
+  // Passkeys. The ceremonies are answered by the software authenticator of test/helpers.
+  'startPasskeyRegistration 200': (t) => {
+    bearer(t);
+    jsonBody(t, { password: state.password });
+  },
+  'startPasskeyRegistration 400': (t) => {
+    bearer(t);
+    jsonBody(t, { password: '' });
+  },
+  // No proof at all: refused before any check, so nothing counts toward the main account's lockout.
+  'startPasskeyRegistration 403': (t) => {
+    bearer(t);
+    jsonBody(t, {});
+  },
+  'startPasskeyRegistration 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  'listMyPasskeys 200': (t) => bearer(t),
+  // A passkey for the main account (it keeps its password, so its sign-ins are unchanged).
+  'finishPasskeyRegistration 201': async (t) => {
+    bearer(t);
+    const { json: started } = await api('POST', '/v1/me/passkeys/options', { token: state.accessToken, body: { password: state.password }, expect: 200 });
+    const made = new SoftwareAuthenticator(context.webauthnOrigin).register(started.options);
+    jsonBody(t, { challengeId: started.challengeId, credential: made.json, name: 'Contract key' });
+  },
+  // A challenge that was never handed out: passkey-challenge-invalid.
+  'finishPasskeyRegistration 400': (t) => {
+    bearer(t);
+    jsonBody(t, { challengeId: randomUUID(), credential: shapedRegistration() });
+  },
+  // A well-formed body without a token (the body is validated before the token is asked for).
+  'finishPasskeyRegistration 401': (t) => {
+    noAuthorization(t);
+    jsonBody(t, { challengeId: randomUUID(), credential: shapedRegistration() });
+  },
+  // The shared passkey account's credential, registered again: passkey-already-registered.
+  'finishPasskeyRegistration 409': async (t) => {
+    const account = await passkeyAccount();
+    bearer(t, account.accessToken);
+    const { json: started } = await api('POST', '/v1/me/passkeys/options', { token: account.accessToken, body: { password: account.password }, expect: 200 });
+    const again = account.authenticator.register(started.options, {}, account.credential);
+    jsonBody(t, { challengeId: started.challengeId, credential: again.json });
+  },
+  'finishPasskeyRegistration 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  'renamePasskey 200': async (t) => {
+    const account = await passkeyAccount();
+    bearer(t, account.accessToken);
+    pathParameter(t, PASSKEY_ID_EXAMPLE, account.passkey.id);
+    jsonBody(t, { name: 'Renamed by contract' });
+  },
+  'renamePasskey 400': (t) => {
+    bearer(t);
+    jsonBody(t, { name: '' });
+  },
+  // The spec's example id is no passkey of the main account.
+  'renamePasskey 404': (t) => {
+    bearer(t);
+    jsonBody(t, { name: 'Nobody' });
+  },
+  'renamePasskey 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  // A passkey made for this transaction (the account keeps its password).
+  'deletePasskey 204': async (t) => {
+    const account = await passkeyAccount();
+    const { passkey } = await registerPasskey(account, account.accessToken);
+    bearer(t, account.accessToken);
+    pathParameter(t, PASSKEY_ID_EXAMPLE, passkey.id);
+  },
+  'deletePasskey 400': (t) => {
+    bearer(t);
+    pathParameter(t, PASSKEY_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'deletePasskey 404': (t) => bearer(t),
+
+  'startPasskeySignIn 200': (t) => jsonBody(t, {}),
+  'startPasskeySignIn 400': (t) => jsonBody(t, { email: 'not asked for' }),
+  'startPasskeySignIn 415': (t) => textPlain(t),
+  // Cookie delivery (the default), so the documented Set-Cookie header is there.
+  'finishPasskeySignIn 200': async (t) => {
+    const account = await passkeyAccount();
+    const start = await passkeySignInStart();
+    jsonBody(t, { challengeId: start.challengeId, credential: account.authenticator.authenticate(start.options) });
+  },
+  'finishPasskeySignIn 400': (t) => jsonBody(t, { challengeId: 'not-a-uuid', credential: shapedAuthentication() }),
+  // A credential the server has never seen.
+  'finishPasskeySignIn 401': async (t) => {
+    const stranger = new SoftwareAuthenticator(context.webauthnOrigin || 'https://stranger.example');
+    stranger.register({ challenge: 'AAAA', rp: { id: 'stranger.example', name: 'x' }, user: { id: 'AAAA', name: 'x', displayName: 'x' }, pubKeyCredParams: [{ alg: -7 }] });
+    const start = await passkeySignInStart();
+    jsonBody(t, { challengeId: start.challengeId, credential: stranger.authenticate(start.options) });
+  },
+  // A throw-away account with a passkey that an administrator has locked: the right passkey gets 403 account-disabled.
+  'finishPasskeySignIn 403': async (t) => {
+    const account = await throwAwayAccount('passkey-locked');
+    const session = await signIn(account);
+    const { authenticator } = await registerPasskey(account, session.accessToken);
+    const { json: me } = await api('GET', '/v1/me', { token: session.accessToken, expect: 200 });
+    await api('PATCH', `/v1/admin/users/${me.id}`, { token: await adminToken(), body: { locked: true }, expect: 200 });
+    const start = await passkeySignInStart();
+    jsonBody(t, { challengeId: start.challengeId, credential: authenticator.authenticate(start.options) });
+  },
+  'finishPasskeySignIn 415': (t) => textPlain(t),
 
   'getMfaStatus 200': (t) => bearer(t),
 

@@ -185,6 +185,9 @@ async function startServer({ port, databaseUrl, smtpUrl }) {
     OIDC_CONTRACT_CLIENT_ID: 'contract-client',
     OIDC_CONTRACT_CLIENT_SECRET: 'contract-secret',
     OIDC_ALLOW_HTTP_ISSUERS: 'true',
+    // Passkey ceremonies come from a page on http://localhost:<port> (an IP address is not a valid RP ID).
+    WEBAUTHN_RP_ID: 'localhost',
+    WEBAUTHN_ORIGINS: `http://localhost:${port}`,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'test',
     VALIDATE_RESPONSES: 'true',
@@ -387,6 +390,8 @@ async function main() {
   };
   context.provider = await firstProvider(baseUrl);
   context.external = Boolean(options.baseUrl);
+  // The origin the software authenticator reports for passkey ceremonies: one of the server's WEBAUTHN_ORIGINS.
+  context.webauthnOrigin = options.baseUrl ? process.env.CONTRACT_WEBAUTHN_ORIGIN || null : `http://localhost:${new URL(baseUrl).port}`;
   // An administrator: on our own server, an account ADMIN_EMAILS names (the hooks register it); elsewhere, given.
   context.admin = options.baseUrl
     ? process.env.CONTRACT_ADMIN_EMAIL && process.env.CONTRACT_ADMIN_PASSWORD
@@ -399,6 +404,7 @@ async function main() {
     providerAvailable: Boolean(context.provider),
     adminAvailable: Boolean(context.admin),
     external: context.external,
+    webauthnAvailable: Boolean(context.webauthnOrigin),
   });
 
   const { error, stats, results, stray } = await runDredd({ baseUrl, bundlePath });

@@ -6,6 +6,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { MailCatcher, tokenFrom } from '../helpers/mail-catcher.js';
 import { responseProblems } from '../helpers/spec-validator.js';
 import { runCli, startServerProcess, type CliResult, type ServerProcess } from './processes.js';
+import { SoftwareAuthenticator } from '../helpers/software-authenticator.js';
 
 const databaseUrl = process.env.TEST_DATABASE_URL;
 const redisUrl = process.env.TEST_REDIS_URL;
@@ -222,6 +223,38 @@ const shown = (result: CliResult) => `exit ${result.code}\n--- stdout\n${result.
     // The replay ended the session everywhere: its newest refresh token and its access tokens are refused on A.
     expect((await call(a, 'POST', '/v1/auth/refresh', { body: { refreshToken: rotated.body.refreshToken } })).status).to.equal(401);
     expect((await call(a, 'GET', '/v1/me', { token: rotated.body.accessToken })).status).to.equal(401);
+  });
+
+  it('a passkey challenge made on one instance is finished on the other, once: registration A → B, sign-in B → A, the same answer to both at once signs in once', async () => {
+    const account = await createAccount(a, b);
+    const session = await login(a, account.email);
+    // The relying party is APP_URL's host (app.test), and its origin the page's.
+    const authenticator = new SoftwareAuthenticator('http://app.test');
+    const started = await call(a, 'POST', '/v1/me/passkeys/options', { token: session.accessToken, body: { password: PASSWORD } });
+    expect(started.status, started.text).to.equal(200);
+    const made = authenticator.register(started.body.options);
+    const registered = await call(b, 'POST', '/v1/me/passkeys', { token: session.accessToken, body: { challengeId: started.body.challengeId, credential: made.json } });
+    expect(registered.status, registered.text).to.equal(201);
+    // The challenge is spent on both.
+    const again = await call(a, 'POST', '/v1/me/passkeys', { token: session.accessToken, body: { challengeId: started.body.challengeId, credential: made.json } });
+    expect(again.status).to.equal(400);
+    expect(again.body.code).to.equal('passkey-challenge-invalid');
+
+    const signInStart = await call(b, 'POST', '/v1/auth/passkey/options', { body: {} });
+    const assertion = authenticator.authenticate(signInStart.body.options);
+    const signedIn = await call(a, 'POST', '/v1/auth/passkey/verify', { body: { challengeId: signInStart.body.challengeId, credential: assertion, refreshTokenDelivery: 'body' } });
+    expect(signedIn.status, signedIn.text).to.equal(200);
+    expect(signedIn.body.user.id).to.equal(account.id);
+    expect((await call(b, 'GET', '/v1/me', { token: signedIn.body.accessToken })).status).to.equal(200);
+
+    // One answer sent to both instances at the same moment, ten times over: each time exactly one signs in.
+    for (let round = 0; round < 10; round++) {
+      const start = await call(round % 2 ? a : b, 'POST', '/v1/auth/passkey/options', { body: {} });
+      const answer = authenticator.authenticate(start.body.options);
+      const body = { challengeId: start.body.challengeId, credential: answer, refreshTokenDelivery: 'body' };
+      const replies = await Promise.all([call(a, 'POST', '/v1/auth/passkey/verify', { body }), call(b, 'POST', '/v1/auth/passkey/verify', { body })]);
+      expect(replies.map((reply) => reply.status).sort(), replies.map((reply) => reply.text).join('\n')).to.deep.equal([200, 401]);
+    }
   });
 
   it('locks an account after LOCKOUT_ACCOUNT_THRESHOLD wrong passwords counted across both instances', async () => {

@@ -19,11 +19,13 @@ import {
   encode,
 } from '../helpers/spec-arbitraries.js';
 import { loadSpec } from '../../src/http/spec.js';
-import { UserSchema } from '../../src/db/entities.js';
+import { PasskeySchema, UserSchema } from '../../src/db/entities.js';
 import { loggableError } from '../../src/observability/loggable-error.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
 import { DriverException } from '@mikro-orm/core';
 import { failWith } from '../helpers/assertions.js';
+import { SoftwareAuthenticator } from '../helpers/software-authenticator.js';
+import { authenticationCorruption, registrationCorruption } from '../helpers/webauthn-arbitraries.js';
 
 /**
  * Hostile input, generated from the spec: valid-shaped and malformed requests to every operation, broken bodies and
@@ -405,6 +407,59 @@ describe('hostile input (fuzz, spec-driven)', function () {
       ),
       { seed, numRuns: runs(800) },
     );
+  });
+
+  it('answers corrupted passkey ceremonies (broken CBOR, COSE keys, authenticator and client data, signatures) with documented 4xx', async function () {
+    this.timeout(300_000);
+    // An account of its own with one real passkey, so that sign-ins reach the signature check.
+    const account = await app.createUser();
+    const { accessToken } = await app.login(account.email, account.password);
+    const authenticator = new SoftwareAuthenticator('http://app.test');
+    const post = async (url: string, body: unknown, token?: string) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+      const text = JSON.stringify(body);
+      const answer = await sendFetch('POST', url, { headers, body: text });
+      checkAnswer('POST', url, answer, text.slice(0, 300));
+      return answer;
+    };
+    const startRegistration = async () => JSON.parse((await post('/v1/me/passkeys/options', { password: account.password }, accessToken)).text);
+    const first = await startRegistration();
+    const registered = await post('/v1/me/passkeys', { challengeId: first.challengeId, credential: authenticator.register(first.options).json }, accessToken);
+    expect(registered.status, registered.text).to.equal(201);
+    const signInStart = async () => JSON.parse((await post('/v1/auth/passkey/options', {})).text);
+
+    // Each run answers a live challenge with a real answer of the authenticator, one part of it broken. A broken
+    // registration may still be a valid one (a flipped AAGUID or counter byte): then it is stored once, never twice.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          registrationCorruption.map((corruption) => ({ kind: 'registration' as const, corruption })),
+          authenticationCorruption.map((corruption) => ({ kind: 'sign-in' as const, corruption })),
+        ),
+        async ({ kind, corruption }) => {
+          if (kind === 'registration') {
+            const started = await startRegistration();
+            const made = authenticator.register(started.options);
+            authenticator.credentials.pop();
+            const answer = await post('/v1/me/passkeys', { challengeId: started.challengeId, credential: corruption.apply(made.json) }, accessToken);
+            expect(answer.status, `${corruption.describe}: ${answer.text}`).to.be.oneOf([201, 400, 409]);
+          } else {
+            const started = await signInStart();
+            const answer = await post('/v1/auth/passkey/verify', { challengeId: started.challengeId, credential: corruption.apply(authenticator.authenticate(started.options, authenticator.credentials[0])) });
+            // No broken answer signs in: the signed parts are covered by the signature (which must be strict DER,
+            // so that it has one spelling), the rest is checked against the passkey.
+            expect(answer.status, `${corruption.describe}: ${answer.text}`).to.be.oneOf([400, 401]);
+          }
+        },
+      ),
+      { seed, numRuns: runs(300) },
+    );
+    // The real passkey still signs in, and no credential ID was stored twice.
+    const start = await signInStart();
+    const signedIn = await post('/v1/auth/passkey/verify', { challengeId: start.challengeId, credential: authenticator.authenticate(start.options, authenticator.credentials[0]) });
+    expect(signedIn.status, signedIn.text).to.equal(200);
+    const stored = await app.services.orm.em.fork().find(PasskeySchema, {});
+    expect(new Set(stored.map((passkey) => passkey.credentialId)).size).to.equal(stored.length);
   });
 
   /** One request over a raw socket, for what fetch refuses to send (CR/LF in headers, odd methods, bad framing). */

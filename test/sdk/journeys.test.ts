@@ -5,6 +5,7 @@ import { TestServer, uniqueEmail } from '../helpers/server.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
 import { responseProblems } from '../helpers/spec-validator.js';
 import { PrismProxy } from '../helpers/prism.js';
+import { SoftwareAuthenticator } from '../helpers/software-authenticator.js';
 
 /** SDK_VIA_PRISM=1 (npm run test:sdk:prism): the journeys go through a Prism validating proxy (prism proxy --errors). */
 const viaPrism = process.env.SDK_VIA_PRISM === '1';
@@ -83,6 +84,43 @@ describe(`SDK journeys (sdk/ against the real server${viaPrism ? ', through a Pr
     if (!data || isMfaChallenge(data)) throw new Error(`expected tokens, got ${JSON.stringify(data)}`);
     return data;
   }
+
+  it('adds a passkey and signs in with it, typed end to end by the SDK (the authenticator answers what the options say)', async () => {
+    const sdk = client();
+    const { email, password } = await signUp(sdk);
+    sdk.setAccessToken((await logIn(sdk, email, password)).accessToken);
+    // The test server's APP_URL is http://app.test: the page of the app is there.
+    const authenticator = new SoftwareAuthenticator('http://app.test');
+
+    const started = await sdk.POST('/v1/me/passkeys/options', { body: { password } });
+    expect(started.error, JSON.stringify(started.error)).to.equal(undefined);
+    const options = started.data!.options;
+    expect(options.authenticatorSelection?.residentKey).to.equal('required');
+    const finished = await sdk.POST('/v1/me/passkeys', {
+      body: { challengeId: started.data!.challengeId, credential: authenticator.register(options).json, name: 'Phone' },
+    });
+    expect(finished.error, JSON.stringify(finished.error)).to.equal(undefined);
+    expect(finished.response.status).to.equal(201);
+    const renamed = await sdk.PATCH('/v1/me/passkeys/{passkeyId}', { params: { path: { passkeyId: finished.data!.id } }, body: { name: 'Work phone' } });
+    expect(renamed.data?.name).to.equal('Work phone');
+    expect((await sdk.GET('/v1/me/passkeys')).data!.items.map((passkey) => passkey.name)).to.deep.equal(['Work phone']);
+
+    const anonymous = client();
+    const start = await anonymous.POST('/v1/auth/passkey/options', { body: {} });
+    expect(start.error, JSON.stringify(start.error)).to.equal(undefined);
+    const signedIn = await anonymous.POST('/v1/auth/passkey/verify', {
+      body: { challengeId: start.data!.challengeId, credential: authenticator.authenticate(start.data!.options), refreshTokenDelivery: 'body' },
+    });
+    expect(signedIn.error, JSON.stringify(signedIn.error)).to.equal(undefined);
+    expect(signedIn.data!.user.email).to.equal(email);
+
+    // A replay is refused with the documented problem, typed as the SDK's error.
+    const replay = await anonymous.POST('/v1/auth/passkey/verify', {
+      body: { challengeId: start.data!.challengeId, credential: authenticator.authenticate(start.data!.options) },
+    });
+    expect(replay.response.status).to.equal(401);
+    expect(replay.error?.code).to.equal('passkey-sign-in-failed');
+  });
 
   it('registers, verifies, signs in, reads the profile, refreshes, lists sessions and signs out', async () => {
     const sdk = client();

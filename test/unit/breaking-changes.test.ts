@@ -78,11 +78,12 @@ describe('breaking-change check (scripts/breaking-changes.ts)', function () {
 
     it('an enum value removed from a request', async () => {
       const report = await check((copy) => (schema(copy, 'RefreshTokenDelivery').enum = ['cookie']));
-      // Everywhere the shared schema is used: login, and both request shapes of finishEmailSignIn.
+      // Everywhere the shared schema is used: login, both request shapes of finishEmailSignIn, and finishPasskeySignIn.
       expect(summary(report.unapproved)).to.have.members([
         `request.enum.value.remove @ ${body('/v1/auth/login')}.properties.refreshTokenDelivery`,
         `request.enum.value.remove @ ${body('/v1/auth/email-sign-in/verify')}.oneOf.EmailSignInWithToken.properties.refreshTokenDelivery`,
         `request.enum.value.remove @ ${body('/v1/auth/email-sign-in/verify')}.oneOf.EmailSignInWithCode.properties.refreshTokenDelivery`,
+        `request.enum.value.remove @ ${body('/v1/auth/passkey/verify')}.properties.refreshTokenDelivery`,
       ]);
       expect(report.unapproved[0].message).to.contain('"body" no longer accepted');
     });
@@ -116,6 +117,7 @@ describe('breaking-change check (scripts/breaking-changes.ts)', function () {
       expect(summary(report.unapproved)).to.have.members([
         `response.body.scope.add @ ${answer('/v1/auth/refresh', '200')}`,
         `response.body.scope.add @ ${answer('/v1/auth/mfa/verify', '200')}`,
+        `response.body.scope.add @ ${answer('/v1/auth/passkey/verify', '200')}`,
         `response.required.remove @ ${answer('/v1/auth/login', '200')}.oneOf.TokenResponse`,
         `response.required.remove @ ${answer('/v1/auth/email-sign-in/verify', '200')}.oneOf.TokenResponse`,
       ]);

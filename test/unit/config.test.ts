@@ -125,6 +125,28 @@ describe('configuration', () => {
     expect(problemsOf({ HTTP_REQUEST_TIMEOUT_SECONDS: '0' })[0]).to.match(/^HTTP_REQUEST_TIMEOUT_SECONDS: /);
   });
 
+  it('Passkeys: the relying party defaults to APP_URL (host name and origin); production refuses an RP ID that is not a suffix of every origin host', () => {
+    const dev = loadConfig({ PUBLIC_URL: 'http://localhost:4000', APP_URL: 'http://localhost:5173/app' });
+    expect(dev.WEBAUTHN_RP_ID).to.equal('localhost');
+    expect(dev.WEBAUTHN_RP_NAME).to.equal('Pulse Auth');
+    expect(dev.webauthnOrigins).to.deep.equal(['http://localhost:5173']);
+    const production = { NODE_ENV: 'production', METRICS_TOKEN: 'a-metrics-token-long-enough', SMTP_URL: 'smtp://mail.example.com:587', PUBLIC_URL: 'https://auth.example.com', APP_URL: 'https://app.example.com' };
+    const set = loadConfig({ ...production, WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://app.example.com, https://example.com/' });
+    expect(set.WEBAUTHN_RP_ID).to.equal('example.com');
+    expect(set.webauthnOrigins).to.deep.equal(['https://app.example.com', 'https://example.com']);
+    // A look-alike domain is not a parent domain; nor is another site.
+    const lookalike = problemsOf({ ...production, WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://app.badexample.com' });
+    expect(lookalike).to.have.length(1);
+    expect(lookalike[0]).to.match(/^WEBAUTHN_RP_ID: /);
+    expect(problemsOf({ ...production, WEBAUTHN_RP_ID: 'other.example' })[0]).to.match(/^WEBAUTHN_RP_ID: /);
+    // Reported with the other problems of the same configuration, in one pass.
+    const together = problemsOf({ NODE_ENV: 'production', APP_URL: 'https://app.example.com', WEBAUTHN_RP_ID: 'other.example' });
+    expect(together.map((problem) => problem.split(':')[0])).to.have.members(['WEBAUTHN_RP_ID', 'METRICS_TOKEN', 'SMTP_URL']);
+    // Development takes any pairing (a test page on another host), but never something that is not an origin.
+    expect(loadConfig({ WEBAUTHN_RP_ID: 'other.example' }).WEBAUTHN_RP_ID).to.equal('other.example');
+    expect(problemsOf({ WEBAUTHN_ORIGINS: 'https://app.example.com/login' })[0]).to.match(/^WEBAUTHN_ORIGINS: /);
+  });
+
   /** A production configuration that loads. */
   const PRODUCTION = {
     NODE_ENV: 'production',

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { listIdentities, unlinkIdentity } from '../../src/domain/social/identities.js';
-import { IdentitySchema } from '../../src/db/entities.js';
+import { IdentitySchema, PasskeySchema } from '../../src/db/entities.js';
 import { TestDomain } from '../helpers/domain.js';
 import { rejection } from '../helpers/assertions.js';
 
@@ -46,6 +46,28 @@ describe('linked identities: the last way in stays', function () {
 
   it('unlinks the only identity of an account that has a password', async () => {
     const userId = await account({ passwordHash: 'a stored hash' }, ['github']);
+    await unlinkIdentity(domain.em(), userId, 'github');
+    expect(await listIdentities(domain.em(), userId)).to.deep.equal([]);
+  });
+
+  it('unlinks the only identity of an account without a password that has a passkey (the passkey is a way in)', async () => {
+    const userId = await account({ passwordHash: null }, ['github']);
+    const em = domain.em();
+    em.create(PasskeySchema, {
+      id: randomUUID(),
+      userId,
+      credentialId: randomUUID(),
+      publicKey: 'AA',
+      counter: 0,
+      transports: '',
+      deviceType: 'singleDevice',
+      backedUp: false,
+      aaguid: '00000000-0000-0000-0000-000000000000',
+      name: 'Key',
+      createdAt: domain.clock.now(),
+      lastUsedAt: null,
+    });
+    await em.flush();
     await unlinkIdentity(domain.em(), userId, 'github');
     expect(await listIdentities(domain.em(), userId)).to.deep.equal([]);
   });

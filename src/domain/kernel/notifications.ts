@@ -10,6 +10,7 @@ export type SecurityChange =
   | { kind: 'totp-enabled' }
   | { kind: 'email-otp-enabled' }
   | { kind: 'identity-linked'; identity: LinkedIdentity }
+  | { kind: 'passkey-added'; name: string }
   | { kind: 'mfa-reset-by-admin' };
 
 /** What the domain tells a person by mail: the kind and its facts. src/mail turns each into a mail. */

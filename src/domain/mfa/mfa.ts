@@ -1,7 +1,7 @@
 import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import { MfaChallengeSchema, RecoveryCodeSchema, UserSchema, type MfaChallenge, type User } from '../../db/entities.js';
+import { MfaChallengeSchema, PasskeySchema, RecoveryCodeSchema, UserSchema, type MfaChallenge, type User } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import { constantTimeEqual } from '../tokens/secrets.js';
 import { newTotpSecret, checkTotp, totpUri } from './totp.js';
@@ -46,6 +46,7 @@ export class Mfa {
       totpEnabled: Boolean(user.totpEnabledAt),
       emailOtpEnabled: Boolean(user.emailOtpEnabledAt),
       recoveryCodesRemaining: user.totpEnabledAt ? await remainingRecoveryCodes(em, userId) : 0,
+      passkeys: await em.count(PasskeySchema, { userId }),
     };
   }
 

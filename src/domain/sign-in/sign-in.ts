@@ -8,6 +8,9 @@ import { SignInLocked, type SignInGuard } from '../protection/sign-in-guard.js';
 import { mfaMethodsOf, type Mfa, type MfaMethod } from '../mfa/mfa.js';
 import type { LoginAttempts } from '../sessions/login-attempts.js';
 import type { IssuedSession, Sessions } from '../sessions/sessions.js';
+import { PasskeySignInRefused, type Passkeys } from '../passkeys/passkeys.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 
 export type Delivery = 'cookie' | 'body';
 
@@ -161,6 +164,71 @@ export async function signInWithSecondFactor(
   await deps.guard.succeeded(reservation);
   const issued = await completeSignIn(em, deps, opened.user, input.client, tried.method);
   return { ok: true, issued, challenge: opened.challenge, method: tried.method };
+}
+
+export interface PasskeySignInDeps extends Pick<SignInDeps, 'sessions' | 'guard' | 'attempts'> {
+  passkeys: Passkeys;
+  audit: Pick<AuditLog, 'record'>;
+}
+
+/**
+ * A sign-in with a passkey: the same path as a password's. The attempt is counted (SignInGuard) against the account
+ * the credential belongs to, and the client IP, before anything is checked; every attempt is recorded; a success
+ * wipes the client's failures and opens the session through completeSignIn (login history, new-device mail). No
+ * second factor is asked: user verification is required, which makes the passkey multi-factor already. An unknown
+ * credential counts against the client IP (and a key of its own), so that guessing credentials meets the IP block.
+ * Every refusal is the same `passkey-sign-in-failed` for the client; its reason goes to the attempt record.
+ */
+export async function signInWithPasskey(
+  em: EntityManager,
+  deps: PasskeySignInDeps,
+  input: { challengeId: string; credential: AuthenticationResponseJSON; client: ClientInfo },
+): Promise<{ issued: IssuedSession } | { refused: ProblemError; user: User | null }> {
+  const found = await deps.passkeys.findForSignIn(em, input.credential.id);
+  const user = found?.user ?? null;
+  const key = user?.email ?? `passkey:${input.credential.id.slice(0, 64)}`;
+  const refuse = async (problem: ProblemError, outcome: 'failure' | 'locked', reason: string) => {
+    await deps.attempts.record(em, { email: user?.email ?? '', user, client: input.client, outcome, reason, method: 'passkey' });
+    return { refused: problem, user };
+  };
+  let reservation;
+  try {
+    reservation = await deps.guard.reserve(key, input.client.ip ?? 'unknown');
+  } catch (error) {
+    if (error instanceof SignInLocked) return refuse(error, 'locked', `${error.scope}-locked`);
+    throw error;
+  }
+  if (!found) {
+    await deps.guard.failed(em, reservation);
+    return refuse(new PasskeySignInRefused('unknown-passkey', null), 'failure', 'unknown-passkey');
+  }
+  try {
+    await deps.passkeys.verifySignIn(em, found, input);
+  } catch (error) {
+    if (!(error instanceof PasskeySignInRefused)) {
+      await deps.guard.release(reservation).catch(() => undefined); // nothing was decided (the database went away)
+      throw error;
+    }
+    await deps.guard.failed(em, reservation);
+    if (error.reason === 'passkey-counter') {
+      // A signature from the right key with a counter that went back: two authenticators hold this key.
+      await deps.audit.record({
+        action: 'passkey.counter-rewound',
+        outcome: 'failure',
+        actorUserId: null,
+        targetUserId: found.user.id,
+        ip: input.client.ip,
+        userAgent: input.client.userAgent,
+        details: { passkeyId: found.passkey.id, storedCounter: found.passkey.counter },
+      });
+    }
+    return refuse(error, 'failure', error.reason);
+  }
+  await deps.guard.succeeded(reservation);
+  if (found.user.lockedAt || !found.user.emailVerified) {
+    return refuse(new ProblemError('account-disabled', { detail: 'An administrator has disabled this account.' }), 'failure', 'account-disabled');
+  }
+  return { issued: await completeSignIn(em, deps, found.user, input.client, 'passkey') };
 }
 
 /** Starts the session of a sign-in that has passed every factor, and records it. */

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, OutboxMailSchema, SessionSchema, UserSchema } from '../../db/entities.js';
+import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, OutboxMailSchema, PasskeySchema, WebauthnChallengeSchema, SessionSchema, UserSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
@@ -74,5 +74,7 @@ export async function purgeUsers(em: EntityManager, userIds: string[]): Promise<
   await em.nativeDelete(LoginAttemptSchema, { userId: { $in: userIds } });
   await em.nativeDelete(IdentitySchema, { userId: { $in: userIds } });
   await em.nativeDelete(IdentityLinkTicketSchema, { userId: { $in: userIds } });
+  await em.nativeDelete(PasskeySchema, { userId: { $in: userIds } });
+  await em.nativeDelete(WebauthnChallengeSchema, { userId: { $in: userIds } });
   return em.nativeDelete(UserSchema, { id: { $in: userIds } });
 }

@@ -8,6 +8,7 @@ import { Migration20261201092714_step_up_and_link_tickets } from './Migration202
 import { Migration20261201100000_refresh_replay } from './Migration20261201100000_refresh_replay.js';
 import { Migration20261201132330_scale_indexes } from './Migration20261201132330_scale_indexes.js';
 import { Migration20261201135124_email_sign_in } from './Migration20261201135124_email_sign_in.js';
+import { Migration20261201135430_passkeys } from './Migration20261201135430_passkeys.js';
 
 export const postgresqlMigrations = [
   { name: 'Migration20261121232404_initial', class: Migration20261121232404_initial },
@@ -19,4 +20,5 @@ export const postgresqlMigrations = [
   { name: 'Migration20261201100000_refresh_replay', class: Migration20261201100000_refresh_replay },
   { name: 'Migration20261201132330_scale_indexes', class: Migration20261201132330_scale_indexes },
   { name: 'Migration20261201135124_email_sign_in', class: Migration20261201135124_email_sign_in },
+  { name: 'Migration20261201135430_passkeys', class: Migration20261201135430_passkeys },
 ];
