@@ -118,3 +118,58 @@ export function fieldErrors(problem, pointer) {
   const errors = Array.isArray(problem.errors) ? problem.errors : [];
   return errors.filter((error) => error && error.pointer === pointer && typeof error.detail === 'string').map((error) => error.detail);
 }
+
+/** What each kind of code is, for the hint above the code field. */
+const MFA_METHODS = {
+  totp: 'the 6-digit code from your authenticator app',
+  email: 'the 6-digit code we just mailed you',
+  'recovery-code': 'one of your recovery codes',
+};
+
+/**
+ * The second-factor step a sign-in page shows when the answer is an MFA challenge (#mfa-form, #code, #mfa-submit):
+ * sends the code to verifyMfa, hands the access token to `onSignedIn`, and `onChallengeEnded(problem)` when the
+ * challenge can no longer be completed.
+ */
+export function askForSecondFactor({ challengeId, methods, setHeading, onSignedIn, onChallengeEnded }) {
+  const form = document.getElementById('mfa-form');
+  const codeInput = document.getElementById('code');
+  const submit = document.getElementById('mfa-submit');
+  setHeading('Enter your sign-in code');
+  const kinds = methods.filter((method) => Object.hasOwn(MFA_METHODS, method)).map((method) => MFA_METHODS[method]);
+  form.querySelector('#mfa-hint').textContent =
+    kinds.length > 0 ? `Your account asks for a second step. Enter ${kinds.join(', or ')}.` : 'Your account asks for a second step. Enter your code.';
+  if (methods.length > 0 && methods.every((method) => method !== 'recovery-code')) codeInput.setAttribute('inputmode', 'numeric');
+  form.hidden = false;
+  codeInput.focus();
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearProblem();
+    const code = codeInput.value.trim();
+    if (!code) {
+      showProblem({ title: 'Enter the code first.' });
+      codeInput.focus();
+      return;
+    }
+    submit.disabled = true;
+    setStatus('Checking the code…', { pending: true });
+    const reply = await api('v1/auth/mfa/verify', { body: { challengeId, code } });
+    submit.disabled = false;
+    if (reply.ok) {
+      form.hidden = true;
+      await onSignedIn(reply.data.accessToken);
+      return;
+    }
+    setStatus('');
+    if (reply.problem.code === 'mfa-challenge-invalid') {
+      form.hidden = true;
+      onChallengeEnded(reply.problem);
+      return;
+    }
+    showProblem(reply.problem);
+    codeInput.setAttribute('aria-invalid', 'true');
+    codeInput.focus();
+    codeInput.select();
+  });
+}

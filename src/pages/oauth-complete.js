@@ -1,6 +1,6 @@
 // Where a social sign-in ends (finishOAuth redirects here): `?provider=<name>` with the refresh cookie set,
 // `?error=<code>`, or `?mfaChallenge=<id>&methods=<list>` when the account has a second factor.
-import { api, clearProblem, setStatus, showProblem } from './common.js';
+import { api, askForSecondFactor, setStatus, showProblem } from './common.js';
 
 /** A sentence for each error code finishOAuth and startOAuth redirect with. */
 const ERRORS = {
@@ -19,17 +19,8 @@ const ERRORS = {
   'account-disabled': 'This account is disabled. Contact the administrators if you think this is a mistake.',
 };
 
-/** What each kind of code is, for the hint above the code field. */
-const METHODS = {
-  totp: 'the 6-digit code from your authenticator app',
-  email: 'the 6-digit code we just mailed you',
-  'recovery-code': 'one of your recovery codes',
-};
 
 const heading = document.getElementById('heading');
-const form = document.getElementById('mfa-form');
-const codeInput = document.getElementById('code');
-const submit = document.getElementById('mfa-submit');
 
 function setHeading(text) {
   heading.textContent = text;
@@ -68,46 +59,6 @@ async function completeWithCookie(provider, linked) {
   await greet(reply.data.accessToken, linked ? [`Your ${provider} account is now linked to it.`] : []);
 }
 
-function askForCode(challengeId, methods) {
-  setHeading('Enter your sign-in code');
-  const kinds = methods.filter((method) => Object.hasOwn(METHODS, method)).map((method) => METHODS[method]);
-  form.querySelector('#mfa-hint').textContent =
-    kinds.length > 0 ? `Your account asks for a second step. Enter ${kinds.join(', or ')}.` : 'Your account asks for a second step. Enter your code.';
-  if (methods.length > 0 && methods.every((method) => method !== 'recovery-code')) codeInput.setAttribute('inputmode', 'numeric');
-  form.hidden = false;
-  codeInput.focus();
-
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearProblem();
-    const code = codeInput.value.trim();
-    if (!code) {
-      showProblem({ title: 'Enter the code first.' });
-      codeInput.focus();
-      return;
-    }
-    submit.disabled = true;
-    setStatus('Checking the code…', { pending: true });
-    const reply = await api('v1/auth/mfa/verify', { body: { challengeId, code } });
-    submit.disabled = false;
-    if (reply.ok) {
-      form.hidden = true;
-      await greet(reply.data.accessToken);
-      return;
-    }
-    setStatus('');
-    if (reply.problem.code === 'mfa-challenge-invalid') {
-      form.hidden = true;
-      setHeading('Sign-in did not complete');
-      showProblem(reply.problem, { advice: 'Start the sign-in again.' });
-      return;
-    }
-    showProblem(reply.problem);
-    codeInput.setAttribute('aria-invalid', 'true');
-    codeInput.focus();
-    codeInput.select();
-  });
-}
 
 function main() {
   // Nothing secret is in this address (the refresh token is in an HttpOnly cookie), so it stays as it is: a reload
@@ -119,7 +70,16 @@ function main() {
   if (error) {
     failed(Object.hasOwn(ERRORS, error) ? ERRORS[error] : 'The sign-in failed. Try again.', error);
   } else if (challengeId) {
-    askForCode(challengeId, (params.get('methods') || '').split(',').filter(Boolean));
+    askForSecondFactor({
+      challengeId,
+      methods: (params.get('methods') || '').split(',').filter(Boolean),
+      setHeading,
+      onSignedIn: (accessToken) => greet(accessToken),
+      onChallengeEnded: (problem) => {
+        setHeading('Sign-in did not complete');
+        showProblem(problem, { advice: 'Start the sign-in again.' });
+      },
+    });
   } else if (provider) {
     completeWithCookie(provider, params.get('linked') === 'true');
   } else {
