@@ -10,16 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { MikroORM } from '@mikro-orm/core';
-import { ormOptions, type Dialect } from '../src/db/orm.js';
+import { migratorOf, ormOptions, type Dialect } from '../src/db/orm.js';
 
 // The name becomes part of a class name: keep it an identifier.
 const name = process.argv[2]?.replace(/[^A-Za-z0-9]+/g, '_');
 const adminUrl = process.env.MIGRATION_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 async function createFor(dialect: Dialect, databaseUrl: string) {
-  const orm = await MikroORM.init(ormOptions(databaseUrl));
+  const orm = await MikroORM.init(await ormOptions(databaseUrl));
   try {
-    const migrator = orm.getMigrator();
+    const migrator = await migratorOf(orm, databaseUrl);
     await migrator.up();
     const result = await migrator.createMigration(`src/db/migrations/${dialect}`, false, false, name);
     console.log(result.diff.up.length ? `${dialect}: wrote ${result.fileName}` : `${dialect}: schema is up to date`);

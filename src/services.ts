@@ -90,7 +90,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     verificationTtlSeconds: config.VERIFICATION_TTL,
     adminEmails: config.adminEmails,
   });
-  const counters = new Counters(config, orm, logger);
+  const counters = await Counters.open(config, orm, logger);
   if (counters.redis) metrics.watchDependency('redis', () => counters.redisAnswers());
   const guard = new SignInGuard(counters, clock, logger, audit, metrics, mailbox, {
     accountThreshold: config.LOCKOUT_ACCOUNT_THRESHOLD,

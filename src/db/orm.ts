@@ -1,14 +1,9 @@
 import { DefaultLogger, MikroORM, type LoggerNamespace, type LogContext, type Options } from '@mikro-orm/core';
 import type { Logger } from 'pino';
-import { LibSqlDriver } from '@mikro-orm/libsql';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { Migrator } from '@mikro-orm/migrations';
-import pg from 'pg';
-import { mkdirSync } from 'node:fs';
+import type { Migrator } from '@mikro-orm/migrations';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { entities } from './entities.js';
-import { sqliteMigrations } from './migrations/sqlite/index.js';
-import { postgresqlMigrations } from './migrations/postgresql/index.js';
 
 export type Dialect = 'sqlite' | 'postgresql';
 export type Orm = MikroORM;
@@ -33,18 +28,22 @@ export interface DatabaseOptions {
   applicationName?: string;
 }
 
-export function ormOptions(databaseUrl: string, options: DatabaseOptions = {}): Options {
+/**
+ * The driver of the URL's dialect is imported when it is needed, not both at start: each costs start-up time and
+ * memory (PostgreSQL's pulls in pg and its dialect, SQLite's the libsql binding), and a server uses one.
+ */
+export async function ormOptions(databaseUrl: string, options: DatabaseOptions = {}): Promise<Options> {
   const dialect = dialectOf(databaseUrl);
   const common = {
     entities,
     ...(options.logger ? ormLogging(options.logger) : {}),
     allowGlobalContext: false,
     forceUtcTimezone: true,
-    extensions: [Migrator],
     // The schema generator must not touch tables it does not own (rate-limiter tables, for one).
     schemaGenerator: { skipTables: ['rate_limits'] },
   } satisfies Partial<Options>;
   if (dialect === 'sqlite') {
+    const { LibSqlDriver } = await import('@mikro-orm/libsql');
     return {
       ...common,
       driver: LibSqlDriver,
@@ -66,9 +65,9 @@ export function ormOptions(databaseUrl: string, options: DatabaseOptions = {}): 
           }
         },
       } as Options['pool'],
-      migrations: migrationOptions('sqlite'),
     };
   }
+  const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
   return {
     ...common,
     driver: PostgreSqlDriver,
@@ -87,7 +86,6 @@ export function ormOptions(databaseUrl: string, options: DatabaseOptions = {}): 
       },
       ...(options.logger ? { log: knexLogging(options.logger) } : {}),
     },
-    migrations: migrationOptions('postgresql'),
   };
 }
 
@@ -136,18 +134,57 @@ function reusePreparedStatements(connection: SqliteConnection): void {
   };
 }
 
-function migrationOptions(dialect: Dialect): Options['migrations'] {
+/**
+ * The migrator of `orm`: MikroORM's migrations package (umzug and its dependencies) and the dialect's migration
+ * classes are imported the first time one is asked for, since a server whose schema is current never needs them.
+ */
+export async function migratorOf(orm: Orm, databaseUrl: string): Promise<Migrator> {
+  const dialect = dialectOf(databaseUrl);
+  if (!orm.config.getExtension('@mikro-orm/migrator')) {
+    const [{ Migrator: MigratorExtension }, migrationsList] = await Promise.all([
+      import('@mikro-orm/migrations'),
+      dialect === 'sqlite'
+        ? import('./migrations/sqlite/index.js').then((module) => module.sqliteMigrations)
+        : import('./migrations/postgresql/index.js').then((module) => module.postgresqlMigrations),
+    ]);
+    orm.config.set('migrations', { ...orm.config.get('migrations'), ...migrationOptions(dialect), migrationsList });
+    MigratorExtension.register(orm);
+  }
+  return orm.getMigrator() as Migrator;
+}
+
+function migrationOptions(dialect: Dialect) {
   return {
-    tableName: 'mikro_orm_migrations',
+    tableName: MIGRATIONS_TABLE,
     path: `src/db/migrations/${dialect}`,
     pathTs: `src/db/migrations/${dialect}`,
-    emit: 'ts',
+    emit: 'ts' as const,
     snapshot: false,
     silent: true,
     transactional: true,
     allOrNothing: true,
-    migrationsList: dialect === 'sqlite' ? sqliteMigrations : postgresqlMigrations,
   };
+}
+
+const MIGRATIONS_TABLE = 'mikro_orm_migrations';
+
+/** The names of the dialect's migrations, from the files beside this module (`.ts` under tsx, `.js` in dist/). */
+export function migrationNames(dialect: Dialect): string[] {
+  return readdirSync(new URL(`./migrations/${dialect}/`, import.meta.url))
+    .filter((file) => /^Migration\d+_\w+\.(js|ts)$/.test(file))
+    .map((file) => file.replace(/\.(js|ts)$/, ''))
+    .sort();
+}
+
+/** Whether a migration of this release is not in the database's record yet (or there is no record at all). */
+async function migrationsPending(orm: Orm, databaseUrl: string): Promise<boolean> {
+  try {
+    const rows: { name: string }[] = await orm.em.getConnection().execute(`select name from ${MIGRATIONS_TABLE}`);
+    const applied = new Set(rows.map((row) => row.name.replace(/\.(js|ts)$/, '')));
+    return migrationNames(dialectOf(databaseUrl)).some((name) => !applied.has(name));
+  } catch {
+    return true; // no table yet: a new database
+  }
 }
 
 /** Connects and applies pending migrations. */
@@ -156,17 +193,21 @@ export async function openDatabase(databaseUrl: string, options: { migrate?: boo
     const path = sqlitePath(databaseUrl);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   }
-  const orm = await MikroORM.init(ormOptions(databaseUrl, options));
+  const orm = await MikroORM.init(await ormOptions(databaseUrl, options));
   if (options.migrate !== false) await migrate(orm, databaseUrl);
   return orm;
 }
 
 /**
- * Applies pending migrations. On PostgreSQL, under an advisory lock held on a connection of its own: instances that
- * start together (or a rolling deploy) then migrate one after the other instead of racing to create the same tables.
+ * Applies pending migrations, and returns their names. On PostgreSQL, under an advisory lock held on a connection of
+ * its own: instances that start together (or a rolling deploy) then migrate one after the other instead of racing
+ * to create the same tables.
  */
-export async function migrate(orm: Orm, databaseUrl: string) {
-  if (dialectOf(databaseUrl) === 'sqlite') return orm.getMigrator().up();
+export async function migrate(orm: Orm, databaseUrl: string): Promise<{ name: string }[]> {
+  if (!(await migrationsPending(orm, databaseUrl))) return [];
+  const migrator = await migratorOf(orm, databaseUrl);
+  if (dialectOf(databaseUrl) === 'sqlite') return migrator.up();
+  const { default: pg } = await import('pg');
   const lock = new pg.Client({ connectionString: databaseUrl });
   await lock.connect();
   try {
@@ -176,9 +217,14 @@ export async function migrate(orm: Orm, databaseUrl: string) {
     const connection = orm.em.getConnection();
     return await connection.transactional(async (transaction) => {
       await connection.execute('set local statement_timeout = 0', [], 'run', transaction);
-      return orm.getMigrator().up({ transaction });
+      return migrator.up({ transaction });
     });
   } finally {
     await lock.end(); // ending the session releases the lock
   }
+}
+
+/** Whether `em` talks to PostgreSQL (advisory locks, row locks and NOTIFY exist only there). */
+export function isPostgreSql(em: { getDriver(): object }): boolean {
+  return em.getDriver().constructor.name === 'PostgreSqlDriver';
 }

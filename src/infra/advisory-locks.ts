@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { isPostgreSql } from '../db/orm.js';
 import type { TransactionLocks } from '../domain/kernel/transaction-locks.js';
 
 /** PostgreSQL transaction-scoped advisory locks, keyed by the hash of the name; nothing on SQLite. */
 export const advisoryLocks: TransactionLocks = {
   async lock(tx, name) {
-    if (tx.getDriver() instanceof PostgreSqlDriver) {
+    if (isPostgreSql(tx)) {
       await (tx as SqlEntityManager).execute('select pg_advisory_xact_lock(hashtext(?))', [name]);
     }
   },

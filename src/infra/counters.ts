@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   RateLimiterMemory,
   RateLimiterPostgres,
@@ -24,15 +24,24 @@ export class Counters implements CounterFactory {
   readonly redis?: Redis;
   private readonly prefix: string;
 
-  constructor(
+  /** Opens the store the configuration chooses; ioredis is imported only when that store is Redis. */
+  static async open(config: Config, orm: MikroORM, logger: Logger): Promise<Counters> {
+    const store = chooseStore(config);
+    const RedisClient = store === 'redis' ? (await import('ioredis')).Redis : undefined;
+    return new Counters(config, orm, logger, store, RedisClient);
+  }
+
+  private constructor(
     config: Config,
     private readonly orm: MikroORM,
-    private readonly logger: Logger,
+    logger: Logger,
+    store: CounterStore,
+    RedisClient?: typeof Redis,
   ) {
-    this.store = chooseStore(config);
+    this.store = store;
     this.prefix = config.RATE_LIMIT_KEY_PREFIX;
-    if (this.store === 'redis') {
-      this.redis = new Redis(config.REDIS_URL!, {
+    if (RedisClient) {
+      this.redis = new RedisClient(config.REDIS_URL!, {
         // Fail commands at once while disconnected, so that the insurance counter answers instead of a queue.
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,

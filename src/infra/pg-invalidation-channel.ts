@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { Logger } from 'pino';
@@ -85,7 +85,10 @@ export class PgInvalidationChannel implements InvalidationChannel {
 
   private async connect(): Promise<void> {
     const handlers = this.handlers!;
-    const client = new pg.Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5_000, application_name: 'pulse-auth-listener' });
+    // pg is imported here, not at the top: a SQLite server imports this module but never opens the channel.
+    const { default: postgres } = await import('pg');
+    if (this.closed) return;
+    const client = new postgres.Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5_000, application_name: 'pulse-auth-listener' });
     this.listener = client;
     const lost = (error?: Error) => {
       if (this.listener !== client) return;

@@ -45,11 +45,11 @@ export const doctorCommand: Command = {
       {
         name: 'database',
         async run() {
-          const { dialectOf, openDatabase } = await import('../../db/orm.js');
+          const { dialectOf, migratorOf, openDatabase } = await import('../../db/orm.js');
           const orm = await withTimeout(openDatabase(config.DATABASE_URL, { migrate: false }), 'connecting');
           try {
             await withTimeout(orm.em.getConnection().execute('select 1'), 'a query');
-            const pending = await orm.getMigrator().getPendingMigrations();
+            const pending = await (await migratorOf(orm, config.DATABASE_URL)).getPendingMigrations();
             const state = pending.length ? `${pending.length} migration(s) pending (pulse-auth migrate)` : 'migrations up to date';
             return `${dialectOf(config.DATABASE_URL)} ${withoutCredentials(config.DATABASE_URL)}: reachable, ${state}`;
           } finally {

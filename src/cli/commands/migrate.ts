@@ -18,7 +18,7 @@ export const migrateCommand: Command = {
   options: { check: { type: 'boolean' } },
   positionals: { min: 0, max: 0 },
   async run(context) {
-    const { openDatabase, migrate } = await import('../../db/orm.js');
+    const { openDatabase, migrate, migratorOf } = await import('../../db/orm.js');
     const { DATABASE_URL } = context.config();
     const orm = await openDatabase(DATABASE_URL, { migrate: false });
     try {
@@ -27,7 +27,7 @@ export const migrateCommand: Command = {
         context.out(applied.length ? `applied: ${applied.map((migration) => migration.name).join(', ')}` : 'the database is up to date');
         return;
       }
-      const pending = await orm.getMigrator().getPendingMigrations();
+      const pending = await (await migratorOf(orm, DATABASE_URL)).getPendingMigrations();
       if (pending.length > 0) {
         context.out(`pending: ${pending.map((migration) => migration.name).join(', ')}`);
         throw new CliError(`${pending.length} migration(s) pending; run \`pulse-auth migrate\``);

@@ -1,15 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type RegistrationResponseJSON,
-} from '@simplewebauthn/server';
-import { cose, decodeCredentialPublicKey, isoBase64URL } from '@simplewebauthn/server/helpers';
+import type { AuthenticationResponseJSON, AuthenticatorTransport, RegistrationResponseJSON } from '@simplewebauthn/server';
 import {
   IdentitySchema,
   PasskeySchema,
@@ -26,6 +17,14 @@ import type { ClientInfo, Principal } from '../kernel/actor.js';
 import type { Mailbox } from '../kernel/notifications.js';
 import type { Proof, Reauthentication } from '../users/reauthentication.js';
 import type { components } from '../../../generated/openapi.js';
+
+/**
+ * @simplewebauthn/server, with the ASN.1, X.509 and COSE libraries under it, is imported at the first passkey
+ * ceremony instead of at start: a server whose users never use passkeys keeps it out of its memory.
+ */
+let library: Promise<typeof import('@simplewebauthn/server') & typeof import('@simplewebauthn/server/helpers')> | undefined;
+const webauthn = () =>
+  (library ??= Promise.all([import('@simplewebauthn/server'), import('@simplewebauthn/server/helpers')]).then(([server, helpers]) => ({ ...server, ...helpers })));
 
 export type PasskeyView = components['schemas']['Passkey'];
 type CreationOptions = components['schemas']['PublicKeyCredentialCreationOptionsJSON'];
@@ -104,6 +103,7 @@ export class Passkeys {
     await this.reauthentication.confirm(em, user, principal, proof, client);
     const existing = await em.find(PasskeySchema, { userId: user.id }, { orderBy: { createdAt: 'asc' } });
     const rp = this.options.relyingParty;
+    const { generateRegistrationOptions } = await webauthn();
     const options = await generateRegistrationOptions({
       rpName: rp.name,
       rpID: rp.id,
@@ -129,6 +129,7 @@ export class Passkeys {
     if (!challenge) throw new ProblemError('passkey-challenge-invalid', { detail: 'The challenge is unknown, used or expired. Start again.' });
     const user = await em.findOneOrFail(UserSchema, { id: userId, deletedAt: null });
     const rp = this.options.relyingParty;
+    const { verifyRegistrationResponse, isoBase64URL } = await webauthn();
     let verified;
     try {
       verified = await verifyRegistrationResponse({
@@ -204,6 +205,7 @@ export class Passkeys {
 
   /** The options of a discoverable-credential sign-in: no allowCredentials, so no account is named or revealed. */
   async startSignIn(em: EntityManager): Promise<{ challenge: WebauthnChallenge; options: RequestOptions }> {
+    const { generateAuthenticationOptions } = await webauthn();
     const options = await generateAuthenticationOptions({
       rpID: this.options.relyingParty.id,
       userVerification: 'required',
@@ -236,9 +238,11 @@ export class Passkeys {
     const challenge = await this.takeChallenge(em, input.challengeId, 'sign-in', null);
     if (!challenge) throw new PasskeySignInRefused('passkey-challenge', user);
     const handle = input.credential.response.userHandle;
+    const { cose, decodeCredentialPublicKey, isoBase64URL, verifyAuthenticationResponse } = await webauthn();
     if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandleOf(user.id))) throw new PasskeySignInRefused('passkey-verification', user);
     const publicKey = isoBase64URL.toBuffer(passkey.publicKey);
-    if (decodeCredentialPublicKey(publicKey).get(cose.COSEKEYS.kty) === cose.COSEKTY.EC2 && !isStrictDerSignature(input.credential.response.signature)) {
+    const signature = isoBase64URL.toBuffer(input.credential.response.signature);
+    if (decodeCredentialPublicKey(publicKey).get(cose.COSEKEYS.kty) === cose.COSEKTY.EC2 && !isStrictDerSignature(signature)) {
       throw new PasskeySignInRefused('passkey-verification', user);
     }
     const rp = this.options.relyingParty;
@@ -308,8 +312,7 @@ export class Passkeys {
  * verifier reads r and s out of looser encodings too (another outer tag, trailing bytes, which the fuzzer found), so
  * that one signature would have many accepted spellings; only the one an authenticator makes is taken.
  */
-export function isStrictDerSignature(base64url: string): boolean {
-  const sig = isoBase64URL.toBuffer(base64url);
+export function isStrictDerSignature(sig: Uint8Array): boolean {
   if (sig.length < 8 || sig[0] !== 0x30 || sig[1] & 0x80 || sig[1] + 2 !== sig.length) return false;
   let at = 2;
   for (let part = 0; part < 2; part++) {
