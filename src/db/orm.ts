@@ -118,21 +118,25 @@ interface SqliteConnection {
 }
 
 /**
- * The libsql dialect prepares every statement anew, and parsing the SQL was a tenth of a small request's CPU time.
- * Statements are reusable (each call binds its own values), so the connection keeps the first 500 it prepares.
+ * The libsql dialect prepares every statement anew. MikroORM 6 writes the values into the SQL text (it formats every
+ * query itself before knex sees it), so most statements are one-offs; those without values (begin, commit,
+ * savepoints, the readiness probe, fixed lookups) repeat at every request. The connection keeps the 100 statements
+ * it used last: repeating ones stay prepared, and one-offs pass through instead of filling the cache for good.
  */
 function reusePreparedStatements(connection: SqliteConnection): void {
   const prepare = connection.prepare.bind(connection);
-  const prepared = new Map<string, unknown>();
+  const recent = new Map<string, unknown>();
   connection.prepare = (sql: string) => {
-    let statement = prepared.get(sql);
-    if (statement === undefined) {
-      statement = prepare(sql);
-      if (prepared.size < 500) prepared.set(sql, statement);
-    }
+    let statement = recent.get(sql);
+    if (statement === undefined) statement = prepare(sql);
+    else recent.delete(sql); // re-inserted below, as the newest
+    recent.set(sql, statement);
+    if (recent.size > PREPARED_STATEMENTS_KEPT) recent.delete(recent.keys().next().value!);
     return statement;
   };
 }
+
+const PREPARED_STATEMENTS_KEPT = 100;
 
 /**
  * The migrator of `orm`: MikroORM's migrations package (umzug and its dependencies) and the dialect's migration
