@@ -170,6 +170,12 @@ describe('moving users in and out (adminImportUsers, pulse-auth import-users, ex
       failWith(await importRows([{ email: email('typo'), password_hash: 'x' }]), 400, 'validation-failed');
       failWith(await importRows(['ada@example.com']), 400, 'validation-failed');
       expect(await em().count(UserSchema, { email: { $like: `many-%-${run}@example.com` } })).to.equal(0);
+      // The larger body does not buy a larger answer: a problem lists at most 100 field errors.
+      const junk = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 0]));
+      const flooded = await app.request('POST', '/v1/admin/users/import', { body: { users: [{ email: email('junk'), ...junk }] } });
+      failWith(flooded, 400, 'validation-failed');
+      expect(flooded.body.errors).to.have.length(100);
+      expect(flooded.body.detail).to.match(/^5000 problem\(s\) in the request; the first 100 are listed$/);
     });
 
     it('imports 1,000 rows in one call within a few seconds', async () => {
