@@ -2574,7 +2574,7 @@ export interface components {
              */
             row: number;
             status: components["schemas"]["ImportRowStatus"];
-            /** @description The email as compared (trimmed, lower-cased); `null` when the row has none that is a string. */
+            /** @description The email as compared (trimmed, lower-cased); for an `invalid` row, as sent (trimmed); `null` when the row has none that is a string. */
             email: string | null;
             /**
              * Format: uuid

@@ -17,7 +17,7 @@ export interface ImportRowResult {
   /** The index of the row in the batch, from 0. */
   row: number;
   status: ImportStatus;
-  /** As compared (trimmed, lower-cased); null when the row has no email that is a string. */
+  /** As compared (trimmed, lower-cased); for an invalid row, as sent (trimmed); null when it is not a string. */
   email: string | null;
   userId: string | null;
   /** For `invalid`: the problem, and the field of the row it is about (null: the row itself). */
@@ -131,7 +131,8 @@ function parseRow(value: unknown, now: Date): ValidRow | RowProblem {
 
 const reportedEmail = (value: unknown): string | null => {
   const email = (value as { email?: unknown } | null)?.email;
-  return typeof email === 'string' ? normaliseEmail(email).slice(0, 320) : null;
+  // Not lower-cased: that would turn a refused address (with a Kelvin sign) into one that looks fine.
+  return typeof email === 'string' ? email.trim().slice(0, 320) : null;
 };
 
 /**
