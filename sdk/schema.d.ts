@@ -544,6 +544,34 @@ export interface paths {
         patch: operations["updateMe"];
         trace?: never;
     };
+    "/v1/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download everything held about the account
+         * @description One JSON document with everything Pulse Auth holds about the signed-in account (a copy for its owner, as
+         *     GDPR articles 15 and 20 ask): the profile, every session (live and ended, until the cleanup removes them),
+         *     every sign-in attempt recorded against the account, the linked provider identities, the passkeys'
+         *     metadata, the memberships of organizations, and the audit events about the account. It never holds a
+         *     password hash, a TOTP secret, a recovery code, a passkey's public key, or any token or hash of one:
+         *     those prove the account, they are not information about its owner. Audit events done by another account
+         *     (an administrator) name no account: their `actor` is `another-account`; their `details` lose any key
+         *     naming a password, hash, secret or token. Rate-limited per client IP (`RATE_LIMIT_PER_MINUTE`); the
+         *     answer carries `Content-Disposition: attachment` so that a browser saves it.
+         */
+        get: operations["exportMyData"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/sessions": {
         parameters: {
             query?: never;
@@ -897,6 +925,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/users/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import users
+         * @description Creates up to 1,000 accounts a call from another system's users, and answers one result per row, in the
+         *     order of `users`: `created`, `exists` (an account with this email exists already, or an earlier row of the
+         *     same call made it: it is left untouched) or `invalid` (with the problem; nothing is made for the row). All
+         *     valid rows of a call are written in one transaction: either every `created` account exists afterwards, or
+         *     (on `500`/`503`) none does. More than 1,000 rows, or a row that is not an object of the fields below, is
+         *     `400 validation-failed` for the whole call and nothing is imported; the body may be up to 1 MiB (`413`
+         *     beyond). Nothing is mailed to the imported people. One audit event (`admin.users-imported`) records the
+         *     counts. `pulse-auth import-users <file.jsonl>` runs the same code over a JSON-lines file, in batches.
+         *
+         *     The rules a row must meet, each answered `invalid` for that row alone:
+         *     - `email`: the address sign-up accepts (ASCII, at most 254 characters), compared after trimming and
+         *       lower-casing, as at sign-up. Sign-ups of the same email still waiting for their confirmation link are
+         *       dropped (the link stops working).
+         *     - `name`: at most 100 characters and no control characters; `null`, absent or empty means no name.
+         *     - `emailVerified`: `true` when absent. An account with `false` exists but cannot sign in (`403
+         *       account-disabled`) until an administrator sets it with `adminUpdateUser`.
+         *     - `role`: `user` or `admin`; when absent, `admin` for an email in `ADMIN_EMAILS`, else `user`.
+         *     - `passwordHash`: a bcrypt hash made by the other system from the plain password, as bcrypt, bcryptjs,
+         *       PHP's `password_hash` or Spring's BCryptPasswordEncoder write them: `$2a$`, `$2b$` or `$2y$`, a cost of
+         *       04 to 31, 53 characters of bcrypt's base64 (60 in all), canonically encoded; anything else is `invalid`
+         *       with `invalid-password-hash` (`$2x$` hashes too). The person signs in with their old password: Pulse Auth
+         *       checks it against this hash as that system did, **without** its own SHA-256 pre-hash, so for this hash
+         *       only the first 72 bytes of the password count (bcrypt's limit). The first sign-in (or step-up check) that
+         *       matches replaces it with a hash of Pulse Auth's own scheme (HMAC-SHA-256 pre-hash, then bcrypt at
+         *       `BCRYPT_COST`), after which the whole password counts. A high cost makes every sign-in with the old hash
+         *       slow (cost 14 takes about a second; each step doubles it) until that first sign-in. Without a
+         *       `passwordHash` the account has no password: its owner signs in through `forgotPassword` (the reset link
+         *       sets one), a social sign-in provider whose verified email matches, or an email sign-in.
+         *     - `createdAt`: when the account was made in the other system, not in the future: an RFC 3339 date-time
+         *       (`2024-05-01T09:30:00Z`, `2024-05-01T09:30:00.123+02:00`), or the same with a space instead of `T` and
+         *       without an offset (as SQL databases print timestamps), read as UTC. Absent: now.
+         *     - no other field (a misspelt `password_hash` must not silently make an account without its password).
+         */
+        post: operations["adminImportUsers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users/{userId}": {
         parameters: {
             query?: never;
@@ -1134,7 +1213,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "invalid-email-sign-in" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "passkey-challenge-invalid" | "passkey-registration-failed" | "passkey-already-registered" | "passkey-sign-in-failed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "invalid-email-sign-in" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "passkey-challenge-invalid" | "passkey-registration-failed" | "passkey-already-registered" | "passkey-sign-in-failed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy" | "invalid-password-hash";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -2427,6 +2506,336 @@ export interface components {
             challengeId: string;
             credential: components["schemas"]["AuthenticationResponseJSON"];
             refreshTokenDelivery?: components["schemas"]["RefreshTokenDelivery"];
+        };
+        /**
+         * @description One account of the other system. Only the shape is checked for the whole call; the rules of each field (see
+         *     `adminImportUsers`) are checked per row, and a row that breaks one is answered `invalid` on its own.
+         */
+        ImportUserRow: {
+            /**
+             * @description The address sign-up accepts (at most 254 characters); trimmed and lower-cased.
+             * @example ada@example.com
+             */
+            email: string;
+            /**
+             * @description At most 100 characters, no control characters; `null` or empty for none.
+             * @example Ada Lovelace
+             */
+            name?: string | null;
+            /** @description `true` when absent; `false` makes an account that cannot sign in until an administrator verifies it. */
+            emailVerified?: boolean;
+            /**
+             * @description `user` or `admin`; when absent, `admin` for an email in `ADMIN_EMAILS`, else `user`.
+             * @example user
+             */
+            role?: string;
+            /**
+             * @description A bcrypt hash of the plain password (`$2a$`, `$2b$` or `$2y$`, cost 04-31, 60 characters), verified
+             *     without Pulse Auth's pre-hash (so bcrypt's 72-byte limit applies to it) and replaced at the first
+             *     sign-in. `null` or absent: the account has no password.
+             * @example $2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy
+             */
+            passwordHash?: string | null;
+            /**
+             * @description RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]` read as UTC; not in the future. Absent or `null`, now.
+             * @example 2024-05-01T09:30:00Z
+             */
+            createdAt?: string | null;
+        };
+        /**
+         * @example {
+         *       "users": [
+         *         {
+         *           "email": "ada@example.com",
+         *           "name": "Ada Lovelace",
+         *           "passwordHash": "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+         *           "createdAt": "2024-05-01T09:30:00Z"
+         *         },
+         *         {
+         *           "email": "grace@example.com"
+         *         }
+         *       ]
+         *     }
+         */
+        ImportUsersRequest: {
+            /** @description At most 1,000 rows a call (more is `400 validation-failed` and nothing is imported). */
+            users: components["schemas"]["ImportUserRow"][];
+        };
+        /**
+         * @description `created`: the account was made. `exists`: an account with this email was there already (or an earlier row
+         *     of the call made it); it was left untouched. `invalid`: the row breaks a rule (see `problem`); nothing was made.
+         * @enum {string}
+         */
+        ImportRowStatus: "created" | "exists" | "invalid";
+        ImportUserResult: {
+            /**
+             * Format: int32
+             * @description The index of the row in `users`, from 0.
+             */
+            row: number;
+            status: components["schemas"]["ImportRowStatus"];
+            /** @description The email as compared (trimmed, lower-cased); for an `invalid` row, as sent (trimmed); `null` when the row has none that is a string. */
+            email: string | null;
+            /**
+             * Format: uuid
+             * @description The account made (`created`) or found (`exists`); `null` for `invalid`.
+             */
+            userId: string | null;
+            /** @description For `invalid`, why (`validation-failed` or `invalid-password-hash`); else `null`. */
+            problem: {
+                code: components["schemas"]["ProblemCode"];
+                /** @example not a bcrypt hash: it must start with $2a$, $2b$ or $2y$ */
+                detail: string;
+                /**
+                 * @description JSON pointer to the field of the row in the request (`/body/users/3/passwordHash`), or to the row.
+                 * @example /body/users/3/passwordHash
+                 */
+                pointer: string;
+            } | null;
+        };
+        /**
+         * @example {
+         *       "created": 1,
+         *       "exists": 0,
+         *       "invalid": 1,
+         *       "results": [
+         *         {
+         *           "row": 0,
+         *           "status": "created",
+         *           "email": "ada@example.com",
+         *           "userId": "0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d",
+         *           "problem": null
+         *         },
+         *         {
+         *           "row": 1,
+         *           "status": "invalid",
+         *           "email": "grace@example.com",
+         *           "userId": null,
+         *           "problem": {
+         *             "code": "invalid-password-hash",
+         *             "detail": "not a bcrypt hash: it must start with $2a$, $2b$ or $2y$",
+         *             "pointer": "/body/users/1/passwordHash"
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        ImportUsersReport: {
+            /** Format: int32 */
+            created: number;
+            /** Format: int32 */
+            exists: number;
+            /** Format: int32 */
+            invalid: number;
+            /** @description One per row, in the order of the request. */
+            results: components["schemas"]["ImportUserResult"][];
+        };
+        /** @enum {string} */
+        SignInMethodKind: "password" | "social" | "passkey";
+        /** @description The account itself, as `getMe` shows it, with its ways in and second factors (whether set, never their secrets). */
+        ExportProfile: {
+            /** Format: uuid */
+            id: string;
+            email: components["schemas"]["Email"];
+            name: string | null;
+            role: components["schemas"]["UserRole"];
+            emailVerified: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description The ways in the account has: `password` (one is set), `social` (a linked identity), `passkey`. */
+            signInMethods: components["schemas"]["SignInMethodKind"][];
+            /**
+             * Format: date-time
+             * @description When the authenticator app was turned on; `null` when it is off.
+             */
+            totpEnabledAt: string | null;
+            /**
+             * Format: date-time
+             * @description When mailed sign-in codes (the email second factor) were turned on; `null` when off.
+             */
+            emailCodesEnabledAt: string | null;
+            /**
+             * Format: int32
+             * @description Unused recovery codes (the codes themselves are held only as hashes, and not exported).
+             */
+            recoveryCodesLeft: number;
+        };
+        /** @description One session (a signed-in device), live or ended. */
+        ExportSession: {
+            /** Format: uuid */
+            id: string;
+            /** @description Whether this is the session of the request. */
+            current: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastActiveAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /**
+             * Format: date-time
+             * @description When it was ended (sign-out, a password change, an administrator); `null` while live or once merely expired.
+             */
+            revokedAt: string | null;
+            /** @description Why it was ended, e.g. `logout`, `password-change`, `revoked-by-admin`. */
+            revokedReason: string | null;
+            ip: string | null;
+            userAgent: string | null;
+            deviceType: components["schemas"]["DeviceType"];
+            browser: string | null;
+            os: string | null;
+        };
+        /** @description One sign-in attempt recorded against the account (successful or not). */
+        ExportLoginAttempt: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            createdAt: string;
+            outcome: components["schemas"]["LoginOutcome"];
+            /**
+             * @description How it was completed (as `LoginMethod`); `null` for failures of the first step.
+             * @enum {string|null}
+             */
+            method: "password" | "totp" | "email" | "recovery-code" | "social" | "passkey" | null;
+            /** @description Why it failed, e.g. `wrong-password`, `account-locked`; `null` for successes. */
+            reason: string | null;
+            ip: string | null;
+            userAgent: string | null;
+            deviceType: components["schemas"]["DeviceType"];
+            browser: string | null;
+            os: string | null;
+        };
+        /** @description A linked social sign-in identity. */
+        ExportIdentity: {
+            /** @example google */
+            provider: string;
+            /** @description The provider's stable id of the person (its `sub`). */
+            subject: string;
+            /** @description The email the provider reported. */
+            email: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastUsedAt: string;
+        };
+        /**
+         * @description `self`: the account itself did it; `another-account`: an administrator (not named); `none`: nobody signed in, or the system.
+         * @enum {string}
+         */
+        ExportAuditActor: "self" | "another-account" | "none";
+        /** @description One audit event about the account. */
+        ExportAuditEvent: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description What happened, e.g. `user.signed-in`, `password.changed`, `admin.user-updated`. */
+            action: string;
+            /** @enum {string} */
+            outcome: "success" | "failure";
+            actor: components["schemas"]["ExportAuditActor"];
+            ip: string | null;
+            userAgent: string | null;
+            /** @description Non-secret facts of the event (a problem code, the changed fields); keys naming a password, hash, secret or token are left out. */
+            details: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** @description A membership of an organization. */
+        ExportMembership: {
+            /** Format: uuid */
+            organizationId: string;
+            organizationName: string;
+            /** @description The account's role in the organization. */
+            role: string;
+            /** Format: date-time */
+            joinedAt: string;
+        };
+        /**
+         * @example {
+         *       "exportedAt": "2026-12-01T10:00:00.000Z",
+         *       "profile": {
+         *         "id": "0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d",
+         *         "email": "ada@example.com",
+         *         "name": "Ada Lovelace",
+         *         "role": "user",
+         *         "emailVerified": true,
+         *         "createdAt": "2026-11-21T10:00:00.000Z",
+         *         "updatedAt": "2026-11-21T10:00:00.000Z",
+         *         "signInMethods": [
+         *           "password"
+         *         ],
+         *         "totpEnabledAt": null,
+         *         "emailCodesEnabledAt": null,
+         *         "recoveryCodesLeft": 0
+         *       },
+         *       "sessions": [
+         *         {
+         *           "id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+         *           "current": true,
+         *           "createdAt": "2026-11-21T10:00:00.000Z",
+         *           "lastActiveAt": "2026-11-21T10:05:00.000Z",
+         *           "expiresAt": "2026-12-21T10:00:00.000Z",
+         *           "revokedAt": null,
+         *           "revokedReason": null,
+         *           "ip": "203.0.113.7",
+         *           "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:133.0) Gecko/20100101 Firefox/133.0",
+         *           "deviceType": "desktop",
+         *           "browser": "Firefox 133",
+         *           "os": "macOS 14"
+         *         }
+         *       ],
+         *       "loginHistory": [
+         *         {
+         *           "id": "9b1de027-1f45-49ed-9946-adb7e3d54d6f",
+         *           "createdAt": "2026-11-21T10:00:00.000Z",
+         *           "outcome": "success",
+         *           "method": "password",
+         *           "reason": null,
+         *           "ip": "203.0.113.7",
+         *           "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:133.0) Gecko/20100101 Firefox/133.0",
+         *           "deviceType": "desktop",
+         *           "browser": "Firefox 133",
+         *           "os": "macOS 14"
+         *         }
+         *       ],
+         *       "identities": [],
+         *       "passkeys": [],
+         *       "memberships": [],
+         *       "auditEvents": [
+         *         {
+         *           "id": "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+         *           "createdAt": "2026-11-21T10:00:00.000Z",
+         *           "action": "user.signed-in",
+         *           "outcome": "success",
+         *           "actor": "self",
+         *           "ip": "203.0.113.7",
+         *           "userAgent": null,
+         *           "details": {
+         *             "operationId": "login"
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        MyDataExport: {
+            /** Format: date-time */
+            exportedAt: string;
+            profile: components["schemas"]["ExportProfile"];
+            /** @description Every session held, newest first. */
+            sessions: components["schemas"]["ExportSession"][];
+            /** @description Every sign-in attempt held for the account, newest first. */
+            loginHistory: components["schemas"]["ExportLoginAttempt"][];
+            /** @description The linked social sign-in identities, oldest first. */
+            identities: components["schemas"]["ExportIdentity"][];
+            /** @description The passkeys, as `listMyPasskeys` shows them (no credential id or public key). */
+            passkeys: components["schemas"]["Passkey"][];
+            /** @description The organizations the account belongs to (present where organizations exist). */
+            memberships?: components["schemas"]["ExportMembership"][];
+            /** @description Every audit event about the account (it is the target), newest first. */
+            auditEvents: components["schemas"]["ExportAuditEvent"][];
         };
     };
     responses: {
@@ -3835,6 +4244,32 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    exportMyData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account's data. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="pulse-auth-export.json"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyDataExport"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listMySessions: {
         parameters: {
             query?: never;
@@ -4419,6 +4854,54 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminImportUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportUsersRequest"];
+            };
+        };
+        responses: {
+            /** @description One result per row. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportUsersReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            /** @description The body is larger than this operation accepts (1 MiB); send fewer rows a call. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:pulse-auth:problem:payload-too-large",
+                     *       "code": "payload-too-large",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -58,17 +58,21 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(metricsEndpoint(services.metrics, config.METRICS_TOKEN));
   app.use(router.resolve);
   app.use(readCookies());
-  app.use(bodyOnlyWhereTaken(koaBody({
+  const parseJson = (jsonLimit: string) =>
+    koaBody({
       json: true,
       jsonStrict: true,
-      jsonLimit: BODY_LIMIT,
+      jsonLimit,
       urlencoded: false,
       text: false,
       multipart: false,
       // DELETE too: deleteMe takes the password in its body.
       parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
-    })),
-  );
+    });
+  // BODY_LIMIT for every operation but the few whose policy names a larger body (adminImportUsers).
+  const parsers = new Map([[BODY_LIMIT, parseJson(BODY_LIMIT)]]);
+  for (const policy of Object.values(operationPolicies)) if (policy?.bodyLimit) parsers.set(policy.bodyLimit, parseJson(policy.bodyLimit));
+  app.use(bodyOnlyWhereTaken((ctx, next) => parsers.get(ctx.state.operation?.policy.bodyLimit ?? BODY_LIMIT)!(ctx, next)));
   app.use(requestEntityManager(services.orm));
   app.use(openApiValidator({ spec: spec.document, validateResponses: config.VALIDATE_RESPONSES }));
   app.use(auditTrail(services.audit));

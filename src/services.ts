@@ -25,6 +25,7 @@ import { Providers } from './domain/social/providers.js';
 import { SocialSignIn } from './domain/social/social-sign-in.js';
 import { AuditLog } from './domain/audit/audit-log.js';
 import { AdminUsers } from './domain/admin/admin-users.js';
+import { UserImport } from './domain/admin/user-import.js';
 import { Passkeys } from './domain/passkeys/passkeys.js';
 import { Metrics } from './observability/metrics.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
@@ -57,6 +58,7 @@ export interface Services {
   audit: AuditLog;
   metrics: Metrics;
   adminUsers: AdminUsers;
+  userImport: UserImport;
   mailTransport: MailTransport;
   mailer: MailDeliverer;
   close(): Promise<void>;
@@ -133,6 +135,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     appUrl: config.APP_URL,
   });
   const adminUsers = new AdminUsers(clock, sessions, accountDeletion, advisoryLocks, { deletionGraceDays: config.DELETION_GRACE_DAYS });
+  const userImport = new UserImport(clock, advisoryLocks, { adminEmails: config.adminEmails });
   const mailTransport = createMailTransport({
     smtpUrl: config.SMTP_URL,
     from: config.MAIL_FROM,
@@ -170,6 +173,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     audit,
     metrics,
     adminUsers,
+    userImport,
     mailTransport,
     mailer,
     async close() {

@@ -26,6 +26,8 @@ export interface CommandContext {
   values: Record<string, string | boolean | undefined>;
   env: Record<string, string | undefined>;
   out(line: string): void;
+  /** Progress and notes, on stderr: stdout stays the command's answer. */
+  err(line: string): void;
   config(): Config;
 }
 

@@ -8,8 +8,9 @@ import { rotateSigningKeyCommand } from './commands/rotate-signing-key.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { outboxCommand } from './commands/outbox.js';
+import { importUsersCommand } from './commands/import-users.js';
 
-export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, outboxCommand, doctorCommand];
+export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, outboxCommand, doctorCommand, importUsersCommand];
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
 
@@ -76,6 +77,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
       values: parsed.values,
       env,
       out: io.out,
+      err: io.err,
       config: () => (config ??= loadConfig(env)),
     };
     // Configuration errors surface before anything else happens.

@@ -15,6 +15,8 @@ export interface OperationPolicy {
    * for anyone who asks.
    */
   rateLimited?: true;
+  /** The largest JSON body it takes (koa-body's notation, `1mb`), when larger than the server's 64 KiB. */
+  bodyLimit?: string;
   /** Counted in the sign-in outcome metric. */
   signIn?: true;
 }

@@ -49,7 +49,7 @@ export function createHandlers(deps: OperationDeps): Handlers {
       config,
       mailer,
     }),
-    ...adminOperations({ config, clock, orm, logger, metrics, counters, mailer, adminUsers: deps.adminUsers, sessions, guard, signingKeys, mfa }),
+    ...adminOperations({ config, clock, orm, logger, metrics, counters, mailer, adminUsers: deps.adminUsers, userImport: deps.userImport, sessions, guard, signingKeys, mfa }),
     ...passkeyOperations({ passkeys: deps.passkeys, sessions, guard, attempts, audit: deps.audit, accessTokens, config, mailer }),
     ...profileOperations({ clock, config, accountDeletion: deps.accountDeletion, mailer, invalidations: deps.invalidations }),
   };

@@ -1,5 +1,6 @@
 import { readUserView } from '../domain/users/views.js';
 import { updateProfile } from '../domain/users/profile.js';
+import { exportUserData } from '../domain/users/data-export.js';
 import { ProblemError } from '../domain/kernel/problem.js';
 import { clientInfo } from '../http/context.js';
 import { clearRefreshCookie, cookiePolicyOf } from '../http/refresh-cookie.js';
@@ -18,12 +19,16 @@ export interface ProfileDeps {
   invalidations: Pick<Invalidations, 'cachedUserView' | 'rememberUserView'>;
 }
 
-/** Audit actions and rate limits of these operations: deleteMe checks a step-up proof (see OperationPolicy). */
-export const profilePolicies: OperationPolicies<'getMe' | 'updateMe' | 'deleteMe'> = {
+/**
+ * Audit actions and rate limits of these operations: deleteMe checks a step-up proof; exportMyData reads every row
+ * of the account, which is costly to repeat (see OperationPolicy).
+ */
+export const profilePolicies: OperationPolicies<'getMe' | 'updateMe' | 'deleteMe' | 'exportMyData'> = {
   deleteMe: { audit: 'user.deleted', rateLimited: true },
+  exportMyData: { audit: 'user.data-exported', rateLimited: true },
 };
 
-export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe', ProfileDeps> = ({ clock, config, accountDeletion, mailer, invalidations }) => {
+export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe' | 'exportMyData', ProfileDeps> = ({ clock, config, accountDeletion, mailer, invalidations }) => {
   return {
     // The hottest read of every client app: from the cache of account views when it can (see domain/cache).
     async getMe({ ctx }) {
@@ -39,6 +44,12 @@ export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe'
 
     async updateMe({ body, ctx }) {
       return { status: 200, body: await updateProfile(ctx.state.em, ctx.state.principal!.userId, body, clock.now()) };
+    },
+
+    async exportMyData({ ctx }) {
+      const document = await exportUserData(ctx.state.em, ctx.state.principal!, clock.now());
+      ctx.set('Content-Disposition', 'attachment; filename="pulse-auth-export.json"');
+      return { status: 200, body: document };
     },
 
     async deleteMe({ body, ctx }) {

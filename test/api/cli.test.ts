@@ -7,7 +7,7 @@ import { MailCatcher } from '../helpers/mail-catcher.js';
 import { openDatabase } from '../../src/db/orm.js';
 import { runCli, temporaryDirectory, type CliResult } from '../multi-instance/processes.js';
 
-const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup', 'outbox', 'doctor'];
+const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup', 'outbox', 'doctor', 'import-users'];
 const PASSWORD = 'a long and unusual admin passphrase';
 
 /** `stdout` and `stderr` of a run, for assertion messages. */

@@ -50,6 +50,7 @@ const SKIPS = [
   { operationId: 'verifyEmail', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'resendVerification', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'login', status: '429', reason: RATE_LIMIT_REASON },
+  { operationId: 'exportMyData', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'forgotPassword', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'resetPassword', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'verifyMfa', status: '429', reason: RATE_LIMIT_REASON },

@@ -481,6 +481,9 @@ const BEFORE = {
 
   'getMe 200': (t) => bearer(t),
 
+  // The main account's own data: its sessions, sign-ins and audit events are there by now.
+  'exportMyData 200': (t) => bearer(t),
+
   'updateMe 200': (t) => {
     bearer(t);
     jsonBody(t, { name: 'Contract Tester' });
@@ -984,6 +987,31 @@ const BEFORE = {
   'adminRunCleanup 200': async (t) => bearer(t, await adminToken()),
 
   'adminRotateSigningKey 200': async (t) => bearer(t, await adminToken()),
+
+  // A fresh email and a bcrypt hash as another app makes them (bcryptjs, cost 4), plus a row that is invalid: both
+  // kinds of result in one 200.
+  'adminImportUsers 200': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, {
+      users: [
+        { email: freshEmail('import'), name: 'Imported', passwordHash: require('bcryptjs').hashSync(strongPassword(), 4), createdAt: '2024-05-01 09:30:00' },
+        { email: freshEmail('import-bad'), passwordHash: '$2b$10$not-a-hash' },
+      ],
+    });
+  },
+  'adminImportUsers 400': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { users: [] });
+  },
+  // The operation takes up to 1 MiB (not the 64 KiB of the others): the derived 80 KiB body would be accepted.
+  'adminImportUsers 413': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { users: [{ email: 'padding@example.com', name: 'x'.repeat(1100 * 1024) }] });
+  },
+  'adminImportUsers 415': async (t) => {
+    bearer(t, await adminToken());
+    textPlain(t);
+  },
 };
 
 /**

@@ -43,6 +43,8 @@ const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
   'internal-error': { status: 500, title: 'Internal error' },
   'service-unavailable': { status: 503, title: 'Service unavailable' },
   'server-busy': { status: 503, title: 'The server is busy' },
+  // A row's problem in adminImportUsers' answer, never a response of its own.
+  'invalid-password-hash': { status: 422, title: 'The password hash cannot be imported' },
 };
 
 export interface ProblemOptions {

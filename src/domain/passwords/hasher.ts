@@ -13,6 +13,35 @@ import { ProblemError } from '../kernel/problem.js';
  */
 const PREHASH_KEY = 'pulse-auth:password-prehash:v1';
 const CURRENT_SCHEME = 'hmac-sha256:';
+/**
+ * A bcrypt hash made by another system from the plain password (adminImportUsers, `pulse-auth import-users`). It is
+ * verified without the pre-hash, as that system did, so only the first 72 bytes of the password count for it; the
+ * first sign-in that matches replaces it with a hash of the current scheme (needsRehash is always true for it).
+ */
+const FOREIGN_SCHEME = 'foreign-bcrypt:';
+
+/**
+ * A bcrypt hash as bcrypt and bcryptjs write it, and nothing else: `$2a$`, `$2b$` or `$2y$`, a two-digit cost of 4 to
+ * 31, a 22-character salt and a 31-character digest in bcrypt's base64. The last character of each carries only 2
+ * (salt) or 4 (digest) bits, so only some letters can end them: anything else is not a hash bcrypt made.
+ */
+const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{30}[.CGKOSWaeimquy26]$/;
+
+/** Why `hash` is not a bcrypt hash that can be imported, or null when it is one. */
+export function foreignHashProblem(hash: string): string | null {
+  if (hash.startsWith('$2x$')) return 'a $2x$ hash (made by crypt_blowfish with its 8-bit bug) cannot be verified reliably';
+  if (!/^\$2[aby]\$/.test(hash)) return 'not a bcrypt hash: it must start with $2a$, $2b$ or $2y$';
+  if (!/^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$/.test(hash)) return 'the bcrypt cost must be two digits from 04 to 31';
+  if (hash.length !== 60) return `a bcrypt hash is 60 characters long, this one is ${hash.length}`;
+  if (!BCRYPT_HASH.test(hash)) return 'the salt or digest is not in bcrypt\'s base64 alphabet, or not canonically encoded';
+  return null;
+}
+
+/** The stored form of a bcrypt hash another system made (see FOREIGN_SCHEME); the hash must pass foreignHashProblem. */
+export function storedForeignHash(hash: string): string {
+  if (foreignHashProblem(hash) !== null) throw new Error('not an importable bcrypt hash');
+  return FOREIGN_SCHEME + hash;
+}
 
 export function passwordDigest(password: string): string {
   return createHmac('sha256', PREHASH_KEY).update(password.normalize('NFKC'), 'utf8').digest('base64');
@@ -83,6 +112,8 @@ export function queuedPasswordHasher(pool: HashingPool, options: { cost: number;
     hash: async (password) => CURRENT_SCHEME + (await run<string>({ op: 'hash', password: passwordDigest(password), cost: options.cost })),
     verify: async (password, stored) => {
       const hash = stored || (await decoy);
+      // As the system that made it hashed it: the password as typed (no normalisation), no pre-hash.
+      if (hash.startsWith(FOREIGN_SCHEME)) return run<boolean>({ op: 'verify', password, hash: hash.slice(FOREIGN_SCHEME.length) });
       const current = hash.startsWith(CURRENT_SCHEME);
       return run<boolean>({
         op: 'verify',

@@ -8,6 +8,9 @@ export interface NewUser {
   passwordHash: string | null;
   role: UserRole;
   now: Date;
+  /** An imported account keeps the other system's facts (adminImportUsers); every other way makes a verified one, now. */
+  emailVerified?: boolean;
+  createdAt?: Date;
 }
 
 /**
@@ -21,8 +24,8 @@ export function createUser(em: EntityManager, input: NewUser): User {
     name: input.name,
     passwordHash: input.passwordHash,
     role: input.role,
-    emailVerified: true,
-    createdAt: input.now,
+    emailVerified: input.emailVerified ?? true,
+    createdAt: input.createdAt ?? input.now,
     updatedAt: input.now,
     deletedAt: null,
     lockedAt: null,

@@ -60,6 +60,7 @@ export class Reauthentication {
     }
     if (matches) {
       await this.guard.succeeded(reservation);
+      if (proof.password !== undefined) await this.upgradeHash(em, user, proof.password);
       return;
     }
     await this.guard.failed(em, reservation);
@@ -71,6 +72,22 @@ export class Reauthentication {
     const code = proof.code!;
     if (!user.totpEnabledAt) return false;
     return (await this.useTotpCode(em, user, code)) || (await spendRecoveryCode(em, user.id, code, this.clock.now()));
+  }
+
+  /**
+   * After the password matched: a hash of an earlier scheme or cost, or one imported from another system, is replaced
+   * by one made now, as at sign-in. Only if the stored hash is still the one checked (a concurrent change wins), and
+   * not when the hashing queue is full (next time, then).
+   */
+  private async upgradeHash(em: EntityManager, user: User, password: string): Promise<void> {
+    const checked = user.passwordHash;
+    if (!checked || !this.hasher.needsRehash(checked)) return;
+    const rehashed = await this.hasher.hash(password).catch((error) => {
+      if (error instanceof ProblemError && error.code === 'server-busy') return null;
+      throw error;
+    });
+    if (!rehashed) return;
+    await em.nativeUpdate(UserSchema, { id: user.id, passwordHash: checked }, { passwordHash: rehashed });
   }
 
   /** A valid TOTP code, not used before: its step is recorded atomically, so a code works once. */

@@ -40,7 +40,8 @@ export function expressReplay(spec: SpecDocument, options: { validateResponses: 
   app.use(
     OpenApiValidator.middleware({
       apiSpec: spec as never,
-      // allErrors: clients get every problem at once. Safe here: bodies are capped at 64 kB and every string has a maxLength.
+      // allErrors: clients get every problem at once. Safe here: bodies are capped (64 kB; 1 MiB for adminImportUsers),
+      // every string has a maxLength and every array a maxItems, and a problem lists at most 100 (validator-errors.ts).
       validateRequests: { allErrors: true, allowUnknownQueryParameters: false, coerceTypes: true, removeAdditional: false },
       validateResponses: options.validateResponses
         ? {

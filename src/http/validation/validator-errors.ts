@@ -7,6 +7,12 @@ interface ValidatorHttpError {
   headers?: Record<string, string>;
 }
 
+/**
+ * At most this many field errors in a problem: a body of 1 MiB (adminImportUsers) full of unknown keys would otherwise
+ * be answered with hundreds of thousands of them, ten times its own size.
+ */
+const MAX_FIELD_ERRORS = 100;
+
 /** The validator's HTTP errors as the problems of the catalogue; anything else is passed on as it is. */
 export function toProblem(error: unknown): unknown {
   const e = error as ValidatorHttpError;
@@ -14,8 +20,8 @@ export function toProblem(error: unknown): unknown {
   switch (e.status) {
     case 400:
       return new ProblemError('validation-failed', {
-        detail: `${e.errors?.length ?? 1} problem(s) in the request`,
-        errors: (e.errors ?? []).map(toFieldError),
+        detail: `${e.errors?.length ?? 1} problem(s) in the request${(e.errors?.length ?? 0) > MAX_FIELD_ERRORS ? `; the first ${MAX_FIELD_ERRORS} are listed` : ''}`,
+        errors: (e.errors ?? []).slice(0, MAX_FIELD_ERRORS).map(toFieldError),
       });
     case 404:
       return new ProblemError('not-found', { detail: 'There is no such route.' });
