@@ -74,6 +74,7 @@ export class Sessions {
       userAgent: client.userAgent,
       ...sessionDevice(client.userAgent),
       refreshSecret: randomSecret(),
+      activeOrganizationId: null,
     });
     em.create(RefreshTokenSchema, {
       id: randomUUID(),
