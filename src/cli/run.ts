@@ -8,8 +8,9 @@ import { rotateSigningKeyCommand } from './commands/rotate-signing-key.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { outboxCommand } from './commands/outbox.js';
+import { orgsCommand } from './commands/orgs.js';
 
-export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, outboxCommand, doctorCommand];
+export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, outboxCommand, orgsCommand, doctorCommand];
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
 
