@@ -1021,7 +1021,8 @@ export interface paths {
          *     Mails `{APP_URL}/accept-invitation?token=…`; the link works once, for `INVITATION_TTL` seconds (7 days by
          *     default). Inviting an email that has a pending invitation to this organization replaces it (the older link
          *     stops working). The answer is the same whether or not the email has an account here; only an email that is
-         *     already a member of this organization answers `409 already-a-member`.
+         *     already a member of this organization answers `409 already-a-member`. Rate-limited per client IP and per
+         *     invited email (see "Rate limits and lockout").
          */
         post: operations["createInvitation"];
         delete?: never;
@@ -5387,6 +5388,7 @@ export interface operations {
             409: components["responses"]["AlreadyAMember"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

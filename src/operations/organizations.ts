@@ -33,7 +33,8 @@ export const organizationPolicies: OperationPolicies<Ids> = {
   deleteOrganization: { audit: 'organization.deleted' },
   updateOrganizationMember: { audit: 'organization.member-updated' },
   removeOrganizationMember: { audit: 'organization.member-removed' },
-  createInvitation: { audit: 'invitation.created' },
+  // It mails whatever address it is given: limited per client IP and per invited email, like the other mailers.
+  createInvitation: { audit: 'invitation.created', rateLimited: true },
   revokeInvitation: { audit: 'invitation.revoked' },
   acceptInvitation: { audit: 'invitation.accepted' },
   setActiveOrganization: { audit: 'organization.activated' },

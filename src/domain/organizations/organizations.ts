@@ -423,7 +423,7 @@ export class Organizations {
    * caller's transaction. An organization whose last owner this was keeps its other members (adminListOrganizations
    * shows it with ownerCount 0). Invitations the account sent stay valid.
    */
-  removeMembershipsOf(em: EntityManager, userIds: string[]): Promise<number> {
+  removeMembershipsOf(em: EntityManager, userIds: string[]): Promise<Membership[]> {
     return removeMembershipsOf(em, userIds);
   }
 
@@ -456,8 +456,12 @@ export class Organizations {
  * The memberships of deleted accounts go (see Organizations.removeMembershipsOf), in the caller's transaction. A free
  * function so that account deletion (users/deletion.ts) can call it without the Organizations object.
  */
-export async function removeMembershipsOf(em: EntityManager, userIds: string[]): Promise<number> {
-  if (userIds.length === 0) return 0;
+export async function removeMembershipsOf(em: EntityManager, userIds: string[]): Promise<Membership[]> {
+  if (userIds.length === 0) return [];
+  // Read first: what went is what a webhook event (organization.member.removed) will be about.
+  const removed = await em.find(MembershipSchema, { userId: { $in: userIds } });
+  if (removed.length === 0) return [];
   await em.nativeUpdate(SessionSchema, { userId: { $in: userIds }, activeOrganizationId: { $ne: null } }, { activeOrganizationId: null });
-  return em.nativeDelete(MembershipSchema, { userId: { $in: userIds } });
+  await em.nativeDelete(MembershipSchema, { id: { $in: removed.map((m) => m.id) } });
+  return removed;
 }
