@@ -304,10 +304,20 @@ async function newOrg(token = state.accessToken) {
   return json;
 }
 
-/** Invites `email` to `orgId` (as the main account) and answers with the mailed token. */
+/** Invitation tokens already handed out: an email invited twice has both mails in the catcher. */
+const seenInvitationTokens = new Set();
+
+/** Invites `email` to `orgId` (as the main account) and answers with the token of the new mail. */
 async function invitationToken(orgId, email, role = 'member') {
+  if (!context.mail) throw new Error('no mail catcher: invitation mail cannot be read');
   const { json } = await api('POST', `/v1/orgs/${orgId}/invitations`, { token: state.accessToken, body: { email, role }, expect: 201 });
-  return { invitation: json, token: await mailedToken(email, /^Join /) };
+  const mail = await context.mail.waitFor(email, {
+    match: (m) => /^Join /.test(m.subject) && verificationTokenOf(m) !== null && !seenInvitationTokens.has(verificationTokenOf(m)),
+    timeoutMs: context.mailTimeoutMs,
+  });
+  const token = verificationTokenOf(mail);
+  seenInvitationTokens.add(token);
+  return { invitation: json, token };
 }
 
 /**
