@@ -4,6 +4,7 @@ import { TestServer, uniqueEmail, type Reply } from '../helpers/server.js';
 import { failWith } from '../helpers/assertions.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
 import { MembershipSchema, UserSchema, type OrganizationRole } from '../../src/db/entities.js';
+import { membershipsOfUser } from '../../src/domain/organizations/organizations.js';
 
 /**
  * Organizations (issue 19, PRODUCT §5.2) through HTTP. Accounts are made through the domain (a user row and a session
@@ -221,6 +222,9 @@ describe('organizations', () => {
       await em.transactional((tx) => app.services.accountDeletion.softDelete(tx, { id: owner.id, email: owner.email }));
       const members = await api('GET', `/v1/orgs/${orgId}/members`, member);
       expect(members.body.items.map((m: { userId: string }) => m.userId)).to.deep.equal([member.id]);
+      // What exportMyData reads: the deleted account has no membership left, the member keeps its one.
+      expect(await membershipsOfUser(app.services.orm.em.fork(), owner.id)).to.deep.equal([]);
+      expect((await membershipsOfUser(app.services.orm.em.fork(), member.id)).map((m) => [m.id, m.role])).to.deep.equal([[orgId, 'member']]);
       const admin = await account();
       await app.services.orm.em.fork().nativeUpdate(UserSchema, { id: admin.id }, { role: 'admin' });
       const adminToken = await app.services.accessTokens.issue({ userId: admin.id, sessionId: admin.sessionId, role: 'admin' });

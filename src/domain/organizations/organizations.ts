@@ -135,16 +135,9 @@ export class Organizations {
     };
   }
 
-  /**
-   * Every membership of a user, with its organization, oldest first: what exportMyData and the account's own views
-   * need. One query per table, whatever the number.
-   */
-  async membershipsOfUser(em: EntityManager, userId: string): Promise<MyOrganizationView[]> {
-    const memberships = await em.find(MembershipSchema, { userId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
-    if (memberships.length === 0) return [];
-    const organizations = await em.find(OrganizationSchema, { id: { $in: memberships.map((m) => m.organizationId) } });
-    const byId = new Map(organizations.map((org) => [org.id, org]));
-    return memberships.filter((m) => byId.has(m.organizationId)).map((m) => withRole(byId.get(m.organizationId)!, m));
+  /** Every membership of a user, with its organization, oldest first (see the free function below). */
+  membershipsOfUser(em: EntityManager, userId: string): Promise<MyOrganizationView[]> {
+    return membershipsOfUser(em, userId);
   }
 
   async listMembers(em: EntityManager, principal: Principal, organizationId: string, request: PageRequest) {
@@ -464,4 +457,17 @@ export async function removeMembershipsOf(em: EntityManager, userIds: string[]):
   await em.nativeUpdate(SessionSchema, { userId: { $in: userIds }, activeOrganizationId: { $ne: null } }, { activeOrganizationId: null });
   await em.nativeDelete(MembershipSchema, { id: { $in: removed.map((m) => m.id) } });
   return removed;
+}
+
+/**
+ * Every membership of a user, with its organization and the user's role, oldest first: what exportMyData (and any
+ * view of the account as a whole) needs. Two queries, whatever the number. A free function, like
+ * removeMembershipsOf, so that other areas need not hold the Organizations object.
+ */
+export async function membershipsOfUser(em: EntityManager, userId: string): Promise<MyOrganizationView[]> {
+  const memberships = await em.find(MembershipSchema, { userId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  if (memberships.length === 0) return [];
+  const organizations = await em.find(OrganizationSchema, { id: { $in: memberships.map((m) => m.organizationId) } });
+  const byId = new Map(organizations.map((org) => [org.id, org]));
+  return memberships.filter((m) => byId.has(m.organizationId)).map((m) => withRole(byId.get(m.organizationId)!, m));
 }
