@@ -103,6 +103,22 @@ describe('organizations', () => {
     expect([mine.body.items[0].id, next.body.items[0].id]).to.have.members([created.body.id, again.body.id]);
   });
 
+  it('pages the member list by cursor, newest first, with each member\'s email and role', async () => {
+    const owner = await account();
+    const orgId = await organization(owner);
+    const others = [await account(), await account()];
+    for (const other of others) {
+      app.clock.advance(1);
+      await join(orgId, other, 'member');
+    }
+    const first = await api('GET', `/v1/orgs/${orgId}/members?limit=2`, owner);
+    expect(first.body.items.map((m: { userId: string }) => m.userId)).to.deep.equal([others[1].id, others[0].id]);
+    expect(first.body.items[0]).to.include({ email: others[1].email, role: 'member' });
+    const second = await api('GET', `/v1/orgs/${orgId}/members?limit=2&cursor=${first.body.nextCursor}`, owner);
+    expect(second.body.items.map((m: { userId: string; role: string }) => [m.userId, m.role])).to.deep.equal([[owner.id, 'owner']]);
+    expect(second.body.nextCursor).to.equal(null);
+  });
+
   describe('role rules (actor role × action × target role)', () => {
     const roles: OrganizationRole[] = ['owner', 'admin', 'member'];
     const rank = { member: 1, admin: 2, owner: 3 } as const;
