@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, OutboxMailSchema, PasskeySchema, WebauthnChallengeSchema, SessionSchema, UserSchema } from '../../db/entities.js';
+import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, OutboxMailSchema, PasskeySchema, WebauthnChallengeSchema, SessionSchema, UserSchema, InvitationSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
@@ -80,5 +80,7 @@ export async function purgeUsers(em: EntityManager, userIds: string[]): Promise<
   await em.nativeDelete(PasskeySchema, { userId: { $in: userIds } });
   await em.nativeDelete(WebauthnChallengeSchema, { userId: { $in: userIds } });
   await removeMembershipsOf(em, userIds);
+  // Invitations they sent stay valid; the spec's `invitedBy` is null once the inviter's account is gone.
+  await em.nativeUpdate(InvitationSchema, { invitedBy: { $in: userIds } }, { invitedBy: null });
   return em.nativeDelete(UserSchema, { id: { $in: userIds } });
 }
