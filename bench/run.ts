@@ -8,7 +8,9 @@
  * Scenarios: the baseline, getMe, refreshTokens, login (against the hashing ceiling measured here), getHealth p99
  * while login saturates the hashing pool, register; then, unless --skip-large, the same getMe and login with
  * 100,000 accounts and 1,000,000 sign-in attempts in the database, and getMe while the cleanup deletes 100,000
- * expired registrations. Prints a table and writes JSON to bench/results/ (ignored by git).
+ * expired registrations; and getMe with organization-scoped tokens and listOrganizationMembers, with 100
+ * organizations (1,000 memberships) and then, unless --skip-large, 10,000 organizations (100,000 memberships).
+ * Prints a table and writes JSON to bench/results/ (ignored by git).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -30,7 +32,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     'skip-large': { type: 'boolean', default: false },
-    only: { type: 'string', default: 'getMe,refreshTokens,login,register,large' },
+    only: { type: 'string', default: 'getMe,refreshTokens,login,register,orgs,large' },
   },
 });
 const DURATION = Number(args.duration);
@@ -45,6 +47,8 @@ const SIGNED_IN = 200;
 const LARGE_USERS = 100_000;
 const LARGE_ATTEMPTS = 1_000_000;
 const EXPIRED_REGISTRATIONS = 100_000;
+/** Members of each bench organization: USERS / ORG_MEMBERS organizations in the small database, LARGE_USERS / ORG_MEMBERS (10,000 with 100,000 memberships) in the large one. */
+const ORG_MEMBERS = 10;
 
 interface Row extends Partial<LoadResult> {
   scenario: string;
@@ -245,6 +249,57 @@ function refresh(baseUrl: string, tokens: Tokens) {
   });
 }
 
+/**
+ * Makes each token's session active in its account's first organization (setActiveOrganization): the new access
+ * tokens carry org_id and org_role. Returns them with each one's organization id.
+ */
+async function scopeToOrganizations(baseUrl: string, tokens: Tokens): Promise<{ accessTokens: string[]; refreshTokens: string[]; orgIds: string[] }> {
+  const scoped = { accessTokens: [] as string[], refreshTokens: tokens.refreshTokens, orgIds: [] as string[] };
+  for (const token of tokens.accessTokens) {
+    const authorization = { authorization: `Bearer ${token}` };
+    const mine = (await (await fetch(`${baseUrl}/v1/orgs?limit=1`, { headers: authorization })).json()) as { items: { id: string }[] };
+    if (!mine.items[0]) throw new Error('bench: a signed-in account has no organization');
+    const response = await fetch(`${baseUrl}/v1/me/active-organization`, { method: 'POST', headers: { ...authorization, ...jsonHeaders }, body: json({ organizationId: mine.items[0].id }) });
+    if (response.status !== 200) throw new Error(`setActiveOrganization answered ${response.status}: ${await response.text()}`);
+    scoped.accessTokens.push(((await response.json()) as { accessToken: string }).accessToken);
+    scoped.orgIds.push(mine.items[0].id);
+  }
+  return scoped;
+}
+
+function listMembers(baseUrl: string, scoped: { accessTokens: string[]; orgIds: string[] }, options: { duration?: number } = {}) {
+  let next = 0;
+  return runLoad({
+    url: baseUrl,
+    connections: CONNECTIONS,
+    duration: options.duration ?? DURATION,
+    expectStatus: 200,
+    request: () => {
+      const index = next++ % scoped.accessTokens.length;
+      return { path: `/v1/orgs/${scoped.orgIds[index]}/members`, headers: { authorization: `Bearer ${scoped.accessTokens[index]}` } };
+    },
+  });
+}
+
+/** getMe with org-scoped tokens, then listOrganizationMembers; `against` holds the small database's figures. */
+async function organizationScenarios(server: Child, tokens: Tokens, label: string, against?: { me: LoadResult; members: LoadResult }) {
+  const scoped = await scopeToOrganizations(server.baseUrl, tokens);
+  // Choosing the active organization is a change to the session: for 10 s no cache keeps what was read around it
+  // (domain/cache/recent-changes.ts). Sessions change their organization rarely; measure them as they mostly are.
+  await new Promise((resolve) => setTimeout(resolve, 10_500));
+  await getMe(server.baseUrl, scoped, { duration: 2 });
+  const me = await measured(server, getMe(server.baseUrl, scoped, { duration: DURATION }));
+  record({ scenario: `getMe (org-scoped)${label}`, ...me, ...(against ? { ratio: me.requestsPerSecond / against.me.requestsPerSecond, ratioTo: 'getMe (org-scoped)' } : {}) });
+  await listMembers(server.baseUrl, scoped, { duration: 2 });
+  const members = await measured(server, listMembers(server.baseUrl, scoped));
+  record({
+    scenario: `listOrganizationMembers${label}`,
+    ...members,
+    ...(against ? { ratio: members.requestsPerSecond / against.members.requestsPerSecond, ratioTo: 'listOrganizationMembers' } : {}),
+  });
+  return { me, members };
+}
+
 function login(baseUrl: string, options: { duration?: number; users: number }) {
   let next = 0;
   return runLoad({
@@ -341,6 +396,7 @@ async function main() {
   if (!databaseUrl.startsWith('file:')) await resetPostgres(databaseUrl);
   const database = await BenchDatabase.open(databaseUrl, BCRYPT_COST);
   await database.users(0, USERS);
+  await database.organizations(0, USERS / ORG_MEMBERS, ORG_MEMBERS);
   await database.admin();
   await database.close();
   const mailSink = await startMailSink();
@@ -356,6 +412,8 @@ async function main() {
     me = await measured(server, getMe(server.baseUrl, tokens, { duration: DURATION }));
     record({ scenario: 'getMe', ...me, ratio: me.requestsPerSecond / bare.requestsPerSecond, ratioTo: 'baseline' });
   }
+  let orgFigures: { me: LoadResult; members: LoadResult } | undefined;
+  if (want('orgs')) orgFigures = await organizationScenarios(server, tokens, '');
   if (want('refreshTokens')) {
     const rotation = await measured(server, refresh(server.baseUrl, tokens));
     record({ scenario: 'refreshTokens', ...rotation, ratio: rotation.requestsPerSecond / bare.requestsPerSecond, ratioTo: 'baseline' });
@@ -389,6 +447,8 @@ async function main() {
     await large.users(USERS, LARGE_USERS);
     await large.loginAttempts(LARGE_ATTEMPTS, LARGE_USERS);
     await large.expiredRegistrations(EXPIRED_REGISTRATIONS);
+    await large.organizations(USERS / ORG_MEMBERS, LARGE_USERS / ORG_MEMBERS, ORG_MEMBERS);
+    log(`seeded ${LARGE_USERS / ORG_MEMBERS} organizations with ${LARGE_USERS} memberships`);
     log(`seeded ${LARGE_USERS} accounts, ${LARGE_ATTEMPTS} attempts, ${EXPIRED_REGISTRATIONS} expired registrations in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     await large.close();
 
@@ -397,6 +457,7 @@ async function main() {
     await getMe(server.baseUrl, tokens, { duration: 2 });
     const bigMe = await measured(server, getMe(server.baseUrl, tokens, { duration: DURATION }));
     record({ scenario: 'getMe, large database', ...bigMe, ratio: bigMe.requestsPerSecond / me.requestsPerSecond, ratioTo: 'getMe' });
+    if (orgFigures) await organizationScenarios(server, tokens, ', large database', orgFigures);
     const bigLogin = await measured(server, login(server.baseUrl, { users: LARGE_USERS }));
     record({ scenario: 'login, large database', ...bigLogin, ratio: bigLogin.requestsPerSecond / signIns.requestsPerSecond, ratioTo: 'login' });
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntitySchema } from '@mikro-orm/core';
 import { openDatabase, type Orm } from '../src/db/orm.js';
-import { LoginAttemptSchema, PendingRegistrationSchema, UserSchema, type LoginAttempt, type UserRole } from '../src/db/entities.js';
+import { LoginAttemptSchema, MembershipSchema, OrganizationSchema, PendingRegistrationSchema, UserSchema, type LoginAttempt, type OrganizationRole, type UserRole } from '../src/db/entities.js';
 import { hashPasswordSync } from '../src/domain/passwords/hasher.js';
 
 export const BENCH_PASSWORD = 'benchmark passphrase that is long enough';
@@ -101,6 +101,34 @@ export class BenchDatabase {
       createdAt: new Date(yesterday.getTime() - 1_800_000),
       expiresAt: yesterday,
     }));
+  }
+
+  /**
+   * Organizations org-<from>…org-<to-1>, each with `membersEach` of the bench accounts as members: organization k holds
+   * user-<k·membersEach>… (the first an owner, the next an admin, the rest members). The accounts must exist.
+   */
+  async organizations(from: number, to: number, membersEach: number): Promise<void> {
+    const ids = new Map<number, string>();
+    const users = await this.orm.em.fork().find(UserSchema, { email: { $like: 'user-%@bench.test' } }, { fields: ['id', 'email'] });
+    for (const user of users) ids.set(Number(/^user-(\d+)@/.exec(user.email)![1]), user.id);
+    const now = Date.now();
+    const orgIds = Array.from({ length: to - from }, () => randomUUID());
+    await insertInChunks(this.orm, OrganizationSchema, to - from, (offset) => ({
+      id: orgIds[offset],
+      name: `Bench org ${from + offset}`,
+      nameKey: `bench org ${from + offset}`,
+      slug: `bench-org-${from + offset}`,
+      createdAt: new Date(now - (to - from - offset) * 1000),
+      updatedAt: new Date(now),
+    }));
+    await insertInChunks(this.orm, MembershipSchema, (to - from) * membersEach, (index) => {
+      const org = Math.floor(index / membersEach);
+      const position = index % membersEach;
+      const userId = ids.get((from + org) * membersEach + position);
+      if (!userId) throw new Error(`bench: no account user-${(from + org) * membersEach + position}`);
+      const role: OrganizationRole = position === 0 ? 'owner' : position === 1 ? 'admin' : 'member';
+      return { id: randomUUID(), organizationId: orgIds[org], userId, role, createdAt: new Date(now - index) };
+    });
   }
 
   async expiredRegistrationsLeft(): Promise<number> {

@@ -520,7 +520,8 @@ export interface paths {
         /**
          * The signed-in user
          * @description The account of the access token: id, email, name, role, whether the email is verified, and when it was created
-         *     and last changed. Without a token the answer is `401 authentication-required`; with an expired one, or one whose
+         *     and last changed; and `activeOrganization`, the session's active organization with the caller's role in it
+         *     (`null` when none is active, see `setActiveOrganization`). Without a token the answer is `401 authentication-required`; with an expired one, or one whose
          *     session has ended, `401 invalid-access-token`.
          */
         get: operations["getMe"];
@@ -905,6 +906,235 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orgs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's organizations
+         * @description The organizations the caller is a member of, each with the caller's role, newest membership first, paged by cursor.
+         */
+        get: operations["listMyOrganizations"];
+        put?: never;
+        /**
+         * Create an organization
+         * @description Creates an organization and makes the caller its `owner`. The slug is lower-case `[a-z0-9-]{3,48}`; when it
+         *     is left out it is made from the name (and given a short suffix when that slug is taken). A slug that was asked
+         *     for and is taken answers `409 slug-taken`. Any signed-in user may create organizations.
+         */
+        post: operations["createOrganization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an organization
+         * @description **Who may:** any member (`member`, `admin`, `owner`). Anyone else, and an organization that does not exist,
+         *     get the same `404 not-a-member`.
+         */
+        get: operations["getOrganization"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an organization
+         * @description **Who may:** `owner` only; `admin` and `member` get `403 insufficient-role`, a non-member `404 not-a-member`.
+         *     Deletes the organization with its memberships and pending invitations. Sessions whose active organization it
+         *     was lose their organization scope at once: their organization-scoped access tokens are refused from then on,
+         *     and the next refresh carries no organization.
+         */
+        delete: operations["deleteOrganization"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename an organization or change its slug
+         * @description **Who may:** `owner` and `admin`; a `member` gets `403 insufficient-role`, a non-member `404 not-a-member`.
+         *     A slug that another organization has answers `409 slug-taken`.
+         */
+        patch: operations["updateOrganization"];
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the members of an organization
+         * @description **Who may:** any member. Newest member first, paged by cursor: user id, email, name, role and when they joined.
+         *     A non-member gets `404 not-a-member`.
+         */
+        get: operations["listOrganizationMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/members/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member, or leave
+         * @description With the caller's own user id, the caller leaves (any role may leave). Removing someone else:
+         *     - `owner`: anyone, owners included.
+         *     - `admin`: members and admins; an owner is `403 insufficient-role`.
+         *     - `member`: `403 insufficient-role`.
+         *
+         *     The last owner can neither leave nor be removed: `409 last-owner`. A user who is not a member is `404
+         *     not-found`; a caller who is not a member, `404 not-a-member`. The removed member's organization-scoped access
+         *     tokens are refused at once on every instance, and the next refresh of those sessions carries no organization.
+         */
+        delete: operations["removeOrganizationMember"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a member's role
+         * @description **Who may:** nobody acts above their own role.
+         *     - `owner`: any change, including making owners and demoting owners.
+         *     - `admin`: changes between `member` and `admin`, of members and admins (itself included); an owner's role,
+         *       or making someone an owner, is `403 insufficient-role`.
+         *     - `member`: `403 insufficient-role` (its own role too).
+         *
+         *     Demoting the last owner answers `409 last-owner` (make someone else an owner first). A user who is not a member
+         *     of the organization is `404 not-found`; a caller who is not a member, `404 not-a-member`. The member's
+         *     sessions that have this organization active have their organization-scoped access tokens refused at once,
+         *     on every instance; their next refresh carries the new role. Resource servers that verify only the JWT see the
+         *     new role at that refresh, at most `ACCESS_TOKEN_TTL` later.
+         */
+        patch: operations["updateOrganizationMember"];
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List pending invitations
+         * @description **Who may:** `owner` and `admin`; a `member` gets `403 insufficient-role`. The invitations that are neither
+         *     accepted, revoked, replaced nor expired, newest first, paged by cursor.
+         */
+        get: operations["listInvitations"];
+        put?: never;
+        /**
+         * Invite someone by email
+         * @description **Who may:** `owner` (any role) and `admin` (`member` or `admin`; inviting an `owner` is `403
+         *     insufficient-role`); a `member` gets `403 insufficient-role`.
+         *
+         *     Mails `{APP_URL}/accept-invitation?token=…`; the link works once, for `INVITATION_TTL` seconds (7 days by
+         *     default). Inviting an email that has a pending invitation to this organization replaces it (the older link
+         *     stops working). The answer is the same whether or not the email has an account here; only an email that is
+         *     already a member of this organization answers `409 already-a-member`. Rate-limited per client IP and per
+         *     invited email (see "Rate limits and lockout").
+         */
+        post: operations["createInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/invitations/{invitationId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a pending invitation
+         * @description **Who may:** `owner`, and `admin` for invitations to `member` or `admin` (an invitation to `owner` is `403
+         *     insufficient-role` for an admin); a `member` gets `403 insufficient-role`. Its link stops working at once. An
+         *     invitation that is not pending in this organization is `404 not-found`.
+         */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation
+         * @description Joins the organization with the invitation's role. The caller must be signed in with the account whose
+         *     verified email is the invited one (compared as sign-up compares emails: case and surrounding spaces do not
+         *     matter); another account gets `403 invitation-email-mismatch` and the invitation stays usable. Someone without
+         *     an account registers (and confirms the email) first, then accepts. The token works once: `409
+         *     invitation-used` after it was accepted; `410 invitation-expired` after `INVITATION_TTL`; `400
+         *     invitation-invalid` when it is unknown, revoked, replaced by a newer invitation, or its organization is gone.
+         *     A caller who is a member already gets `409 already-a-member`. Of several accepts sent at once, one joins.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/active-organization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Choose the session's active organization
+         * @description Makes `organizationId` the active organization of the caller's session (or none, with `null`) and answers
+         *     with a new access token: with an organization, it carries `org_id` and `org_role` claims, and so do the
+         *     access tokens of every later `refreshTokens` of this session. No refresh token is issued or rotated.
+         *
+         *     An organization-scoped access token is accepted while its session is live, the session's active
+         *     organization is still the one it names and the caller's role in it is still the one it names: a role change,
+         *     a removal, leaving, the organization's deletion or choosing another active organization makes it fail at once
+         *     with `401 invalid-access-token`, on every instance; call `refreshTokens` for a token with the current role (or
+         *     none). A caller who is not a member gets `404 not-a-member`.
+         */
+        post: operations["setActiveOrganization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users": {
         parameters: {
             query?: never;
@@ -1204,6 +1434,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/orgs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List organizations
+         * @description Every organization, newest first, paged by cursor, with how many members and owners each has (an
+         *     organization whose last owner deleted their account has `ownerCount: 0`). Filter by the start of the name
+         *     (case does not matter) or by a member's user id.
+         */
+        get: operations["adminListOrganizations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1213,7 +1465,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "invalid-email-sign-in" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "passkey-challenge-invalid" | "passkey-registration-failed" | "passkey-already-registered" | "passkey-sign-in-failed" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy" | "invalid-password-hash";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "invalid-email-sign-in" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "passkey-challenge-invalid" | "passkey-registration-failed" | "passkey-already-registered" | "passkey-sign-in-failed" | "not-a-member" | "insufficient-role" | "last-owner" | "slug-taken" | "already-a-member" | "invitation-invalid" | "invitation-email-mismatch" | "invitation-used" | "invitation-expired" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy" | "invalid-password-hash";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -2837,6 +3089,221 @@ export interface components {
             /** @description Every audit event about the account (it is the target), newest first. */
             auditEvents: components["schemas"]["ExportAuditEvent"][];
         };
+        /**
+         * @description `owner` > `admin` > `member`; see the Organizations tag for what each may do.
+         * @example member
+         * @enum {string}
+         */
+        OrganizationRole: "owner" | "admin" | "member";
+        /**
+         * @description Unique, lower-case letters, digits and hyphens.
+         * @example acme
+         */
+        OrganizationSlug: string;
+        /**
+         * @description Shown to members and in invitation mail; no control characters.
+         * @example Acme Inc.
+         */
+        OrganizationName: string;
+        /**
+         * @example {
+         *       "id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+         *       "name": "Acme Inc.",
+         *       "slug": "acme",
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "updatedAt": "2026-11-21T10:00:00.000Z"
+         *     }
+         */
+        Organization: {
+            /** Format: uuid */
+            id: string;
+            name: components["schemas"]["OrganizationName"];
+            slug: components["schemas"]["OrganizationSlug"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /**
+         * @description An organization with the caller's role in it and when the caller joined.
+         * @example {
+         *       "id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+         *       "name": "Acme Inc.",
+         *       "slug": "acme",
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "updatedAt": "2026-11-21T10:00:00.000Z",
+         *       "role": "owner",
+         *       "joinedAt": "2026-11-21T10:00:00.000Z"
+         *     }
+         */
+        MyOrganization: components["schemas"]["Organization"] & {
+            role: components["schemas"]["OrganizationRole"];
+            /** Format: date-time */
+            joinedAt: string;
+        };
+        MyOrganizationPage: {
+            items: components["schemas"]["MyOrganization"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @example {
+         *       "name": "Acme Inc.",
+         *       "slug": "acme"
+         *     }
+         */
+        CreateOrganizationRequest: {
+            name: components["schemas"]["OrganizationName"];
+            slug?: components["schemas"]["OrganizationSlug"];
+        };
+        /**
+         * @example {
+         *       "name": "Acme Corporation"
+         *     }
+         */
+        UpdateOrganizationRequest: {
+            name?: components["schemas"]["OrganizationName"];
+            slug?: components["schemas"]["OrganizationSlug"];
+        };
+        /**
+         * @example {
+         *       "userId": "0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d",
+         *       "email": "ada@example.com",
+         *       "name": "Ada Lovelace",
+         *       "role": "admin",
+         *       "joinedAt": "2026-11-21T10:00:00.000Z"
+         *     }
+         */
+        OrganizationMember: {
+            /** Format: uuid */
+            userId: string;
+            email: components["schemas"]["Email"];
+            name: string | null;
+            role: components["schemas"]["OrganizationRole"];
+            /** Format: date-time */
+            joinedAt: string;
+        };
+        OrganizationMemberPage: {
+            items: components["schemas"]["OrganizationMember"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @example {
+         *       "role": "admin"
+         *     }
+         */
+        UpdateOrganizationMemberRequest: {
+            role: components["schemas"]["OrganizationRole"];
+        };
+        /**
+         * @example {
+         *       "email": "grace@example.com",
+         *       "role": "member"
+         *     }
+         */
+        CreateInvitationRequest: {
+            email: components["schemas"]["Email"];
+            role: components["schemas"]["OrganizationRole"];
+        };
+        /**
+         * @example {
+         *       "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+         *       "organizationId": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+         *       "email": "grace@example.com",
+         *       "role": "member",
+         *       "invitedBy": "0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d",
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "expiresAt": "2026-11-28T10:00:00.000Z"
+         *     }
+         */
+        Invitation: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organizationId: string;
+            email: components["schemas"]["Email"];
+            role: components["schemas"]["OrganizationRole"];
+            /**
+             * Format: uuid
+             * @description The user id of who invited (null once that account is gone).
+             */
+            invitedBy: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        InvitationPage: {
+            items: components["schemas"]["Invitation"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @example {
+         *       "token": "b1YF0c3p9Hn2Qd8Wm4Zr6Tk1Lx7Ve5Sa0Gj2Ku9Np3Q"
+         *     }
+         */
+        AcceptInvitationRequest: {
+            /** @description The `token` of the mailed `/accept-invitation?token=…` link. */
+            token: string;
+        };
+        /**
+         * @example {
+         *       "organizationId": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+         *     }
+         */
+        SetActiveOrganizationRequest: {
+            /**
+             * Format: uuid
+             * @description An organization the caller is a member of, or `null` for no organization.
+             */
+            organizationId: string | null;
+        };
+        /**
+         * @description The signed-in user, and the active organization of the access token's session (`null` when none).
+         * @example {
+         *       "id": "0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d",
+         *       "email": "ada@example.com",
+         *       "name": "Ada Lovelace",
+         *       "role": "user",
+         *       "emailVerified": true,
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "updatedAt": "2026-11-21T10:00:00.000Z",
+         *       "activeOrganization": null
+         *     }
+         */
+        Me: components["schemas"]["User"] & {
+            /** @description The session's active organization (`setActiveOrganization`) and the caller's current role in it. */
+            activeOrganization: {
+                /** Format: uuid */
+                id: string;
+                name: components["schemas"]["OrganizationName"];
+                slug: components["schemas"]["OrganizationSlug"];
+                role: components["schemas"]["OrganizationRole"];
+            } | null;
+        };
+        /**
+         * @example {
+         *       "id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+         *       "name": "Acme Inc.",
+         *       "slug": "acme",
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "updatedAt": "2026-11-21T10:00:00.000Z",
+         *       "memberCount": 12,
+         *       "ownerCount": 2
+         *     }
+         */
+        AdminOrganization: components["schemas"]["Organization"] & {
+            /** Format: int32 */
+            memberCount: number;
+            /**
+             * Format: int32
+             * @description 0 when the last owner's account was deleted; the other members stay.
+             */
+            ownerCount: number;
+        };
+        AdminOrganizationPage: {
+            items: components["schemas"]["AdminOrganization"][];
+            nextCursor: string | null;
+        };
     };
     responses: {
         /**
@@ -3471,6 +3938,177 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The caller is not a member of this organization, or it does not exist (`not-a-member`); or the member or invitation named in the path is not one of this organization (`not-found`). */
+        NotAMember: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:not-a-member",
+                 *       "code": "not-a-member",
+                 *       "title": "Not a member of this organization",
+                 *       "status": 404,
+                 *       "detail": "There is no organization with this id that you are a member of.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The caller's role in the organization does not allow this (`insufficient-role`); see the operation's rules. */
+        InsufficientRole: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:insufficient-role",
+                 *       "code": "insufficient-role",
+                 *       "title": "Your role in this organization does not allow this",
+                 *       "status": 403,
+                 *       "detail": "Only owners can do this.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The change would leave the organization without an owner (`last-owner`); make someone else an owner first. */
+        LastOwner: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:last-owner",
+                 *       "code": "last-owner",
+                 *       "title": "This is the last owner",
+                 *       "status": 409,
+                 *       "detail": "Make another member an owner first.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Another organization has this slug (`slug-taken`). */
+        SlugTaken: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:slug-taken",
+                 *       "code": "slug-taken",
+                 *       "title": "The slug is taken",
+                 *       "status": 409,
+                 *       "detail": "Another organization has the slug acme.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The email (or the caller) is a member of the organization already (`already-a-member`). */
+        AlreadyAMember: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:already-a-member",
+                 *       "code": "already-a-member",
+                 *       "title": "Already a member",
+                 *       "status": 409,
+                 *       "detail": "This email is a member of the organization already.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request is malformed, or the invitation is unknown, revoked, replaced by a newer one, or its organization is gone (`invitation-invalid`). */
+        InvitationInvalid: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:invitation-invalid",
+                 *       "code": "invitation-invalid",
+                 *       "title": "The invitation is not valid",
+                 *       "status": 400,
+                 *       "detail": "The invitation is unknown, was revoked or replaced.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The signed-in account's verified email is not the invited one (`invitation-email-mismatch`); the invitation stays usable. */
+        InvitationEmailMismatch: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:invitation-email-mismatch",
+                 *       "code": "invitation-email-mismatch",
+                 *       "title": "The invitation is for another email",
+                 *       "status": 403,
+                 *       "detail": "Sign in with the account of the invited email.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The invitation was accepted already (`invitation-used`), or the caller is a member already (`already-a-member`). */
+        InvitationConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:invitation-used",
+                 *       "code": "invitation-used",
+                 *       "title": "The invitation was used already",
+                 *       "status": 409,
+                 *       "detail": "This invitation was accepted already.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The invitation has expired (`invitation-expired`); ask for a new one. */
+        InvitationExpired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:invitation-expired",
+                 *       "code": "invitation-expired",
+                 *       "title": "The invitation has expired",
+                 *       "status": 410,
+                 *       "detail": "Ask an administrator of the organization for a new invitation.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
@@ -3505,6 +4143,16 @@ export interface components {
          * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
          */
         Cursor: string;
+        /**
+         * @description The organization's id.
+         * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+         */
+        OrgId: string;
+        /**
+         * @description The id of a pending invitation (from `listInvitations`).
+         * @example 2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e
+         */
+        InvitationId: string;
     };
     requestBodies: never;
     headers: {
@@ -4174,7 +4822,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["Me"];
                 };
             };
             401: components["responses"]["Unauthenticated"];
@@ -4815,6 +5463,470 @@ export interface operations {
             503: components["responses"]["ServerBusy"];
         };
     };
+    listMyOrganizations: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds at most.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `nextCursor` of the previous page; omit it for the first page.
+                 * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the caller's organizations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyOrganizationPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateOrganizationRequest"];
+            };
+        };
+        responses: {
+            /** @description The new organization, with the caller's role (`owner`). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyOrganization"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            409: components["responses"]["SlugTaken"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The organization, with the caller's role. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyOrganization"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotAMember"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["InsufficientRole"];
+            404: components["responses"]["NotAMember"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateOrganizationRequest"];
+            };
+        };
+        responses: {
+            /** @description The updated organization, with the caller's role. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyOrganization"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["InsufficientRole"];
+            404: components["responses"]["NotAMember"];
+            409: components["responses"]["SlugTaken"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listOrganizationMembers: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds at most.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `nextCursor` of the previous page; omit it for the first page.
+                 * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of members. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationMemberPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotAMember"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    removeOrganizationMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["InsufficientRole"];
+            404: components["responses"]["NotAMember"];
+            409: components["responses"]["LastOwner"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateOrganizationMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateOrganizationMemberRequest"];
+            };
+        };
+        responses: {
+            /** @description The member with the new role. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationMember"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["InsufficientRole"];
+            404: components["responses"]["NotAMember"];
+            409: components["responses"]["LastOwner"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds at most.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `nextCursor` of the previous page; omit it for the first page.
+                 * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of pending invitations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["InsufficientRole"];
+            404: components["responses"]["NotAMember"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description The pending invitation (never its token). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["InsufficientRole"];
+            404: components["responses"]["NotAMember"];
+            409: components["responses"]["AlreadyAMember"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+                /**
+                 * @description The id of a pending invitation (from `listInvitations`).
+                 * @example 2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e
+                 */
+                invitationId: components["parameters"]["InvitationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["InsufficientRole"];
+            404: components["responses"]["NotAMember"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description The organization joined, with the caller's new role. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyOrganization"];
+                };
+            };
+            400: components["responses"]["InvitationInvalid"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["InvitationEmailMismatch"];
+            409: components["responses"]["InvitationConflict"];
+            410: components["responses"]["InvitationExpired"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    setActiveOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetActiveOrganizationRequest"];
+            };
+        };
+        responses: {
+            /** @description A new access token for the session; `refreshToken` is absent. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotAMember"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     adminListUsers: {
         parameters: {
             query?: {
@@ -5306,6 +6418,52 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["AdminConflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminListOrganizations: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only organizations whose name starts with this (case does not matter).
+                 * @example Acme
+                 */
+                name?: string;
+                /**
+                 * @description Only organizations this user is a member of.
+                 * @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d
+                 */
+                memberId?: string;
+                /**
+                 * @description How many items a page holds at most.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `nextCursor` of the previous page; omit it for the first page.
+                 * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of organizations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrganizationPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

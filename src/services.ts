@@ -27,6 +27,7 @@ import { AuditLog } from './domain/audit/audit-log.js';
 import { AdminUsers } from './domain/admin/admin-users.js';
 import { UserImport } from './domain/admin/user-import.js';
 import { Passkeys } from './domain/passkeys/passkeys.js';
+import { Organizations } from './domain/organizations/organizations.js';
 import { Metrics } from './observability/metrics.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
@@ -55,6 +56,7 @@ export interface Services {
   providers: Providers;
   socialSignIn: SocialSignIn;
   passkeys: Passkeys;
+  organizations: Organizations;
   audit: AuditLog;
   metrics: Metrics;
   adminUsers: AdminUsers;
@@ -134,6 +136,10 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     relyingParty: { id: config.WEBAUTHN_RP_ID, name: config.WEBAUTHN_RP_NAME, origins: config.webauthnOrigins },
     appUrl: config.APP_URL,
   });
+  const organizations = new Organizations(clock, invalidations, mailbox, advisoryLocks, {
+    appUrl: config.APP_URL,
+    invitationTtlSeconds: config.INVITATION_TTL,
+  });
   const adminUsers = new AdminUsers(clock, sessions, accountDeletion, advisoryLocks, { deletionGraceDays: config.DELETION_GRACE_DAYS });
   const userImport = new UserImport(clock, advisoryLocks, { adminEmails: config.adminEmails });
   const mailTransport = createMailTransport({
@@ -170,6 +176,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     providers,
     socialSignIn,
     passkeys,
+    organizations,
     audit,
     metrics,
     adminUsers,

@@ -9,8 +9,9 @@ import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { outboxCommand } from './commands/outbox.js';
 import { importUsersCommand } from './commands/import-users.js';
+import { orgsCommand } from './commands/orgs.js';
 
-export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, outboxCommand, doctorCommand, importUsersCommand];
+export const commands: readonly Command[] = [migrateCommand, createAdminCommand, rotateSigningKeyCommand, cleanupCommand, outboxCommand, orgsCommand, doctorCommand, importUsersCommand];
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
 

@@ -75,6 +75,7 @@ export const ConfigSchema = Type.Object({
   RESET_TTL: seconds(3600, 'seconds a password-reset link lives'),
   EMAIL_SIGN_IN: Type.Boolean({ default: true, description: 'passwordless sign-in by email (requestEmailSignIn, finishEmailSignIn, the /sign-in page) on or off' }),
   EMAIL_SIGN_IN_TTL: seconds(600, 'seconds a mailed sign-in link and code live'),
+  INVITATION_TTL: seconds(604800, 'seconds an organization invitation lives'),
   REAUTH_MAX_AGE: seconds(300, 'how recent a sign-in must be to delete an account that has no password, seconds'),
   DELETION_GRACE_DAYS: Type.Integer({
     minimum: 0,

@@ -98,6 +98,8 @@ export interface Session {
   os: string | null;
   /** Key that derives each refresh token's successor from it (see domain/tokens/refresh-tokens.ts). */
   refreshSecret: string;
+  /** The organization its access tokens are scoped to (setActiveOrganization), or null. */
+  activeOrganizationId: string | null;
 }
 
 export const SessionSchema = new EntitySchema<Session>({
@@ -117,6 +119,8 @@ export const SessionSchema = new EntitySchema<Session>({
     browser: { type: 'string', length: 64, nullable: true },
     os: { type: 'string', length: 64, nullable: true },
     refreshSecret: { type: 'string', length: 64, lazy: true },
+    // Index: a membership change finds the sessions that have the organization active.
+    activeOrganizationId: { type: 'uuid', nullable: true, index: true },
   },
 });
 
@@ -492,6 +496,104 @@ export const WebauthnChallengeSchema = new EntitySchema<WebauthnChallenge>({
   },
 });
 
+// ---- organizations ----
+
+export type OrganizationRole = 'owner' | 'admin' | 'member';
+
+/** A tenant of a client product (PRODUCT §5.2): members with roles, and invitations. */
+export interface Organization {
+  id: string;
+  name: string;
+  /** The name lower-cased, for adminListOrganizations' prefix filter. */
+  nameKey: string;
+  slug: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const OrganizationSchema = new EntitySchema<Organization>({
+  name: 'Organization',
+  tableName: 'organizations',
+  // adminListOrganizations pages newest first by (createdAt, id), and filters by name prefix.
+  indexes: [{ properties: ['createdAt', 'id'] }, { properties: ['nameKey', 'createdAt'] }],
+  properties: {
+    id: { type: 'uuid', primary: true },
+    name: { type: 'string', length: 100 },
+    nameKey: { type: 'string', length: 100 },
+    slug: { type: 'string', length: 48, unique: true },
+    createdAt: { type: 'Date' },
+    updatedAt: { type: 'Date' },
+  },
+});
+
+/** One user's place in one organization. */
+export interface Membership {
+  id: string;
+  organizationId: string;
+  userId: string;
+  role: OrganizationRole;
+  createdAt: Date;
+}
+
+export const MembershipSchema = new EntitySchema<Membership>({
+  name: 'Membership',
+  tableName: 'memberships',
+  // One membership per user and organization (also what lets one of 20 parallel accepts in); the member list pages
+  // by (organizationId, createdAt, id), the caller's organizations by (userId, createdAt, id); the owner count by
+  // (organizationId, role).
+  uniques: [{ properties: ['organizationId', 'userId'] }],
+  indexes: [
+    { properties: ['organizationId', 'createdAt', 'id'] },
+    { properties: ['userId', 'createdAt', 'id'] },
+    { properties: ['organizationId', 'role'] },
+  ],
+  properties: {
+    id: { type: 'uuid', primary: true },
+    organizationId: { type: 'uuid' },
+    userId: { type: 'uuid' },
+    role: { type: 'string', length: 16 },
+    createdAt: { type: 'Date' },
+  },
+});
+
+/** An invitation to join an organization by email: a single-use token, stored as its hash. */
+export interface Invitation {
+  id: string;
+  organizationId: string;
+  /** Normalised as sign-up normalises emails. */
+  email: string;
+  role: OrganizationRole;
+  tokenHash: string;
+  invitedBy: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  acceptedAt: Date | null;
+  acceptedBy: string | null;
+  /** Revoked, or replaced by a newer invitation of the same email. */
+  revokedAt: Date | null;
+}
+
+export const InvitationSchema = new EntitySchema<Invitation>({
+  name: 'Invitation',
+  tableName: 'invitations',
+  // listInvitations pages by (organizationId, createdAt, id); re-inviting finds the pending one by (organizationId,
+  // email); the cleanup job deletes by expiresAt.
+  indexes: [{ properties: ['organizationId', 'createdAt', 'id'] }, { properties: ['organizationId', 'email'] }],
+  properties: {
+    id: { type: 'uuid', primary: true },
+    organizationId: { type: 'uuid' },
+    email: { type: 'string', length: 254 },
+    role: { type: 'string', length: 16 },
+    tokenHash: { type: 'string', length: 64, unique: true },
+    invitedBy: { type: 'uuid', nullable: true },
+    createdAt: { type: 'Date' },
+    expiresAt: { type: 'Date', index: true },
+    acceptedAt: { type: 'Date', nullable: true },
+    acceptedBy: { type: 'uuid', nullable: true },
+    revokedAt: { type: 'Date', nullable: true },
+  },
+});
+
 /** Who did what to whom, from where: the trail of every security-relevant action. */
 export interface AuditEvent {
   id: string;
@@ -606,6 +708,9 @@ export const entities = [
   IdentityLinkTicketSchema,
   PasskeySchema,
   WebauthnChallengeSchema,
+  OrganizationSchema,
+  MembershipSchema,
+  InvitationSchema,
   AuditEventSchema,
   SigningKeySchema,
   OutboxMailSchema,

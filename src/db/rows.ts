@@ -35,7 +35,7 @@ export function userFromRow(row: Row): User {
 }
 
 export const SESSION_COLUMNS =
-  'id, user_id, created_at, last_active_at, expires_at, revoked_at, revoked_reason, ip, user_agent, device_type, browser, os, refresh_secret';
+  'id, user_id, created_at, last_active_at, expires_at, revoked_at, revoked_reason, ip, user_agent, device_type, browser, os, refresh_secret, active_organization_id';
 
 export function sessionFromRow(row: Row): Session {
   return {
@@ -52,5 +52,6 @@ export function sessionFromRow(row: Row): Session {
     browser: textOrNull(row.browser),
     os: textOrNull(row.os),
     refreshSecret: String(row.refresh_secret),
+    activeOrganizationId: textOrNull(row.active_organization_id),
   };
 }

@@ -11,8 +11,9 @@ const challenge = (error: string, description: string) =>
   `Bearer realm="pulse-auth", error="${error}", error_description="${description}"`;
 
 /**
- * The bearer-token check: a valid signature and claims, and a session that is still live. The session lookup is
- * what makes sign-out take effect at once rather than when the token expires.
+ * The bearer-token check: a valid signature and claims, and a session that is still live (for an
+ * organization-scoped token, still with that active organization and that role in it). The session lookup is what
+ * makes sign-out, and a membership change, take effect at once rather than when the token expires.
  */
 export function bearerAuthenticator(accessTokens: AccessTokens, sessions: Sessions) {
   return async function authenticate(ctx: AppContext): Promise<Principal> {
@@ -31,11 +32,11 @@ export function bearerAuthenticator(accessTokens: AccessTokens, sessions: Sessio
       const detail = error instanceof InvalidAccessToken ? error.message : 'The access token is not valid.';
       throw new ProblemError('invalid-access-token', { detail, headers: { 'WWW-Authenticate': challenge('invalid_token', detail) } });
     }
-    if (!(await sessions.isActive(ctx.state.em as EntityManager, claims.sessionId, claims.userId, ctx.state.receivedAt))) {
+    if (!(await sessions.isActive(ctx.state.em as EntityManager, claims.sessionId, claims.userId, ctx.state.receivedAt, claims.organization))) {
       const detail = 'The session of this access token has ended.';
       throw new ProblemError('invalid-access-token', { detail, headers: { 'WWW-Authenticate': challenge('invalid_token', detail) } });
     }
-    return { userId: claims.userId, sessionId: claims.sessionId, role: claims.role };
+    return { userId: claims.userId, sessionId: claims.sessionId, role: claims.role, ...(claims.organization ? { organization: claims.organization } : {}) };
   };
 }
 

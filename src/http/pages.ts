@@ -21,17 +21,19 @@ export const HOSTED_PAGES: Readonly<Record<string, { file: string; type: string 
   '/reset-password': { file: 'reset-password.html', type: HTML },
   '/oauth/complete': { file: 'oauth-complete.html', type: HTML },
   '/sign-in': { file: 'sign-in.html', type: HTML },
+  '/accept-invitation': { file: 'accept-invitation.html', type: HTML },
   '/pages/pages.css': { file: 'pages.css', type: CSS },
   '/pages/common.js': { file: 'common.js', type: JS },
   '/pages/verify-email.js': { file: 'verify-email.js', type: JS },
   '/pages/reset-password.js': { file: 'reset-password.js', type: JS },
   '/pages/oauth-complete.js': { file: 'oauth-complete.js', type: JS },
   '/pages/sign-in.js': { file: 'sign-in.js', type: JS },
+  '/pages/accept-invitation.js': { file: 'accept-invitation.js', type: JS },
 };
 
 /**
  * The pages the links in mail and the social sign-in land on when APP_URL is this server (the default): confirm
- * an email address, set a new password, finish a social sign-in, sign in with a mailed link (on a button press only). Static files (`src/pages/`) that call the public
+ * an email address, set a new password, finish a social sign-in, sign in with a mailed link (on a button press only), accept an organization invitation (after signing in, on a button press only). Static files (`src/pages/`) that call the public
  * API like any client. They sit in front of the spec validator, which knows only the API's routes.
  *
  * The URL carries a single-use token, so: no caching, no referrer, and a CSP that lets nothing run or load from

@@ -15,6 +15,7 @@ import {
   SessionSchema,
   UserSchema,
   WebauthnChallengeSchema,
+  InvitationSchema,
 } from '../db/entities.js';
 import { addSeconds } from '../domain/kernel/clock.js';
 import { purgeUsers } from '../domain/users/deletion.js';
@@ -49,7 +50,7 @@ export async function deleteExpiredRegistrations(em: EntityManager, now: Date): 
 }
 
 /**
- * Spent credentials: used or expired reset links, email sign-in requests, MFA challenges, passkey challenges, social
+ * Spent credentials: used or expired reset links, email sign-in requests, organization invitations, MFA challenges, passkey challenges, social
  * sign-in states and identity-link tickets,
  * refresh tokens rotated long ago, and sessions
  * that ended (signed out, revoked or expired) more than SESSION_RETENTION_DAYS ago, with their refresh tokens.
@@ -62,6 +63,8 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
   const linkTickets = await deleteInBatches(em, IdentityLinkTicketSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const resetTokens = await deleteInBatches(em, PasswordResetTokenSchema, { $or: [{ usedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const emailSignIns = await deleteInBatches(em, EmailSignInRequestSchema, { $or: [{ consumedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
+  // Organization invitations that can no longer be accepted: accepted, revoked or replaced, or expired.
+  const invitations = await deleteInBatches(em, InvitationSchema, { $or: [{ acceptedAt: { $ne: null } }, { revokedAt: { $ne: null } }, { expiresAt: { $lte: now } }] });
   const rotatedBefore = addSeconds(now, -ROTATED_TOKEN_RETENTION_DAYS * DAY);
   let refreshTokens = await deleteInBatches(em, RefreshTokenSchema, { rotatedAt: { $lte: rotatedBefore } });
   const endedBefore = addSeconds(now, -sessionRetentionDays * DAY);
@@ -79,7 +82,7 @@ export async function deleteSpentTokens(em: EntityManager, now: Date, sessionRet
     em.clear();
     await nextTurn();
   }
-  return { resetTokens, emailSignIns, mfaChallenges, passkeyChallenges, oauthStates, linkTickets, refreshTokens, sessions };
+  return { resetTokens, emailSignIns, invitations, mfaChallenges, passkeyChallenges, oauthStates, linkTickets, refreshTokens, sessions };
 }
 
 /** Sign-in attempts older than LOGIN_HISTORY_DAYS, and IP blocks that ended as long ago. */

@@ -10,6 +10,7 @@ import {
   securityChangeMail,
   signInCodeMail,
   emailSignInMail,
+  invitationMail,
   verificationMail,
   type MailContent,
 } from './templates.js';
@@ -36,6 +37,8 @@ export function renderMail(message: MailMessage): MailContent {
       return emailSignInMail(message);
     case 'security-change':
       return securityChangeMail(message.change, { appUrl: message.appUrl });
+    case 'invitation':
+      return invitationMail(message);
   }
 }
 

@@ -174,3 +174,24 @@ export function securityChangeMail(change: SecurityChange, input: { appUrl: stri
   const lines = ['Hello,', line(change), 'If it was not you, reset your password now and review your account: someone else may be signed in to it.'];
   return { subject, text: `${lines.join('\n\n')}\n\n${input.appUrl}\n`, html: layout(lines, { href: input.appUrl, label: 'Review your account' }) };
 }
+
+/**
+ * An invitation to an organization. It goes to an address that its owner has not proven to us, so it names the
+ * organization and the inviter's display name (both chosen by signed-in people with an admin role there, not by
+ * anyone at all) and says plainly that nothing happens unless the link is used.
+ */
+export function invitationMail(input: { link: string; organizationName: string; role: string; inviterName: string | null; ttlSeconds: number }): MailContent {
+  const days = Math.max(1, Math.round(input.ttlSeconds / 86_400));
+  const who = input.inviterName ? `${input.inviterName} invited you` : 'You are invited';
+  const lines = [
+    'Hello,',
+    `${who} to join ${input.organizationName} as ${input.role === 'admin' ? 'an admin' : `a ${input.role}`}.`,
+    `Open the link to accept: sign in (or create an account with this email address first), then press Accept. The link works once, for ${days} day${days === 1 ? '' : 's'}.`,
+  ];
+  const after = 'If you do not want to join, ignore this mail: nothing happens without the link.';
+  return {
+    subject: `Join ${input.organizationName}`,
+    text: `${lines.join('\n\n')}\n\n${input.link}\n\n${after}\n`,
+    html: layout([...lines, after], { href: input.link, label: 'Accept the invitation' }),
+  };
+}

@@ -7,6 +7,7 @@ import { clearRefreshCookie, cookiePolicyOf } from '../http/refresh-cookie.js';
 import type { Clock } from '../domain/kernel/clock.js';
 import type { AccountDeletion } from '../domain/users/deletion.js';
 import type { Invalidations } from '../domain/cache/invalidations.js';
+import type { Organizations } from '../domain/organizations/organizations.js';
 import type { Config } from '../config/load.js';
 import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
 
@@ -17,6 +18,8 @@ export interface ProfileDeps {
   mailer: MailKick;
   /** The cache of account views that getMe reads first. */
   invalidations: Pick<Invalidations, 'cachedUserView' | 'rememberUserView'>;
+  /** getMe reports the access token's organization. */
+  organizations: Pick<Organizations, 'activeOrganization'>;
 }
 
 /**
@@ -28,18 +31,20 @@ export const profilePolicies: OperationPolicies<'getMe' | 'updateMe' | 'deleteMe
   exportMyData: { audit: 'user.data-exported', rateLimited: true },
 };
 
-export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe' | 'exportMyData', ProfileDeps> = ({ clock, config, accountDeletion, mailer, invalidations }) => {
+export const profileOperations: OperationGroup<'getMe' | 'updateMe' | 'deleteMe' | 'exportMyData', ProfileDeps> = ({ clock, config, accountDeletion, mailer, invalidations, organizations }) => {
   return {
     // The hottest read of every client app: from the cache of account views when it can (see domain/cache).
     async getMe({ ctx }) {
-      const userId = ctx.state.principal!.userId;
-      const cached = await invalidations.cachedUserView(userId, ctx.state.receivedAt);
-      if (cached) return { status: 200, body: cached };
+      const principal = ctx.state.principal!;
+      // The token's organization was checked live with the session (bearer check); only its name is read here.
+      const activeOrganization = principal.organization ? await organizations.activeOrganization(ctx.state.em, principal) : null;
+      const cached = await invalidations.cachedUserView(principal.userId, ctx.state.receivedAt);
+      if (cached) return { status: 200, body: { ...cached, activeOrganization } };
       const readStartedAt = performance.now();
-      const view = await readUserView(ctx.state.em, userId);
+      const view = await readUserView(ctx.state.em, principal.userId);
       if (!view) throw new ProblemError('invalid-access-token', { detail: 'The account no longer exists.' });
       invalidations.rememberUserView(view, readStartedAt);
-      return { status: 200, body: view };
+      return { status: 200, body: { ...view, activeOrganization } };
     },
 
     async updateMe({ body, ctx }) {

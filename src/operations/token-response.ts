@@ -18,6 +18,7 @@ export function tokenResponder(accessTokens: AccessTokens, config: { PUBLIC_URL:
       userId: issued.user.id,
       sessionId: issued.session.id,
       role: issued.user.role,
+      organization: issued.organization ?? null,
     });
     if (delivery === 'cookie') setRefreshCookie(ctx, cookiePolicy, issued.refreshToken, issued.session.expiresAt);
     ctx.set('Cache-Control', 'no-store');

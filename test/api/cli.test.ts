@@ -7,7 +7,7 @@ import { MailCatcher } from '../helpers/mail-catcher.js';
 import { openDatabase } from '../../src/db/orm.js';
 import { runCli, temporaryDirectory, type CliResult } from '../multi-instance/processes.js';
 
-const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup', 'outbox', 'doctor', 'import-users'];
+const COMMANDS = ['migrate', 'create-admin', 'rotate-signing-key', 'cleanup', 'outbox', 'orgs', 'doctor', 'import-users'];
 const PASSWORD = 'a long and unusual admin passphrase';
 
 /** `stdout` and `stderr` of a run, for assertion messages. */
@@ -256,6 +256,25 @@ describe('the pulse-auth command line', function () {
         const account = await app.createUser();
         const { accessToken } = await app.login(account.email, account.password);
         expect(decodeProtectedHeader(accessToken).kid).to.be.oneOf(oldKids);
+      });
+    });
+
+    describe('orgs list', () => {
+      it('lists organizations with member and owner counts, filtered by name and member', async () => {
+        const owner = await app.createUser();
+        const { accessToken, user } = await app.login(owner.email, owner.password);
+        const created = await app.request('POST', '/v1/orgs', { token: accessToken, body: { name: 'Cli Listed Org' } });
+        expect(created.status, created.text).to.equal(201);
+        const result = await runCli(['orgs', 'list', '--name', 'cli listed', '--member', user.id], env);
+        expect(result.code, shown(result)).to.equal(0);
+        const lines = result.stdout.trim().split('\n');
+        expect(lines[0]).to.equal('id\tslug\tmembers\towners\tcreated\tname');
+        expect(lines.slice(1)).to.have.length(1);
+        expect(lines[1].split('\t')).to.include.members([created.body.id, created.body.slug, '1', 'Cli Listed Org']);
+        const none = await runCli(['orgs', 'list', '--name', 'no such org prefix'], env);
+        expect(none.stdout.trim().split('\n')).to.have.length(1);
+        const wrong = await runCli(['orgs', 'remove'], env);
+        expect(wrong.code, shown(wrong)).to.equal(2);
       });
     });
 

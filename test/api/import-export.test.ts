@@ -297,6 +297,11 @@ describe('moving users in and out (adminImportUsers, pulse-auth import-users, ex
         lastUsedAt: null,
       });
       await db.flush();
+      // A membership of the owner's (its own organization) and one of the stranger's that must not appear.
+      const organization = await app.request('POST', '/v1/orgs', { token: login.accessToken, body: { name: 'Owner Works' } });
+      expect(organization.status, organization.text).to.equal(201);
+      const strangers = await app.request('POST', '/v1/orgs', { token: (await app.login(stranger.email, stranger.password)).accessToken, body: { name: 'Stranger Things Ltd' } });
+      expect(strangers.status, strangers.text).to.equal(201);
       // An administrator's change: an audit event about the owner, done by another account.
       expect((await app.request('PATCH', `/v1/admin/users/${userId}`, { token: admin.token, body: { name: 'Owner Renamed' } })).status).to.equal(200);
 
@@ -313,7 +318,8 @@ describe('moving users in and out (adminImportUsers, pulse-auth import-users, ex
       expect(document.loginHistory.map((attempt: any) => attempt.outcome).sort()).to.deep.equal(['failure', 'success']);
       expect(document.identities).to.deep.equal([{ provider: 'google', subject: 'google-subject-1', email: owner.email, createdAt: now.toISOString(), lastUsedAt: now.toISOString() }]);
       expect(document.passkeys.map((passkey: any) => passkey.name)).to.deep.equal(['Laptop']);
-      expect(document.memberships).to.deep.equal([]);
+      expect(document.memberships).to.have.length(1);
+      expect(document.memberships[0]).to.deep.include({ organizationId: organization.body.id, organizationName: 'Owner Works', role: 'owner' });
       const actions = document.auditEvents.map((event: any) => `${event.action} ${event.actor}`);
       expect(actions).to.include('admin.user-updated another-account');
       expect(actions.some((action: string) => action.startsWith('user.sign'))).to.equal(true);
@@ -323,7 +329,7 @@ describe('moving users in and out (adminImportUsers, pulse-auth import-users, ex
       for (const leak of ['hmac-sha256', '$2b$', 'cHVibGljLWtleS1vZi10aGUtb3duZXI', 'Y3JlZGVudGlhbC1pZC1vZi10aGUtb3duZXI', login.accessToken]) {
         expect(text).not.to.include(leak);
       }
-      for (const foreign of [stranger.email, stranger.user.id, 'Stranger key', admin.id, admin.email]) expect(text, foreign).not.to.include(foreign);
+      for (const foreign of [stranger.email, stranger.user.id, 'Stranger key', 'Stranger Things', strangers.body.id, admin.id, admin.email]) expect(text, foreign).not.to.include(foreign);
     });
 
     it('needs a token, and is rate-limited per client', async () => {

@@ -6,7 +6,7 @@ import { TestServer } from '../helpers/server.js';
 const STRICT_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-const PAGES = ['/verify-email', '/reset-password', '/oauth/complete', '/sign-in'];
+const PAGES = ['/verify-email', '/reset-password', '/oauth/complete', '/sign-in', '/accept-invitation'];
 
 /** A GET with the path sent exactly as written (fetch would normalise `..` and friends away). */
 function rawGet(baseUrl: string, path: string): Promise<{ status: number; contentType: string; body: string }> {

@@ -477,6 +477,77 @@ describe('hosted pages in a real browser (headless Chromium)', function () {
       await waitForText(page, problemOf(page), 'cancelled');
     });
   });
+  describe('accept-invitation', () => {
+    async function verifiedAccount(prefix: string) {
+      const email = uniqueEmail(prefix);
+      const link = linkIn(await register(email), '/verify-email');
+      expect((await app.request('POST', '/v1/auth/verify-email', { body: { token: new URL(link).searchParams.get('token'), password: PASSWORD } })).status).to.equal(200);
+      return email;
+    }
+
+    async function invitationLink(invitee: string) {
+      const owner = await verifiedAccount('browser-org-owner');
+      const { accessToken } = await app.login(owner, PASSWORD);
+      const org = await app.request('POST', '/v1/orgs', { token: accessToken, body: { name: 'Browser Org' } });
+      expect(org.status, org.text).to.equal(201);
+      const before = app.mail.mails.length;
+      expect((await app.request('POST', `/v1/orgs/${org.body.id}/invitations`, { token: accessToken, body: { email: invitee, role: 'admin' } })).status).to.equal(201);
+      return { link: linkIn(await app.mail.next(invitee, { subject: /Join Browser Org/, after: before }), '/accept-invitation'), orgId: org.body.id as string, accessToken };
+    }
+
+    it('asks a signed-out person to sign in, then accepts only on the button press; the wrong account is told so', async () => {
+      const invitee = await verifiedAccount('browser-invitee');
+      const stranger = await verifiedAccount('browser-stranger');
+      const { link, orgId, accessToken } = await invitationLink(invitee);
+      expect(link.startsWith(`${app.baseUrl}/accept-invitation?token=`), link).to.equal(true);
+      const page = await newPage();
+      await page.goto(link);
+      await page.getByLabel('Email').waitFor({ state: 'visible' });
+      expect(page.url(), 'the token is gone from the address bar').to.equal(`${app.baseUrl}/accept-invitation`);
+      expect(await page.locator('#why').innerText()).to.match(/No account yet\? Create one/);
+      await screenshot(page, 'accept-invitation-sign-in');
+
+      // The wrong account signs in and presses Accept: refused, and asked to sign in with the invited one.
+      await page.getByLabel('Email').fill(stranger);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await waitForText(page, page.locator('#accept-hint'), `You are signed in as ${stranger}.`);
+      const refused = page.waitForResponse((response) => response.url().endsWith('/v1/invitations/accept'));
+      await page.getByRole('button', { name: 'Accept the invitation' }).click();
+      expect((await (await refused).json()).code).to.equal('invitation-email-mismatch');
+      await waitForText(page, problemOf(page), 'The invitation is for another email');
+      await screenshot(page, 'accept-invitation-wrong-account');
+
+      await page.getByLabel('Email').fill(invitee);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await waitForText(page, page.locator('#accept-hint'), `You are signed in as ${invitee}.`);
+      const members = async () => (await app.request('GET', `/v1/orgs/${orgId}/members`, { token: accessToken })).body.items.length;
+      expect(await members(), 'nothing joined before the press').to.equal(1);
+      await page.getByRole('button', { name: 'Accept the invitation' }).click();
+      await waitForText(page, statusOf(page), 'You joined Browser Org as admin.');
+      expect(await members()).to.equal(2);
+      await screenshot(page, 'accept-invitation-joined');
+    });
+
+    it('a person signed in already (the refresh cookie) sees the button at once', async () => {
+      const invitee = await verifiedAccount('browser-invitee-cookie');
+      const { link } = await invitationLink(invitee);
+      const page = await newPage();
+      await page.goto(`${app.baseUrl}/accept-invitation?token=none`);
+      // Sign in through the page once (cookie delivery), then open the real link in a new tab.
+      await page.getByLabel('Email').fill(invitee);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await waitForText(page, page.locator('#accept-hint'), `You are signed in as ${invitee}.`);
+      const again = await newPage();
+      await again.goto(link);
+      await waitForText(again, again.locator('#accept-hint'), `You are signed in as ${invitee}.`);
+      await again.getByRole('button', { name: 'Accept the invitation' }).click();
+      await waitForText(again, statusOf(again), 'You joined Browser Org as admin.');
+    });
+  });
+
   describe('sign-in (passwordless, by email)', () => {
     async function signInMail(email: string) {
       const before = app.mail.mails.length;

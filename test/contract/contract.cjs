@@ -62,6 +62,7 @@ const SKIPS = [
     }),
   ),
   { operationId: 'startOAuth', status: '429', reason: RATE_LIMIT_REASON },
+  { operationId: 'createInvitation', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'startPasskeySignIn', status: '429', reason: RATE_LIMIT_REASON },
   { operationId: 'finishPasskeySignIn', status: '429', reason: `${RATE_LIMIT_REASON}; its other 429 (too-many-failed-attempts) is covered by test/api/passkeys.test.ts` },
   {
@@ -223,6 +224,37 @@ const SKIPS = [
     reason:
       'needs a throw-away account with an authenticator app turned on (the CONTRACT_EMAIL account is not given one); ' +
       'accounts can only be made through a verification mail, and no mail catcher receives the server\'s mail',
+  })),
+  {
+    operationId: 'acceptInvitation',
+    status: '410',
+    reason: 'needs an invitation older than INVITATION_TTL (7 days by default); test/api/organizations.test.ts covers it with a fake clock',
+  },
+  // Organizations: a second member, and every invitation token, come through mail.
+  ...[
+    ['updateOrganization', '403'],
+    ['deleteOrganization', '403'],
+    ['updateOrganizationMember', '200'],
+    ['updateOrganizationMember', '403'],
+    ['removeOrganizationMember', '204'],
+    ['removeOrganizationMember', '403'],
+    ['createInvitation', '403'],
+    ['listInvitations', '403'],
+    ['revokeInvitation', '403'],
+    ['acceptInvitation', '200'],
+    ['acceptInvitation', '403'],
+    ['acceptInvitation', '409'],
+  ].map(([operationId, status]) => ({
+    operationId,
+    status,
+    when: 'no-mail',
+    reason: 'needs a second account in the organization, or an invitation token, and both come only through mail',
+  })),
+  ...['200', '400'].map((status) => ({
+    operationId: 'adminListOrganizations',
+    status,
+    when: 'no-admin',
+    reason: 'needs an administrator: against a base URL, set CONTRACT_ADMIN_EMAIL and CONTRACT_ADMIN_PASSWORD',
   })),
   // Shared answers of every operation that no well-behaved request produces (`*`: any operation; the entries above
   // come first, so an operation's own reason wins).

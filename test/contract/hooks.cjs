@@ -291,6 +291,310 @@ function realJson(transaction) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Organizations.
+
+/** The examples of the orgId and invitationId path parameters. */
+const ORG_ID_EXAMPLE = '7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+const INVITATION_ID_EXAMPLE = '2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e';
+
+/** A new organization of the main account (its owner). */
+async function newOrg(token = state.accessToken) {
+  const { json } = await api('POST', '/v1/orgs', { token, body: { name: `Contract org ${random(3)}` }, expect: 201 });
+  return json;
+}
+
+/** Invitation tokens already handed out: an email invited twice has both mails in the catcher. */
+const seenInvitationTokens = new Set();
+
+/** Invites `email` to `orgId` (as the main account) and answers with the token of the new mail. */
+async function invitationToken(orgId, email, role = 'member') {
+  if (!context.mail) throw new Error('no mail catcher: invitation mail cannot be read');
+  const { json } = await api('POST', `/v1/orgs/${orgId}/invitations`, { token: state.accessToken, body: { email, role }, expect: 201 });
+  const mail = await context.mail.waitFor(email, {
+    match: (m) => /^Join /.test(m.subject) && verificationTokenOf(m) !== null && !seenInvitationTokens.has(verificationTokenOf(m)),
+    timeoutMs: context.mailTimeoutMs,
+  });
+  const token = verificationTokenOf(mail);
+  seenInvitationTokens.add(token);
+  return { invitation: json, token };
+}
+
+/**
+ * An organization of the main account with a second account as a plain member (joined through a real invitation,
+ * whose spent token is kept for acceptInvitation 409): made once, shared by the transactions that need a member.
+ */
+let orgWithMemberPromise;
+function orgWithMember() {
+  orgWithMemberPromise ??= (async () => {
+    const account = await throwAwayAccount('member');
+    const session = await signIn(account);
+    const org = await newOrg();
+    const { token } = await invitationToken(org.id, account.email);
+    await api('POST', '/v1/invitations/accept', { token: session.accessToken, body: { token }, expect: 200 });
+    const { json: me } = await api('GET', '/v1/me', { token: session.accessToken, expect: 200 });
+    return { org, member: { ...account, ...session, id: me.id }, spentToken: token };
+  })();
+  return orgWithMemberPromise;
+}
+
+const orgHooks = {
+  'createOrganization 201': (t) => {
+    bearer(t);
+    jsonBody(t, { name: 'Contract Inc.' });
+  },
+  'createOrganization 400': (t) => {
+    bearer(t);
+    jsonBody(t, { name: '' });
+  },
+  'createOrganization 409': async (t) => {
+    const taken = await newOrg();
+    bearer(t);
+    jsonBody(t, { name: 'Contract Inc.', slug: taken.slug });
+  },
+  'createOrganization 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  'listMyOrganizations 200': (t) => bearer(t),
+  'listMyOrganizations 400': (t) => {
+    bearer(t);
+    requestTarget(t, '/v1/orgs?limit=0');
+  },
+  'getOrganization 200': async (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+  },
+  'getOrganization 400': (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, 'not-a-uuid');
+  },
+  // The spec's example id is no organization of the main account: not-a-member.
+  'getOrganization 404': (t) => bearer(t),
+  'updateOrganization 200': async (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+    jsonBody(t, { name: 'Renamed by contract' });
+  },
+  'updateOrganization 400': (t) => {
+    bearer(t);
+    jsonBody(t, {});
+  },
+  // A plain member may not rename: insufficient-role.
+  'updateOrganization 403': async (t) => {
+    const { org, member } = await orgWithMember();
+    bearer(t, member.accessToken);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+    jsonBody(t, { name: 'Not allowed' });
+  },
+  'updateOrganization 404': (t) => {
+    bearer(t);
+    jsonBody(t, { name: 'Nobody' });
+  },
+  'updateOrganization 409': async (t) => {
+    const [first, second] = [await newOrg(), await newOrg()];
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, second.id);
+    jsonBody(t, { slug: first.slug });
+  },
+  'updateOrganization 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  'deleteOrganization 204': async (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+  },
+  'deleteOrganization 400': (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'deleteOrganization 403': async (t) => {
+    const { org, member } = await orgWithMember();
+    bearer(t, member.accessToken);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+  },
+  'deleteOrganization 404': (t) => bearer(t),
+  'listOrganizationMembers 200': async (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+  },
+  'listOrganizationMembers 400': async (t) => {
+    bearer(t);
+    requestTarget(t, `/v1/orgs/${(await newOrg()).id}/members?limit=0`);
+  },
+  'listOrganizationMembers 404': (t) => bearer(t),
+  // The member keeps its role (an owner may set any role; the same one changes nothing).
+  'updateOrganizationMember 200': async (t) => {
+    const { org, member } = await orgWithMember();
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+    pathParameter(t, USER_ID_EXAMPLE, member.id);
+    jsonBody(t, { role: 'member' });
+  },
+  'updateOrganizationMember 400': (t) => {
+    bearer(t);
+    jsonBody(t, { role: 'boss' });
+  },
+  // The member tries to demote the owner.
+  'updateOrganizationMember 403': async (t) => {
+    const { org, member } = await orgWithMember();
+    bearer(t, member.accessToken);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+    jsonBody(t, { role: 'member' });
+  },
+  'updateOrganizationMember 404': (t) => {
+    bearer(t);
+    jsonBody(t, { role: 'member' });
+  },
+  // The only owner demotes itself: last-owner.
+  'updateOrganizationMember 409': async (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+    jsonBody(t, { role: 'admin' });
+  },
+  'updateOrganizationMember 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  // The shared member joins a second organization through an invitation, and the owner removes it there.
+  'removeOrganizationMember 204': async (t) => {
+    const { member } = await orgWithMember();
+    const org = await newOrg();
+    const { token } = await invitationToken(org.id, member.email);
+    await api('POST', '/v1/invitations/accept', { token: member.accessToken, body: { token }, expect: 200 });
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+    pathParameter(t, USER_ID_EXAMPLE, member.id);
+  },
+  'removeOrganizationMember 400': (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'removeOrganizationMember 403': async (t) => {
+    const { org, member } = await orgWithMember();
+    bearer(t, member.accessToken);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+  },
+  'removeOrganizationMember 404': (t) => bearer(t),
+  // The only owner leaves: last-owner.
+  'removeOrganizationMember 409': async (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+  },
+  'createInvitation 201': async (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+    jsonBody(t, { email: freshEmail('invitee'), role: 'member' });
+  },
+  'createInvitation 400': (t) => {
+    bearer(t);
+    jsonBody(t, { email: 'not-an-email', role: 'member' });
+  },
+  'createInvitation 403': async (t) => {
+    const { org, member } = await orgWithMember();
+    bearer(t, member.accessToken);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+    jsonBody(t, { email: freshEmail('invitee'), role: 'member' });
+  },
+  'createInvitation 404': (t) => {
+    bearer(t);
+    jsonBody(t, { email: freshEmail('invitee'), role: 'member' });
+  },
+  // The owner invites its own email: already-a-member.
+  'createInvitation 409': async (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+    jsonBody(t, { email: state.email, role: 'member' });
+  },
+  'createInvitation 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  'listInvitations 200': async (t) => {
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+  },
+  'listInvitations 400': async (t) => {
+    bearer(t);
+    requestTarget(t, `/v1/orgs/${(await newOrg()).id}/invitations?limit=0`);
+  },
+  'listInvitations 403': async (t) => {
+    const { org, member } = await orgWithMember();
+    bearer(t, member.accessToken);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+  },
+  'listInvitations 404': (t) => bearer(t),
+  'revokeInvitation 204': async (t) => {
+    const org = await newOrg();
+    const { json } = await api('POST', `/v1/orgs/${org.id}/invitations`, { token: state.accessToken, body: { email: freshEmail('revoked'), role: 'member' }, expect: 201 });
+    bearer(t);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+    pathParameter(t, INVITATION_ID_EXAMPLE, json.id);
+  },
+  'revokeInvitation 400': (t) => {
+    bearer(t);
+    pathParameter(t, INVITATION_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'revokeInvitation 403': async (t) => {
+    const { org, member } = await orgWithMember();
+    bearer(t, member.accessToken);
+    pathParameter(t, ORG_ID_EXAMPLE, org.id);
+  },
+  'revokeInvitation 404': (t) => bearer(t),
+  'acceptInvitation 200': async (t) => {
+    const { member } = await orgWithMember();
+    const org = await newOrg();
+    const { token } = await invitationToken(org.id, member.email);
+    bearer(t, member.accessToken);
+    jsonBody(t, { token });
+  },
+  'acceptInvitation 400': (t) => {
+    bearer(t);
+    jsonBody(t, { token: `unknown-${random()}` });
+  },
+  // An invitation for another email, presented by the main account: invitation-email-mismatch.
+  'acceptInvitation 403': async (t) => {
+    const { token } = await invitationToken((await newOrg()).id, freshEmail('someone-else'));
+    bearer(t);
+    jsonBody(t, { token });
+  },
+  'acceptInvitation 409': async (t) => {
+    const { member, spentToken } = await orgWithMember();
+    bearer(t, member.accessToken);
+    jsonBody(t, { token: spentToken });
+  },
+  'acceptInvitation 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  'setActiveOrganization 200': async (t) => {
+    bearer(t);
+    jsonBody(t, { organizationId: (await newOrg()).id });
+  },
+  'setActiveOrganization 400': (t) => {
+    bearer(t);
+    jsonBody(t, { organizationId: 'not-a-uuid' });
+  },
+  'setActiveOrganization 404': (t) => {
+    bearer(t);
+    jsonBody(t, { organizationId: randomUUID() });
+  },
+  'setActiveOrganization 415': (t) => {
+    bearer(t);
+    textPlain(t);
+  },
+  'adminListOrganizations 200': async (t) => bearer(t, await adminToken()),
+  'adminListOrganizations 400': async (t) => {
+    bearer(t, await adminToken());
+    requestTarget(t, '/v1/admin/orgs?limit=0');
+  },
+};
+
 /**
  * How each transaction is made to produce its documented status, keyed "operationId status". Every transaction
  * that is not skipped needs an entry here or a hook derived from the spec (DERIVED, below): a response added to the
@@ -1012,6 +1316,7 @@ const BEFORE = {
     bearer(t, await adminToken());
     textPlain(t);
   },
+  ...orgHooks,
 };
 
 /**

@@ -123,6 +123,34 @@ const shown = (result: CliResult) => `exit ${result.code}\n--- stdout\n${result.
     expect(after.body.code).to.equal('invalid-access-token');
   });
 
+  it('a member removed on B has its organization-scoped token refused on A at once, though A had it cached; the next refresh carries no organization', async () => {
+    const owner = await createAccount(a, b);
+    const member = await createAccount(b, a);
+    const ownerSession = await login(a, owner.email);
+    const memberSession = await login(b, member.email);
+    const org = await call(a, 'POST', '/v1/orgs', { token: ownerSession.accessToken, body: { name: 'Two Instances Inc.' } });
+    expect(org.status, org.text).to.equal(201);
+    const before = mail.mails.length;
+    expect((await call(a, 'POST', `/v1/orgs/${org.body.id}/invitations`, { token: ownerSession.accessToken, body: { email: member.email, role: 'admin' } })).status).to.equal(201);
+    const invitation = await mail.next(member.email, { subject: /Join/, after: before, timeoutMs: 20_000 });
+    expect((await call(b, 'POST', '/v1/invitations/accept', { token: memberSession.accessToken, body: { token: tokenFrom(invitation) } })).status).to.equal(200);
+    const scoped = await call(a, 'POST', '/v1/me/active-organization', { token: memberSession.accessToken, body: { organizationId: org.body.id } });
+    expect(scoped.status, scoped.text).to.equal(200);
+    expect(decodeJwt(scoped.body.accessToken)).to.include({ org_id: org.body.id, org_role: 'admin' });
+    // Past the 10 s in which a cache keeps nothing read around a change (domain/cache/recent-changes.ts): A caches it.
+    await sleep(10_500);
+    for (let i = 0; i < 2; i++) expect((await call(a, 'GET', '/v1/me', { token: scoped.body.accessToken })).body.activeOrganization.role).to.equal('admin');
+
+    expect((await call(b, 'DELETE', `/v1/orgs/${org.body.id}/members/${member.id}`, { token: ownerSession.accessToken })).status).to.equal(204);
+    const after = await call(a, 'GET', '/v1/me', { token: scoped.body.accessToken });
+    expect(after.status, after.text).to.equal(401);
+    expect(after.body.code).to.equal('invalid-access-token');
+    // The member's session itself lives on; its next refresh has no organization claims.
+    const refreshed = await call(a, 'POST', '/v1/auth/refresh', { body: { refreshToken: memberSession.refreshToken } });
+    expect(refreshed.status, refreshed.text).to.equal(200);
+    expect(decodeJwt(refreshed.body.accessToken)).to.not.have.property('org_id');
+  });
+
   it('a request sent after the sign-out answer is refused on the other instance: 1,000 cycles under load, 0 accepted', async function () {
     this.timeout(600_000);
     const started = Date.now();

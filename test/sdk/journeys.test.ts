@@ -122,6 +122,33 @@ describe(`SDK journeys (sdk/ against the real server${viaPrism ? ', through a Pr
     expect(replay.error?.code).to.equal('passkey-sign-in-failed');
   });
 
+  it('builds a team: an organization, an invitation accepted by the invited account, an org-scoped token', async () => {
+    const sdk = client();
+    const owner = await signUp(sdk);
+    const invitee = await signUp(sdk);
+    const ownerTokens = await logIn(sdk, owner.email, owner.password);
+    const inviteeTokens = await logIn(sdk, invitee.email, invitee.password);
+    const as = (tokens: TokenResponse) => ({ headers: { authorization: `Bearer ${tokens.accessToken}` } });
+
+    const created = await sdk.POST('/v1/orgs', { body: { name: 'SDK Team' }, ...as(ownerTokens) });
+    expect(created.data!.role).to.equal('owner');
+    const orgId = created.data!.id;
+    const before = app.mail.mails.length;
+    const invited = await sdk.POST('/v1/orgs/{orgId}/invitations', { params: { path: { orgId } }, body: { email: invitee.email, role: 'admin' }, ...as(ownerTokens) });
+    expect(invited.response.status).to.equal(201);
+    const mail = await app.mail.next(invitee.email, { subject: /Join SDK Team/, after: before });
+    const joined = await sdk.POST('/v1/invitations/accept', { body: { token: tokenFrom(mail) }, ...as(inviteeTokens) });
+    expect(joined.data).to.include({ id: orgId, role: 'admin' });
+
+    const scoped = await sdk.POST('/v1/me/active-organization', { body: { organizationId: orgId }, ...as(inviteeTokens) });
+    const me = await sdk.GET('/v1/me', as(scoped.data!));
+    expect(me.data!.activeOrganization).to.deep.include({ id: orgId, role: 'admin', name: 'SDK Team' });
+    const members = await sdk.GET('/v1/orgs/{orgId}/members', { params: { path: { orgId } }, ...as(scoped.data!) });
+    expect(members.data!.items.map((member) => member.role)).to.have.members(['owner', 'admin']);
+    const refused = await sdk.PATCH('/v1/orgs/{orgId}/members/{userId}', { params: { path: { orgId, userId: owner.user.id } }, body: { role: 'member' }, ...as(scoped.data!) });
+    expect(refused.error!.code).to.equal('insufficient-role');
+  });
+
   it('registers, verifies, signs in, reads the profile, refreshes, lists sessions and signs out', async () => {
     const sdk = client();
     const { email, password, user } = await signUp(sdk);

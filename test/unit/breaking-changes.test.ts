@@ -90,7 +90,8 @@ describe('breaking-change check (scripts/breaking-changes.ts)', function () {
 
     it('an enum value added to a response, unless the enum is declared open', async () => {
       const role = await check((copy) => schema(copy, 'UserRole').enum.push('owner'));
-      expect(summary(role.unapproved)).to.include(`response.enum.value.add @ ${answer('/v1/me', '200', 'get')}.properties.role`);
+      // updateMe answers a plain User (getMe's Me wraps it in allOf with the active organization).
+      expect(summary(role.unapproved)).to.include(`response.enum.value.add @ ${answer('/v1/me', '200', 'patch')}.properties.role`);
       expect(summary(role.unapproved)).to.include(`response.enum.value.add @ ${answer('/v1/auth/mfa/verify', '200')}.properties.user.properties.role`);
 
       const problemCode = await check((copy) => schema(copy, 'ProblemCode').enum.push('brand-new-problem'));
@@ -118,6 +119,7 @@ describe('breaking-change check (scripts/breaking-changes.ts)', function () {
         `response.body.scope.add @ ${answer('/v1/auth/refresh', '200')}`,
         `response.body.scope.add @ ${answer('/v1/auth/mfa/verify', '200')}`,
         `response.body.scope.add @ ${answer('/v1/auth/passkey/verify', '200')}`,
+        `response.body.scope.add @ ${answer('/v1/me/active-organization', '200')}`,
         `response.required.remove @ ${answer('/v1/auth/login', '200')}.oneOf.TokenResponse`,
         `response.required.remove @ ${answer('/v1/auth/email-sign-in/verify', '200')}.oneOf.TokenResponse`,
       ]);
@@ -125,7 +127,7 @@ describe('breaking-change check (scripts/breaking-changes.ts)', function () {
 
     it('a response field made nullable', async () => {
       const report = await check((copy) => (schema(copy, 'User').properties.emailVerified.nullable = true));
-      expect(summary(report.unapproved)).to.include(`response.nullable.add @ ${answer('/v1/me', '200', 'get')}.properties.emailVerified`);
+      expect(summary(report.unapproved)).to.include(`response.nullable.add @ ${answer('/v1/me', '200', 'patch')}.properties.emailVerified`);
     });
 
     it('a change to the error body (application/problem+json)', async () => {

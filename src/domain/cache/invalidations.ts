@@ -6,7 +6,8 @@ import { RecentChanges } from './recent-changes.js';
 import { UserViewCache } from './user-view-cache.js';
 
 /**
- * Carries `s:<sessionId>` (a session ended) and `u:<userId>` (an account changed) between instances: PostgreSQL
+ * Carries `s:<sessionId>` (a session ended, or its active organization changed) and `u:<userId>` (an account, or one
+ * of its organization memberships, changed) between instances: PostgreSQL
  * NOTIFY/LISTEN in src/infra/pg-invalidation-channel.ts.
  */
 export interface InvalidationChannel {
@@ -61,14 +62,22 @@ export class Invalidations {
   // late its notification would otherwise have been handled. On PostgreSQL that costs a round trip on the LISTEN
   // connection, shared by the requests that come meanwhile, and only on a cache hit; without a channel, nothing.
 
-  async cachedLiveSession(sessionId: string, userId: string, now: Date, receivedAt: number): Promise<boolean> {
-    const hit = this.enabled && this.sessions.isLive(sessionId, userId, now) === true && (await this.caughtUp(receivedAt)) && this.sessions.isLive(sessionId, userId, now) === true;
+  /**
+   * `scope` (`<orgId>:<role>`) for an organization-scoped token: a hit needs the session's scope, as the database
+   * last said, to be that one. A membership change announces the user (userChanged), which forgets it everywhere.
+   */
+  async cachedLiveSession(sessionId: string, userId: string, now: Date, receivedAt: number, scope?: string): Promise<boolean> {
+    const hit =
+      this.enabled &&
+      this.sessions.isLive(sessionId, userId, now, scope) === true &&
+      (await this.caughtUp(receivedAt)) &&
+      this.sessions.isLive(sessionId, userId, now, scope) === true;
     this.stats[hit ? 'hits' : 'misses'] += 1;
     return hit;
   }
 
-  rememberLiveSession(sessionId: string, userId: string, expiresAt: Date, readStartedAt: number): void {
-    if (this.enabled) this.sessions.remember(sessionId, userId, expiresAt, readStartedAt);
+  rememberLiveSession(sessionId: string, userId: string, expiresAt: Date, readStartedAt: number, scope?: string | null): void {
+    if (this.enabled) this.sessions.remember(sessionId, userId, expiresAt, readStartedAt, scope);
   }
 
   async cachedUserView(userId: string, receivedAt: number): Promise<UserView | undefined> {
@@ -93,7 +102,15 @@ export class Invalidations {
     await this.announce(em, `s:${sessionId}`);
   }
 
-  /** Any change to the account: its row, or all of its sessions. */
+  /**
+   * A session's organization scope changed (setActiveOrganization): the same message as its end, so that no instance
+   * keeps accepting its tokens of the old scope from the cache.
+   */
+  async sessionChanged(em: EntityManager, sessionId: string): Promise<void> {
+    await this.sessionEnded(em, sessionId);
+  }
+
+  /** Any change to the account: its row, all of its sessions, or one of its memberships (their organization scope). */
   async userChanged(em: EntityManager, userId: string): Promise<void> {
     this.heard(`u:${userId}`);
     await this.announce(em, `u:${userId}`);

@@ -9,6 +9,11 @@ interface Entry {
   expiresAt: number;
   /** When the database confirmed it (performance.now()). */
   checkedAt: number;
+  /**
+   * The organization scope the database confirmed with it (`<orgId>:<role>` of the session's active organization and
+   * the user's role there, or null for none); undefined when the read did not look (a token without org claims).
+   */
+  scope?: string | null;
 }
 
 /**
@@ -22,9 +27,10 @@ export class LiveSessionCache {
   constructor(private readonly changes: RecentChanges) {}
 
   /** true: live, by the cache; undefined: ask the database. */
-  isLive(sessionId: string, userId: string, now: Date): true | undefined {
+  isLive(sessionId: string, userId: string, now: Date, scope?: string): true | undefined {
     const entry = this.live.get(sessionId);
     if (!entry) return undefined;
+    if (scope !== undefined && entry.scope !== scope) return undefined;
     if (entry.userId !== userId || entry.expiresAt <= now.getTime() || performance.now() - entry.checkedAt > MAX_AGE_MS) {
       this.live.delete(sessionId);
       return undefined;
@@ -33,9 +39,9 @@ export class LiveSessionCache {
   }
 
   /** Records what the database said; `readStartedAt` is performance.now() from before the query was sent. */
-  remember(sessionId: string, userId: string, expiresAt: Date, readStartedAt: number): void {
+  remember(sessionId: string, userId: string, expiresAt: Date, readStartedAt: number, scope?: string | null): void {
     if (this.changes.unsettled(`s:${sessionId}`, readStartedAt) || this.changes.unsettled(`u:${userId}`, readStartedAt)) return;
-    this.live.set(sessionId, { userId, expiresAt: expiresAt.getTime(), checkedAt: readStartedAt });
+    this.live.set(sessionId, { userId, expiresAt: expiresAt.getTime(), checkedAt: readStartedAt, scope });
   }
 
   forgetSession(sessionId: string): void {

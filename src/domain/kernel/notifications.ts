@@ -24,7 +24,8 @@ export type MailMessage =
   | { kind: 'new-device'; device: string; ip: string | null; at: Date; appUrl: string }
   | { kind: 'sign-in-code'; code: string; ttlSeconds: number }
   | { kind: 'email-sign-in'; link: string; code: string; ttlSeconds: number }
-  | { kind: 'security-change'; change: SecurityChange; appUrl: string };
+  | { kind: 'security-change'; change: SecurityChange; appUrl: string }
+  | { kind: 'invitation'; link: string; organizationName: string; role: string; inviterName: string | null; ttlSeconds: number };
 
 /** The port through which the domain sends mail (src/mail/mailbox.ts implements it). */
 export interface Mailbox {

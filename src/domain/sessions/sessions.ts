@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import { RefreshTokenSchema, SessionSchema, type Session, type User } from '../../db/entities.js';
+import { RefreshTokenSchema, SessionSchema, type OrganizationRole, type Session, type User } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { ClientInfo } from '../kernel/actor.js';
 import { hashToken, hmac, randomSecret } from '../tokens/secrets.js';
@@ -25,7 +25,11 @@ export interface IssuedSession {
   session: Session;
   user: User;
   refreshToken: string;
+  /** The session's active organization and the user's role in it now: the access token's `org_id` and `org_role`. */
+  organization?: { id: string; role: OrganizationRole } | null;
 }
+
+const ORGANIZATION_ROLES: readonly string[] = ['owner', 'admin', 'member'];
 
 function sessionDevice(userAgent: string | null) {
   const { deviceType, browser, os } = describeUserAgent(userAgent);
@@ -74,6 +78,7 @@ export class Sessions {
       userAgent: client.userAgent,
       ...sessionDevice(client.userAgent),
       refreshSecret: randomSecret(),
+      activeOrganizationId: null,
     });
     em.create(RefreshTokenSchema, {
       id: randomUUID(),
@@ -125,7 +130,7 @@ export class Sessions {
           );
           await db.execute('update sessions set last_active_at = ? where id = ?', [now, session.id], 'run');
           session.lastActiveAt = now;
-          return { session, user, refreshToken: successor } as const;
+          return { session, user, refreshToken: successor, organization: await this.scopeOf(db, session) } as const;
         }
         rotatedAt = asDate((await db.execute<Row>('select rotated_at from refresh_tokens where id = ?', [token.id], 'get'))?.rotated_at) ?? now;
       }
@@ -136,7 +141,7 @@ export class Sessions {
         const replayedAt = asDate((await db.execute<Row>('select replayed_at from refresh_tokens where id = ?', [token.id], 'get'))?.replayed_at);
         if (!replayedAt || Math.abs(now.getTime() - replayedAt.getTime()) > REPLAY_BURST_MS) return { reuse: session.id } as const;
       }
-      return { session, user, refreshToken: successor } as const;
+      return { session, user, refreshToken: successor, organization: await this.scopeOf(db, session) } as const;
     });
 
     if ('reuse' in outcome) {
@@ -167,14 +172,51 @@ export class Sessions {
    * Whether the session is live: from the cache when it was confirmed lately (and nothing committed before the
    * request, received at `receivedAt` (performance.now()), says otherwise), else from the database.
    */
-  async isActive(em: EntityManager, sessionId: string, userId: string, receivedAt = performance.now()): Promise<boolean> {
+  async isActive(
+    em: EntityManager,
+    sessionId: string,
+    userId: string,
+    receivedAt = performance.now(),
+    organization?: { id: string; role: OrganizationRole },
+  ): Promise<boolean> {
     const now = this.clock.now();
+    if (organization) return this.isActiveIn(em, sessionId, userId, receivedAt, organization);
     if (await this.invalidations.cachedLiveSession(sessionId, userId, now, receivedAt)) return true;
     const checkStartedAt = performance.now();
     const session = await em.findOne(SessionSchema, { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: now } }, { fields: ['id', 'expiresAt'] });
     if (!session) return false;
     this.invalidations.rememberLiveSession(sessionId, userId, session.expiresAt, checkStartedAt);
     return true;
+  }
+
+  /**
+   * isActive for an organization-scoped token: the session must be live, its active organization the token's, and the
+   * user's role there (the membership as it is now) the token's `org_role`. One statement; cached like isActive.
+   */
+  private async isActiveIn(em: EntityManager, sessionId: string, userId: string, receivedAt: number, organization: { id: string; role: OrganizationRole }) {
+    const now = this.clock.now();
+    const wanted = `${organization.id}:${organization.role}`;
+    if (await this.invalidations.cachedLiveSession(sessionId, userId, now, receivedAt, wanted)) return true;
+    const checkStartedAt = performance.now();
+    const row = await (em as SqlEntityManager).execute<Row>(
+      `select s.expires_at, s.active_organization_id, m.role from sessions s
+         left join memberships m on m.organization_id = s.active_organization_id and m.user_id = s.user_id
+        where s.id = ? and s.user_id = ? and s.revoked_at is null and s.expires_at > ?`,
+      [sessionId, userId, now],
+      'get',
+    );
+    if (!row) return false;
+    const scope = row.active_organization_id && row.role ? `${String(row.active_organization_id)}:${String(row.role)}` : null;
+    this.invalidations.rememberLiveSession(sessionId, userId, asDate(row.expires_at)!, checkStartedAt, scope);
+    return scope === wanted;
+  }
+
+  /** The session's active organization and the user's current role there; null when none (or no longer a member). */
+  private async scopeOf(db: SqlEntityManager, session: Session): Promise<IssuedSession['organization']> {
+    if (!session.activeOrganizationId) return null;
+    const row = await db.execute<Row>('select role from memberships where organization_id = ? and user_id = ?', [session.activeOrganizationId, session.userId], 'get');
+    const role = row ? String(row.role) : undefined;
+    return role && ORGANIZATION_ROLES.includes(role) ? { id: session.activeOrganizationId, role: role as OrganizationRole } : null;
   }
 
   async revoke(em: EntityManager, sessionId: string, reason: RevokeReason): Promise<void> {

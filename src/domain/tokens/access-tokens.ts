@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Clock } from '../kernel/clock.js';
 import { ACCEPTED_ALGORITHMS, type SigningKeys } from './signing-keys.js';
-import type { UserRole } from '../../db/entities.js';
+import type { OrganizationRole, UserRole } from '../../db/entities.js';
 import { BoundedMap } from '../cache/bounded-map.js';
 
 /** RFC 9068 marks access tokens with this `typ`, so an ID token or any other JWT of ours cannot pass as one. */
@@ -13,7 +13,11 @@ export interface AccessTokenClaims {
   sessionId: string;
   role: UserRole;
   expiresAt: Date;
+  /** From the `org_id` and `org_role` claims of an organization-scoped token. */
+  organization?: { id: string; role: OrganizationRole };
 }
+
+const ORGANIZATION_ROLES: readonly string[] = ['owner', 'admin', 'member'];
 
 export class InvalidAccessToken extends Error {
   constructor(readonly reason: 'expired' | 'invalid') {
@@ -41,10 +45,11 @@ export class AccessTokens {
     return this.options.ttlSeconds;
   }
 
-  async issue(subject: { userId: string; sessionId: string; role: UserRole }): Promise<string> {
+  async issue(subject: { userId: string; sessionId: string; role: UserRole; organization?: { id: string; role: OrganizationRole } | null }): Promise<string> {
     const key = await this.keys.signingKey();
     const now = Math.floor(this.clock.now().getTime() / 1000);
-    return new SignJWT({ sid: subject.sessionId, role: subject.role })
+    const organization = subject.organization ? { org_id: subject.organization.id, org_role: subject.organization.role } : {};
+    return new SignJWT({ sid: subject.sessionId, role: subject.role, ...organization })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
       .setIssuer(this.options.issuer)
       .setAudience(this.options.audience)
@@ -81,7 +86,12 @@ export class AccessTokens {
       });
       if (typeof payload.sid !== 'string' || typeof payload.sub !== 'string') throw new InvalidAccessToken('invalid');
       const role = payload.role === 'admin' ? 'admin' : 'user';
-      return { userId: payload.sub, sessionId: payload.sid, role, expiresAt: new Date(payload.exp! * 1000) };
+      const claims: AccessTokenClaims = { userId: payload.sub, sessionId: payload.sid, role, expiresAt: new Date(payload.exp! * 1000) };
+      if (payload.org_id !== undefined || payload.org_role !== undefined) {
+        if (typeof payload.org_id !== 'string' || typeof payload.org_role !== 'string' || !ORGANIZATION_ROLES.includes(payload.org_role)) throw new InvalidAccessToken('invalid');
+        claims.organization = { id: payload.org_id, role: payload.org_role as OrganizationRole };
+      }
+      return claims;
     } catch (error) {
       if (error instanceof InvalidAccessToken) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new InvalidAccessToken('expired');

@@ -13,6 +13,7 @@ import { ProblemError } from '../kernel/problem.js';
 import { remainingRecoveryCodes } from '../mfa/recovery-codes.js';
 import { toPasskeyView } from '../passkeys/passkeys.js';
 import type { components } from '../../../generated/openapi.js';
+import { membershipsOfUser } from '../organizations/organizations.js';
 
 type MyDataExport = components['schemas']['MyDataExport'];
 type Membership = components['schemas']['ExportMembership'];
@@ -31,12 +32,14 @@ function withoutCredentials(value: unknown): unknown {
   );
 }
 
-/**
- * The organizations the account belongs to. None yet: organizations are being built on another branch, whose merge
- * puts its query here (the export's schema has the `memberships` array already).
- */
-export async function membershipsOf(_em: EntityManager, _userId: string): Promise<Membership[]> {
-  return [];
+/** The organizations the account belongs to, with its role in each, oldest first. */
+export async function membershipsOf(em: EntityManager, userId: string): Promise<Membership[]> {
+  return (await membershipsOfUser(em, userId)).map((organization) => ({
+    organizationId: organization.id,
+    organizationName: organization.name,
+    role: organization.role,
+    joinedAt: organization.joinedAt,
+  }));
 }
 
 const actorOf = (event: AuditEvent, userId: string) => (event.actorUserId === null ? 'none' : event.actorUserId === userId ? 'self' : 'another-account');

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, OutboxMailSchema, PasskeySchema, WebauthnChallengeSchema, SessionSchema, UserSchema } from '../../db/entities.js';
+import { type User, PasswordResetTokenSchema, RefreshTokenSchema, RecoveryCodeSchema, MfaChallengeSchema, LoginAttemptSchema, IdentitySchema, IdentityLinkTicketSchema, OutboxMailSchema, PasskeySchema, WebauthnChallengeSchema, SessionSchema, UserSchema, InvitationSchema } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { Reauthentication } from './reauthentication.js';
 import type { Sessions } from '../sessions/sessions.js';
@@ -8,6 +8,7 @@ import type { TransactionLocks } from '../kernel/transaction-locks.js';
 import { ProblemError } from '../kernel/problem.js';
 import type { ClientInfo, Principal } from '../kernel/actor.js';
 import { assertAdministratorRemains, lockAdministrators } from '../admin/last-admin.js';
+import { removeMembershipsOf } from '../organizations/organizations.js';
 
 const DAY = 86_400;
 
@@ -49,6 +50,8 @@ export class AccountDeletion {
     await em.nativeUpdate(UserSchema, { id: user.id }, { deletedAt: now, updatedAt: now });
     await this.sessions.revokeAllOf(em, user.id, 'account-deleted');
     await em.nativeDelete(PasswordResetTokenSchema, { userId: user.id });
+    // Its organizations keep their other members, even when this was the last owner (PRODUCT §5.2).
+    await removeMembershipsOf(em, [user.id]);
     const purgeOn = this.options.graceDays > 0 ? addSeconds(now, this.options.graceDays * DAY) : null;
     this.mailbox.queue(em, now, user.email, { kind: 'account-deleted', purgeOn });
     if (this.options.graceDays === 0) await purgeUsers(em, [user.id]);
@@ -76,5 +79,8 @@ export async function purgeUsers(em: EntityManager, userIds: string[]): Promise<
   await em.nativeDelete(IdentityLinkTicketSchema, { userId: { $in: userIds } });
   await em.nativeDelete(PasskeySchema, { userId: { $in: userIds } });
   await em.nativeDelete(WebauthnChallengeSchema, { userId: { $in: userIds } });
+  await removeMembershipsOf(em, userIds);
+  // Invitations they sent stay valid; the spec's `invitedBy` is null once the inviter's account is gone.
+  await em.nativeUpdate(InvitationSchema, { invitedBy: { $in: userIds } }, { invitedBy: null });
   return em.nativeDelete(UserSchema, { id: { $in: userIds } });
 }
