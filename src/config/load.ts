@@ -204,6 +204,9 @@ function checkCombinations(config: Config, bad: ReadonlySet<string>): string[] {
   if (production && ok('SMTP_URL') && !config.SMTP_URL) {
     problems.push('SMTP_URL: required in production; without it mail goes to the development outbox (.eml files with live links on disk, nothing delivered)');
   }
+  if (production && ok('WEBHOOK_SECRET_KEY') && !config.WEBHOOK_SECRET_KEY) {
+    problems.push('WEBHOOK_SECRET_KEY: required in production (at least 32 characters): webhook signing secrets are encrypted under it, and without it under a development key anyone can read in the source');
+  }
   if (production && ok('DATABASE_URL') && config.DATABASE_URL === 'file::memory:') {
     problems.push('DATABASE_URL: an in-memory database loses every account on restart; not allowed in production');
   }

@@ -15,6 +15,9 @@ import {
   SessionSchema,
   UserSchema,
   WebauthnChallengeSchema,
+  WebhookAttemptSchema,
+  WebhookDeliverySchema,
+  WebhookEventSchema,
 } from '../db/entities.js';
 import { addSeconds } from '../domain/kernel/clock.js';
 import { purgeUsers } from '../domain/users/deletion.js';
@@ -100,6 +103,38 @@ export async function deleteOldMail(em: EntityManager, now: Date, retentionDays:
   const delivered = await deleteInBatches(em, OutboxMailSchema, { sentAt: { $lt: before } });
   const givenUp = await deleteInBatches(em, OutboxMailSchema, { sentAt: null, failedAt: { $lt: before } });
   return { mails: delivered + givenUp };
+}
+
+/**
+ * Webhook deliveries delivered or failed more than WEBHOOK_RETENTION_DAYS ago, with their attempts, and the events no
+ * delivery points at any more. Deliveries still waiting are never removed.
+ */
+export async function deleteOldWebhookDeliveries(em: EntityManager, now: Date, retentionDays: number): Promise<JobCounts> {
+  const before = addSeconds(now, -retentionDays * DAY);
+  let deliveries = 0;
+  for (const where of [{ deliveredAt: { $lt: before } }, { deliveredAt: null, failedAt: { $lt: before } }]) {
+    for (;;) {
+      const batch = await em.find(WebhookDeliverySchema, where, { fields: ['id'], limit: BATCH });
+      if (batch.length === 0) break;
+      const ids = batch.map((row) => row.id);
+      await em.nativeDelete(WebhookAttemptSchema, { deliveryId: { $in: ids } });
+      deliveries += await em.nativeDelete(WebhookDeliverySchema, { id: { $in: ids } });
+      em.clear();
+      await nextTurn();
+    }
+  }
+  let events = 0;
+  for (;;) {
+    const batch = await em.getConnection().execute<{ id: string }[]>(
+      'select e.id from webhook_events e where e.created_at < ? and not exists (select 1 from webhook_deliveries d where d.event_id = e.id) limit ?',
+      [before, BATCH],
+      'all',
+    );
+    if (batch.length === 0) break;
+    events += await em.nativeDelete(WebhookEventSchema, { id: { $in: batch.map((row: { id: string }) => row.id) } });
+    await nextTurn();
+  }
+  return { webhookDeliveries: deliveries, webhookEvents: events };
 }
 
 /** Audit events older than AUDIT_RETENTION_DAYS. */

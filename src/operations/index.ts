@@ -9,6 +9,7 @@ import { profileOperations, profilePolicies, type ProfileDeps } from './profile.
 import { registrationOperations, registrationPolicies, type RegistrationDeps } from './registration.js';
 import { passkeyOperations, passkeyPolicies, type PasskeyDeps } from './passkeys.js';
 import { signInOperations, signInPolicies, type SignInOperationDeps } from './sign-in.js';
+import { webhookOperations, webhookPolicies, type WebhookDeps } from './webhooks.js';
 
 /**
  * What the operation modules use, together: each module's `…Deps` names its own few, and the type check refuses a
@@ -23,7 +24,8 @@ export type OperationDeps = HealthDeps &
   SocialDeps &
   AdminDeps &
   ProfileDeps &
-  PasskeyDeps;
+  PasskeyDeps &
+  WebhookDeps;
 
 /**
  * Every operation's handler, each module given only what its `…Deps` names. The `Handlers` type makes a missing or
@@ -52,6 +54,7 @@ export function createHandlers(deps: OperationDeps): Handlers {
     ...adminOperations({ config, clock, orm, logger, metrics, counters, mailer, adminUsers: deps.adminUsers, sessions, guard, signingKeys, mfa }),
     ...passkeyOperations({ passkeys: deps.passkeys, sessions, guard, attempts, audit: deps.audit, accessTokens, config, mailer }),
     ...profileOperations({ clock, config, accountDeletion: deps.accountDeletion, mailer, invalidations: deps.invalidations }),
+    ...webhookOperations({ webhookEndpoints: deps.webhookEndpoints, webhooks: deps.webhooks }),
   };
 }
 
@@ -66,4 +69,5 @@ export const operationPolicies: OperationPolicies = {
   ...adminPolicies,
   ...profilePolicies,
   ...passkeyPolicies,
+  ...webhookPolicies,
 };

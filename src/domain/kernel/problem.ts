@@ -43,6 +43,7 @@ const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
   'internal-error': { status: 500, title: 'Internal error' },
   'service-unavailable': { status: 503, title: 'Service unavailable' },
   'server-busy': { status: 503, title: 'The server is busy' },
+  'webhook-url-refused': { status: 422, title: 'The webhook URL is not allowed' },
 };
 
 export interface ProblemOptions {

@@ -9,6 +9,7 @@ import { Migration20261201100000_refresh_replay } from './Migration2026120110000
 import { Migration20261201132329_scale_indexes } from './Migration20261201132329_scale_indexes.js';
 import { Migration20261201135124_email_sign_in } from './Migration20261201135124_email_sign_in.js';
 import { Migration20261201135429_passkeys } from './Migration20261201135429_passkeys.js';
+import { Migration20261201155247_webhooks } from './Migration20261201155247_webhooks.js';
 
 export const sqliteMigrations = [
   { name: 'Migration20261121232403_initial', class: Migration20261121232403_initial },
@@ -21,4 +22,5 @@ export const sqliteMigrations = [
   { name: 'Migration20261201132329_scale_indexes', class: Migration20261201132329_scale_indexes },
   { name: 'Migration20261201135124_email_sign_in', class: Migration20261201135124_email_sign_in },
   { name: 'Migration20261201135429_passkeys', class: Migration20261201135429_passkeys },
+  { name: 'Migration20261201155247_webhooks', class: Migration20261201155247_webhooks },
 ];
