@@ -3097,17 +3097,20 @@ export interface components {
         SessionCreatedEventData: {
             session: components["schemas"]["WebhookSession"];
             /**
-             * @description How the person signed in (a second factor, when asked, came after).
+             * @description The step that completed the sign-in (`totp`, `email` and `recovery-code` are second factors after a password, or `email` a link or code of passwordless sign-in), as in the login history.
              * @enum {string}
              */
-            method: "password" | "email" | "passkey" | "social";
+            method: "password" | "totp" | "email" | "recovery-code" | "social" | "passkey";
         };
         SessionRevokedEventData: {
             /** Format: uuid */
             userId: string;
             sessionIds: string[];
-            /** @enum {string} */
-            reason: "logout" | "logout-all" | "revoked" | "password-changed" | "password-reset" | "admin" | "deleted";
+            /**
+             * @description `revoked`: the owner ended one session (`revokeMySession`); `refresh-token-reuse`: a rotated refresh token came back; `admin`: an administrator revoked, locked or unverified the account.
+             * @enum {string}
+             */
+            reason: "logout" | "logout-all" | "revoked" | "refresh-token-reuse" | "password-changed" | "password-reset" | "admin" | "deleted";
         };
         PasswordEventData: {
             /** Format: uuid */

@@ -8,6 +8,7 @@ import type { TransactionLocks } from '../kernel/transaction-locks.js';
 import { ProblemError } from '../kernel/problem.js';
 import type { ClientInfo, Principal } from '../kernel/actor.js';
 import { assertAdministratorRemains, lockAdministrators } from '../admin/last-admin.js';
+import { userData, webhookEvents } from '../webhooks/events.js';
 
 const DAY = 86_400;
 
@@ -46,11 +47,16 @@ export class AccountDeletion {
    */
   async softDelete(em: EntityManager, user: Pick<User, 'id' | 'email'>): Promise<void> {
     const now = this.clock.now();
+    const account = await em.findOne(UserSchema, { id: user.id });
     await em.nativeUpdate(UserSchema, { id: user.id }, { deletedAt: now, updatedAt: now });
     await this.sessions.revokeAllOf(em, user.id, 'account-deleted');
     await em.nativeDelete(PasswordResetTokenSchema, { userId: user.id });
     const purgeOn = this.options.graceDays > 0 ? addSeconds(now, this.options.graceDays * DAY) : null;
     this.mailbox.queue(em, now, user.email, { kind: 'account-deleted', purgeOn });
+    if (account) {
+      await webhookEvents.emit(em, now, 'user.deleted', { ...userData({ ...account, updatedAt: now }), hard: this.options.graceDays === 0, purgeAt: purgeOn?.toISOString() ?? null });
+      await em.flush();
+    }
     if (this.options.graceDays === 0) await purgeUsers(em, [user.id]);
   }
 }
