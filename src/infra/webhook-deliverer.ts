@@ -56,14 +56,14 @@ export class WebhookDeliverer {
     private readonly metrics: Metrics,
     private readonly options: WebhookDelivererOptions,
   ) {
-    const allowPrivate = options.allowPrivateNetworks;
+    const allowPrivate = () => this.options.allowPrivateNetworks;
     this.agent = new Agent({
       connect: {
         timeout: TIMEOUT_MS,
         lookup(hostname, lookupOptions, callback) {
           dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) => {
             if (error) return callback(error, '', 0);
-            const why = allowPrivate ? null : addresses.map((a) => refusedAddress(a.address)).find(Boolean);
+            const why = allowPrivate() ? null : addresses.map((a) => refusedAddress(a.address)).find(Boolean);
             if (why) return callback(Object.assign(new Error(`address refused: ${hostname} resolves to ${why}`), { code: 'EADDRREFUSED' }), '', 0);
             if ((lookupOptions as { all?: boolean }).all) return (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses);
             callback(null, addresses[0].address, addresses[0].family);
