@@ -43,7 +43,7 @@ const KEYS = Object.keys(ConfigSchema.properties);
  * from a file named by `<KEY>_FILE` (Docker and Kubernetes secrets, systemd credentials), as may every provider's
  * `OIDC_<NAME>_CLIENT_SECRET`.
  */
-export const SECRET_BEARING_KEYS = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SIGNING_KEY', 'GOOGLE_CLIENT_SECRET', 'METRICS_TOKEN'] as const;
+export const SECRET_BEARING_KEYS = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SIGNING_KEY', 'GOOGLE_CLIENT_SECRET', 'METRICS_TOKEN', 'WEBHOOK_SECRET_KEY'] as const;
 const FILE_KEYS = SECRET_BEARING_KEYS.map((key) => `${key}_FILE`);
 const OIDC_SECRET_FILE = /^OIDC_[A-Z0-9_]+_CLIENT_SECRET_FILE$/;
 
@@ -278,7 +278,7 @@ function adminEmailProblems(value: string): string[] {
 }
 
 /** Keys whose values are secrets: a problem names them but never shows the value. */
-const SECRET_KEYS = /(^SIGNING_KEY|_SECRET|_TOKEN|_PASSWORD)$/;
+const SECRET_KEYS = /(^SIGNING_KEY|_SECRET|_SECRET_KEY|_TOKEN|_PASSWORD)$/;
 
 /** The value of a bad key as a problem shows it: secrets not at all, URLs without their credentials. */
 function shown(key: string, value: unknown): string {
