@@ -322,70 +322,70 @@ describe('event webhooks (adminCreateWebhook … adminPingWebhook) and their del
 
 /** Apps of their own, one at a time (each resets the PostgreSQL test database as it starts). */
 describe('event webhooks: the rule without WEBHOOK_ALLOW_PRIVATE_NETWORKS, the last attempt, a restart', () => {
-    it('refuses a URL on 127.0.0.1, localhost or a private address without WEBHOOK_ALLOW_PRIVATE_NETWORKS, at save', async () => {
-      const strict = await TestServer.start({ ADMIN_EMAILS: 'strict-root@example.com' });
-      try {
-        const account = await strict.createUser({ email: 'strict-root@example.com' });
-        const { accessToken } = await strict.login(account.email, account.password);
-        for (const url of ['http://127.0.0.1:9/private', 'http://localhost:9/x', 'http://10.0.0.7/hook', 'http://[::ffff:127.0.0.1]/hook', 'http://169.254.169.254/latest']) {
-          const refused = await strict.request('POST', '/v1/admin/webhooks', { token: accessToken, body: { url, events: ['*'] } });
-          failWith(refused, 422, 'webhook-url-refused', url);
-          expect(refused.body.detail).to.include('WEBHOOK_ALLOW_PRIVATE_NETWORKS');
-        }
-        failWith(await strict.request('POST', '/v1/admin/webhooks', { token: accessToken, body: { url: 'ftp://example.com/x', events: ['*'] } }), 422, 'webhook-url-refused');
-      } finally {
-        await strict.stop();
+  it('refuses a URL on 127.0.0.1, localhost or a private address without WEBHOOK_ALLOW_PRIVATE_NETWORKS, at save', async () => {
+    const strict = await TestServer.start({ ADMIN_EMAILS: 'strict-root@example.com' });
+    try {
+      const account = await strict.createUser({ email: 'strict-root@example.com' });
+      const { accessToken } = await strict.login(account.email, account.password);
+      for (const url of ['http://127.0.0.1:9/private', 'http://localhost:9/x', 'http://10.0.0.7/hook', 'http://[::ffff:127.0.0.1]/hook', 'http://169.254.169.254/latest']) {
+        const refused = await strict.request('POST', '/v1/admin/webhooks', { token: accessToken, body: { url, events: ['*'] } });
+        failWith(refused, 422, 'webhook-url-refused', url);
+        expect(refused.body.detail).to.include('WEBHOOK_ALLOW_PRIVATE_NETWORKS');
       }
-    });
+      failWith(await strict.request('POST', '/v1/admin/webhooks', { token: accessToken, body: { url: 'ftp://example.com/x', events: ['*'] } }), 422, 'webhook-url-refused');
+    } finally {
+      await strict.stop();
+    }
+  });
 
-    it('marks a delivery failed after WEBHOOK_MAX_ATTEMPTS', async function () {
-      const limited = await TestServer.start({ ...WEBHOOK_ENV, WEBHOOK_MAX_ATTEMPTS: '3', ADMIN_EMAILS: 'limited-root@example.com' });
-      try {
-        limited.services.webhooks.start();
-        const account = await limited.createUser({ email: 'limited-root@example.com' });
-        const { accessToken } = await limited.login(account.email, account.password);
-        const created = await limited.request('POST', '/v1/admin/webhooks', { token: accessToken, body: { url: 'http://127.0.0.1:9/nothing', events: ['webhook.ping'] } });
-        await limited.request('POST', `/v1/admin/webhooks/${created.body.id}/ping`, { token: accessToken });
-        let deliveries: any[] = [];
-        await waitUntil(async () => {
-          deliveries = (await limited.request('GET', `/v1/admin/webhooks/${created.body.id}/deliveries`, { token: accessToken })).body.items;
-          return deliveries[0]?.status === 'failed';
-        });
-        expect(deliveries[0]).to.include({ attempts: 3, nextAttemptAt: null });
-        expect(deliveries[0].attemptLog).to.have.length(3);
-      } finally {
-        await limited.stop();
-      }
-    });
-    it('delivers after a restart what was pending when the server stopped', async function () {
-      this.timeout(20_000);
-      const first = await TestServer.start({ ...WEBHOOK_ENV, ADMIN_EMAILS: 'restart-root@example.com' });
-      const down = await new WebhookReceiver().start();
-      const port = down.port;
-      let second: TestServer | undefined;
-      const back = new WebhookReceiver();
-      try {
-        first.services.webhooks.start();
-        const account = await first.createUser({ email: 'restart-root@example.com' });
-        const { accessToken } = await first.login(account.email, account.password);
-        const created = await first.request('POST', '/v1/admin/webhooks', { token: accessToken, body: { url: down.url('/restart'), events: ['*'] } });
-        back.secrets.set('/restart', [created.body.secret]);
-        await down.stop();
-        await first.createUser();
-        await first.request('POST', `/v1/admin/webhooks/${created.body.id}/ping`, { token: accessToken });
-        const databaseUrl = first.services.config.DATABASE_URL;
-        await first.stop();
-        second = await TestServer.start({ ...WEBHOOK_ENV, DATABASE_URL: databaseUrl });
-        await back.start(port);
-        second.services.webhooks.start();
-        await back.waitFor(() => back.on('/restart').length === 2, 15_000);
-        expect(back.on('/restart').map((event) => event.event.type)).to.deep.equal(['user.created', 'webhook.ping']);
-        expect(back.unverified).to.deep.equal([]);
-      } finally {
-        await second?.stop();
-        await back.stop();
-      }
-    });
+  it('marks a delivery failed after WEBHOOK_MAX_ATTEMPTS', async function () {
+    const limited = await TestServer.start({ ...WEBHOOK_ENV, WEBHOOK_MAX_ATTEMPTS: '3', ADMIN_EMAILS: 'limited-root@example.com' });
+    try {
+      limited.services.webhooks.start();
+      const account = await limited.createUser({ email: 'limited-root@example.com' });
+      const { accessToken } = await limited.login(account.email, account.password);
+      const created = await limited.request('POST', '/v1/admin/webhooks', { token: accessToken, body: { url: 'http://127.0.0.1:9/nothing', events: ['webhook.ping'] } });
+      await limited.request('POST', `/v1/admin/webhooks/${created.body.id}/ping`, { token: accessToken });
+      let deliveries: any[] = [];
+      await waitUntil(async () => {
+        deliveries = (await limited.request('GET', `/v1/admin/webhooks/${created.body.id}/deliveries`, { token: accessToken })).body.items;
+        return deliveries[0]?.status === 'failed';
+      });
+      expect(deliveries[0]).to.include({ attempts: 3, nextAttemptAt: null });
+      expect(deliveries[0].attemptLog).to.have.length(3);
+    } finally {
+      await limited.stop();
+    }
+  });
+  it('delivers after a restart what was pending when the server stopped', async function () {
+    this.timeout(20_000);
+    const first = await TestServer.start({ ...WEBHOOK_ENV, ADMIN_EMAILS: 'restart-root@example.com' });
+    const down = await new WebhookReceiver().start();
+    const port = down.port;
+    let second: TestServer | undefined;
+    const back = new WebhookReceiver();
+    try {
+      first.services.webhooks.start();
+      const account = await first.createUser({ email: 'restart-root@example.com' });
+      const { accessToken } = await first.login(account.email, account.password);
+      const created = await first.request('POST', '/v1/admin/webhooks', { token: accessToken, body: { url: down.url('/restart'), events: ['*'] } });
+      back.secrets.set('/restart', [created.body.secret]);
+      await down.stop();
+      await first.createUser();
+      await first.request('POST', `/v1/admin/webhooks/${created.body.id}/ping`, { token: accessToken });
+      const databaseUrl = first.services.config.DATABASE_URL;
+      await first.stop();
+      second = await TestServer.start({ ...WEBHOOK_ENV, DATABASE_URL: databaseUrl });
+      await back.start(port);
+      second.services.webhooks.start();
+      await back.waitFor(() => back.on('/restart').length === 2, 15_000);
+      expect(back.on('/restart').map((event) => event.event.type)).to.deep.equal(['user.created', 'webhook.ping']);
+      expect(back.unverified).to.deep.equal([]);
+    } finally {
+      await second?.stop();
+      await back.stop();
+    }
+  });
 });
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
