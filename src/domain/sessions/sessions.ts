@@ -193,10 +193,13 @@ export class Sessions {
   }
 
   async revoke(em: EntityManager, sessionId: string, reason: RevokeReason): Promise<void> {
-    const now = this.clock.now();
-    const live = await em.findOne(SessionSchema, { id: sessionId, revokedAt: null }, { fields: ['id', 'userId'] });
-    const ended = await em.nativeUpdate(SessionSchema, { id: sessionId, revokedAt: null }, { revokedAt: now, revokedReason: reason });
-    if (live && ended === 1) await this.revoked(em, now, live.userId, [sessionId], reason);
+    await em.transactional(async (tx) => {
+      const now = this.clock.now();
+      const live = await tx.findOne(SessionSchema, { id: sessionId, revokedAt: null }, { fields: ['id', 'userId'] });
+      const ended = await tx.nativeUpdate(SessionSchema, { id: sessionId, revokedAt: null }, { revokedAt: now, revokedReason: reason });
+      if (live && ended === 1) await this.revoked(tx, now, live.userId, [sessionId], reason);
+    });
+    // After the commit (or in the caller's transaction, as before): a cache refilled in between would read the old row.
     await this.invalidations.sessionEnded(em, sessionId);
   }
 
@@ -209,11 +212,14 @@ export class Sessions {
 
   /** Ends every live session of the user, or every one but `except`. Returns how many ended. */
   async revokeAllOf(em: EntityManager, userId: string, reason: RevokeReason, options: { except?: string } = {}): Promise<number> {
-    const now = this.clock.now();
-    const where = { userId, revokedAt: null, ...(options.except ? { id: { $ne: options.except } } : {}) };
-    const live = await em.find(SessionSchema, { ...where, expiresAt: { $gt: now } }, { fields: ['id'] });
-    const ended = await em.nativeUpdate(SessionSchema, where, { revokedAt: now, revokedReason: reason });
-    await this.revoked(em, now, userId, live.map((session) => session.id), reason);
+    const ended = await em.transactional(async (tx) => {
+      const now = this.clock.now();
+      const where = { userId, revokedAt: null, ...(options.except ? { id: { $ne: options.except } } : {}) };
+      const live = await tx.find(SessionSchema, { ...where, expiresAt: { $gt: now } }, { fields: ['id'] });
+      const count = await tx.nativeUpdate(SessionSchema, where, { revokedAt: now, revokedReason: reason });
+      await this.revoked(tx, now, userId, live.map((session) => session.id), reason);
+      return count;
+    });
     // The whole user is forgotten, `except` included: it is simply checked against the database again.
     await this.invalidations.userChanged(em, userId);
     return ended;
@@ -230,15 +236,16 @@ export class Sessions {
 
   /** Ends one live session of the user; false when the user has no such live session. */
   async revokeOwn(em: EntityManager, userId: string, sessionId: string): Promise<boolean> {
-    const now = this.clock.now();
-    const ended = await em.nativeUpdate(
-      SessionSchema,
-      { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: now } },
-      { revokedAt: now, revokedReason: 'revoked-by-user' },
-    );
-    if (ended === 1) await this.revoked(em, now, userId, [sessionId], 'revoked-by-user');
-    await this.invalidations.sessionEnded(em, sessionId);
-    return ended === 1;
+    return em.transactional(async (tx) => {
+      const now = this.clock.now();
+      const ended = await tx.nativeUpdate(
+        SessionSchema,
+        { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: now } },
+        { revokedAt: now, revokedReason: 'revoked-by-user' },
+      );
+      if (ended === 1) await this.revoked(tx, now, userId, [sessionId], 'revoked-by-user');
+      return ended === 1;
+    }).finally(() => this.invalidations.sessionEnded(em, sessionId));
   }
 
   private liveSession(em: EntityManager, sessionId: string, now: Date) {
