@@ -6,6 +6,8 @@ import { SoftwareAuthenticator } from '../helpers/software-authenticator.js';
 import { WebhookReceiver, verifies, type ReceivedEvent } from '../helpers/webhook-receiver.js';
 import { refusedAddress } from '../../src/domain/webhooks/url-guard.js';
 import { WEBHOOK_EVENT_TYPES } from '../../src/domain/webhooks/event-types.js';
+import { jobs, runJob } from '../../src/jobs/scheduler.js';
+import { WebhookAttemptSchema, WebhookDeliverySchema, WebhookEventSchema } from '../../src/db/entities.js';
 
 /** Small backoff, quick polling: the retries of a day take a second here. */
 const WEBHOOK_ENV = {
@@ -98,6 +100,21 @@ describe('event webhooks (adminCreateWebhook … adminPingWebhook) and their del
       }
       for (const address of ['93.184.216.34', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
         expect(refusedAddress(address), address).to.equal(null);
+      }
+    });
+
+    it('with WEBHOOK_ALLOW_PRIVATE_NETWORKS, delivers to a host name too (resolved and connected to by the checking lookup)', async () => {
+      // A receiver of its own: the agent keeps connections open per origin, and the next test must open a new one.
+      const named = await new WebhookReceiver().start();
+      try {
+        const created = await asAdmin('POST', '/v1/admin/webhooks', { url: `http://localhost:${named.port}/by-name`, events: ['webhook.ping'] });
+        expect(created.status, created.text).to.equal(201);
+        named.secrets.set('/by-name', [created.body.secret]);
+        await asAdmin('POST', `/v1/admin/webhooks/${created.body.id}/ping`);
+        await named.waitFor(() => named.on('/by-name').length === 1);
+        await asAdmin('DELETE', `/v1/admin/webhooks/${created.body.id}`);
+      } finally {
+        await named.stop();
       }
     });
 
@@ -316,6 +333,27 @@ describe('event webhooks (adminCreateWebhook … adminPingWebhook) and their del
       expect(after.signatures).to.have.length(1);
       expect(verifies(created.secret, headers(after), after.body), 'old secret after 24 h').to.equal(false);
       expect(verifies(rotated.body.secret, headers(after), after.body)).to.equal(true);
+    });
+  });
+
+  describe('retention', () => {
+    it('removes deliveries delivered or failed more than WEBHOOK_RETENTION_DAYS ago, their attempts and their events; keeps those waiting', async () => {
+      const waiting = await subscribe('/never', ['webhook.ping'], await new WebhookReceiver().start().then(async (gone) => (await gone.stop(), gone)));
+      await asAdmin('POST', `/v1/admin/webhooks/${waiting.id}/ping`);
+      await app.services.webhooks.idle();
+      const em = () => app.services.orm.em.fork();
+      const before = await em().count(WebhookDeliverySchema, {});
+      app.clock.advance(31 * 86_400);
+      const job = jobs(app.services).find((candidate) => candidate.name === 'delete-old-webhook-deliveries')!;
+      const counts = await runJob(app.services, job);
+      expect(counts).to.have.property('webhookDeliveries').that.is.greaterThan(0);
+      expect(counts).to.have.property('webhookEvents').that.is.greaterThan(0);
+      const left = await em().find(WebhookDeliverySchema, {});
+      expect(left.length).to.be.lessThan(before);
+      expect(left.every((delivery) => delivery.deliveredAt === null && delivery.failedAt === null)).to.equal(true);
+      expect(left.map((delivery) => delivery.endpointId)).to.include(waiting.id);
+      expect(await em().count(WebhookAttemptSchema, { deliveryId: { $nin: left.map((delivery) => delivery.id) } })).to.equal(0);
+      expect(await em().count(WebhookEventSchema, { id: { $in: left.map((delivery) => delivery.eventId) } })).to.equal(new Set(left.map((delivery) => delivery.eventId)).size);
     });
   });
 });
