@@ -110,9 +110,12 @@ export class OutboxWorker<Row extends OutboxRow> {
     await this.idle();
   }
 
-  /** Waits for the current run, if any. */
+  /**
+   * Waits for the current run and the one asked for meanwhile, if any: what was queued before the call is then sent
+   * (or retried later). Not `while (running)`: with polling, runs can follow each other without a gap.
+   */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    for (let runs = 0; runs < 2 && this.running; runs += 1) await this.running;
   }
 
   async deliverDue(): Promise<DeliveryCounts> {

@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { EntityManager, EntitySchema, FilterQuery } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
 import {
   AuditEventSchema,
   BlockedIpSchema,
@@ -125,7 +126,8 @@ export async function deleteOldWebhookDeliveries(em: EntityManager, now: Date, r
   }
   let events = 0;
   for (;;) {
-    const batch = await em.getConnection().execute<{ id: string }[]>(
+    // Through the job's EntityManager: on PostgreSQL the job runs in a transaction, which must see its own deletes.
+    const batch = await (em as SqlEntityManager).execute<{ id: string }[]>(
       'select e.id from webhook_events e where e.created_at < ? and not exists (select 1 from webhook_deliveries d where d.event_id = e.id) limit ?',
       [before, BATCH],
       'all',
