@@ -16,7 +16,8 @@ export interface OutboxRow {
   attempts: number;
 }
 
-export type DeliveryOutcome = { ok: true } | { ok: false; error: string; retryable?: boolean };
+/** `record`: more columns to write with the outcome, in the same statement (the last response status). */
+export type DeliveryOutcome = ({ ok: true } | { ok: false; error: string; retryable?: boolean }) & { record?: Record<string, unknown> };
 
 export interface OutboxQueue<Row extends OutboxRow> {
   /** Names the queue in log lines. */
@@ -162,20 +163,21 @@ export class OutboxWorker<Row extends OutboxRow> {
     const em = this.orm.em.fork();
     const entity = this.queue.entity;
     const now = this.clock.now();
+    const record = outcome.record ?? {};
     if (outcome.ok) {
-      await em.nativeUpdate(entity, { id: row.id } as never, { [this.queue.done.property]: now, lockedUntil: null, ...this.queue.onDone } as never);
+      await em.nativeUpdate(entity, { id: row.id } as never, { ...record, [this.queue.done.property]: now, lockedUntil: null, ...this.queue.onDone } as never);
       this.queue.observe?.('sent', row, attempt);
       return 'sent';
     }
     const error = outcome.error.slice(0, 500);
     if (attempt >= this.options.maxAttempts || outcome.retryable === false) {
-      await em.nativeUpdate(entity, { id: row.id } as never, { [this.queue.failed.property]: now, lockedUntil: null, lastError: error, ...this.queue.onFailed } as never);
+      await em.nativeUpdate(entity, { id: row.id } as never, { ...record, [this.queue.failed.property]: now, lockedUntil: null, lastError: error, ...this.queue.onFailed } as never);
       this.logger.error({ queue: this.queue.name, id: row.id, attempts: attempt, error }, 'outbox message given up after its last attempt');
       this.queue.observe?.('failed', row, attempt, error);
       return 'failed';
     }
     const delay = Math.min(this.options.retrySeconds * 2 ** (attempt - 1), this.options.maxRetrySeconds);
-    await em.nativeUpdate(entity, { id: row.id } as never, { nextAttemptAt: seconds(now, delay), lockedUntil: null, lastError: error } as never);
+    await em.nativeUpdate(entity, { id: row.id } as never, { ...record, nextAttemptAt: seconds(now, delay), lockedUntil: null, lastError: error } as never);
     this.logger.warn({ queue: this.queue.name, id: row.id, attempts: attempt, retryInSeconds: delay, error }, 'outbox delivery failed; will retry');
     this.queue.observe?.('retried', row, attempt, error);
     return 'retried';

@@ -221,9 +221,9 @@ export class WebhookDeliverer {
       error: error?.slice(0, 500) ?? null,
     });
     await em.flush();
-    await em.nativeUpdate(WebhookDeliverySchema, { id: delivery.id }, { lastResponseStatus: responseStatus });
     this.logger[error ? 'warn' : 'debug']({ deliveryId: delivery.id, eventType: delivery.eventType, attempt, responseStatus, durationMs, error }, 'webhook attempt');
-    return error ? { ok: false, error } : { ok: true };
+    const record = { lastResponseStatus: responseStatus };
+    return error ? { ok: false, error, record } : { ok: true, record };
   }
 }
 
