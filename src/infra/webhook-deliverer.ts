@@ -210,7 +210,7 @@ export class WebhookDeliverer {
       error = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${TIMEOUT_MS / 1000} s` : String(cause?.message ?? (failure as Error).message);
     }
     const durationMs = Math.round(performance.now() - started);
-    em.create(WebhookAttemptSchema, {
+    await em.insert(WebhookAttemptSchema, {
       id: randomUUID(),
       deliveryId: delivery.id,
       at: now,
@@ -220,7 +220,6 @@ export class WebhookDeliverer {
       responseBody,
       error: error?.slice(0, 500) ?? null,
     });
-    await em.flush();
     this.logger[error ? 'warn' : 'debug']({ deliveryId: delivery.id, eventType: delivery.eventType, attempt, responseStatus, durationMs, error }, 'webhook attempt');
     const record = { lastResponseStatus: responseStatus };
     return error ? { ok: false, error, record } : { ok: true, record };
