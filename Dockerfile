@@ -1,6 +1,7 @@
 # Pulse Auth in a container: `docker build -t pulse-auth .`, then
 #   docker run -p 3000:3000 -v pulse-auth-data:/data -e PUBLIC_URL=https://auth.example.com \
-#     -e SMTP_URL_FILE=/run/secrets/smtp-url -e METRICS_TOKEN_FILE=/run/secrets/metrics-token pulse-auth
+#     -e SMTP_URL_FILE=/run/secrets/smtp-url -e METRICS_TOKEN_FILE=/run/secrets/metrics-token \
+#     -e WEBHOOK_SECRET_KEY_FILE=/run/secrets/webhook-secret-key pulse-auth
 # (README, "Deploying"). No base image can be pulled on the machines this is developed on, so it is not built
 # there: test/unit/deploy-files.test.ts checks what can be checked (pinned base image, stages, non-root user,
 # volume, health check, `node` as the command), and .ci/prove-build runs the same build and install steps.

@@ -8,6 +8,12 @@ import type { EntitySchema } from '@mikro-orm/core';
 import { openDatabase, type Orm } from '../src/db/orm.js';
 import { LoginAttemptSchema, MembershipSchema, OrganizationSchema, PendingRegistrationSchema, UserSchema, type LoginAttempt, type OrganizationRole, type UserRole } from '../src/db/entities.js';
 import { hashPasswordSync } from '../src/domain/passwords/hasher.js';
+import { WebhookEndpoints } from '../src/domain/webhooks/endpoints.js';
+import { SecretSealer } from '../src/domain/webhooks/secrets.js';
+import { systemClock } from '../src/domain/kernel/clock.js';
+
+/** The server's WEBHOOK_SECRET_KEY in the benchmark (production requires one). */
+export const BENCH_WEBHOOK_KEY = 'bench-webhook-secret-key-0123456789abcdef';
 
 export const BENCH_PASSWORD = 'benchmark passphrase that is long enough';
 const CHUNK = 500;
@@ -37,6 +43,15 @@ export class BenchDatabase {
   static async open(databaseUrl: string, bcryptCost: number): Promise<BenchDatabase> {
     const orm = await openDatabase(databaseUrl);
     return new BenchDatabase(orm, hashPasswordSync(BENCH_PASSWORD, bcryptCost));
+  }
+
+  /**
+   * Webhook endpoints subscribed to every event, saved through the domain (production's https-only rule would refuse
+   * the benchmark's local http receiver through the API; the server checks the address again at each send).
+   */
+  async webhooks(urls: string[]): Promise<void> {
+    const endpoints = new WebhookEndpoints(systemClock, new SecretSealer(BENCH_WEBHOOK_KEY), { allowPrivateNetworks: true, httpsOnly: false });
+    for (const url of urls) await endpoints.create(this.orm.em.fork(), { url, events: ['*'] });
   }
 
   /** Verified accounts user-<from>…user-<to-1>@bench.test, all with BENCH_PASSWORD. */

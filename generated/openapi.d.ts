@@ -1456,6 +1456,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description Every webhook endpoint, oldest first. The signing secrets are never shown again after `adminCreateWebhook` and `adminRotateWebhookSecret`.
+         */
+        get: operations["adminListWebhooks"];
+        put?: never;
+        /**
+         * Subscribe an endpoint to events
+         * @description Stores an endpoint that receives the listed event types (`["*"]` for all; see "Webhooks" in the introduction)
+         *     and answers with its signing `secret` (`whsec_…`), shown this once. The URL must be `https://` in production,
+         *     and its host must not resolve to a loopback, private, link-local, shared (CGNAT), metadata or unspecified
+         *     address unless the server runs with `WEBHOOK_ALLOW_PRIVATE_NETWORKS=true`: else `422 webhook-url-refused`.
+         */
+        post: operations["adminCreateWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{webhookId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint
+         * @description The endpoint, never its secret.
+         */
+        get: operations["adminGetWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Removes the endpoint with its queued deliveries and their attempts.
+         */
+        delete: operations["adminDeleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description Changes the URL (checked as at creation), the event types, the description, or turns the endpoint off
+         *     (`enabled: false`: no new deliveries are queued for it and queued ones wait until it is turned on again).
+         */
+        patch: operations["adminUpdateWebhook"];
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{webhookId}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate an endpoint's signing secret
+         * @description Answers a new secret, shown this once. For 24 hours every delivery carries two signatures, space-separated
+         *     in `webhook-signature`: one with the new secret and one with the previous one, so the receiver can switch
+         *     at its own pace. After that only the new secret signs. Rotating again during the overlap replaces the
+         *     previous secret with the one that was current.
+         */
+        post: operations["adminRotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{webhookId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an endpoint's deliveries
+         * @description Newest first, one per event queued for the endpoint, with every attempt (status, response code, duration, the start of the response body).
+         */
+        get: operations["adminListWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again
+         * @description Queues the delivery's event again, now, with a fresh count of attempts (a delivered or failed one as well as a
+         *     pending one). The event keeps its id, so a receiver that dedupes on `webhook-id` sees it once.
+         */
+        post: operations["adminRedeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{webhookId}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event
+         * @description Queues a `webhook.ping` event to this endpoint alone, whatever its event types; a turned-off endpoint gets it once turned on again.
+         */
+        post: operations["adminPingWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1465,7 +1605,7 @@ export interface components {
          * @example invalid-credentials
          * @enum {string}
          */
-        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "invalid-email-sign-in" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "passkey-challenge-invalid" | "passkey-registration-failed" | "passkey-already-registered" | "passkey-sign-in-failed" | "not-a-member" | "insufficient-role" | "last-owner" | "slug-taken" | "already-a-member" | "invitation-invalid" | "invitation-email-mismatch" | "invitation-used" | "invitation-expired" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy" | "invalid-password-hash";
+        ProblemCode: "validation-failed" | "malformed-body" | "weak-password" | "invalid-verification-token" | "invalid-reset-token" | "invalid-credentials" | "account-disabled" | "authentication-required" | "invalid-access-token" | "invalid-refresh-token" | "current-password-incorrect" | "reauthentication-required" | "registration-password-mismatch" | "forbidden" | "invalid-totp-code" | "invalid-mfa-code" | "mfa-challenge-invalid" | "invalid-email-sign-in" | "totp-already-enabled" | "totp-not-enabled" | "not-found" | "method-not-allowed" | "payload-too-large" | "unsupported-media-type" | "last-sign-in-method" | "last-admin" | "not-deleted" | "signing-key-configured" | "origin-not-allowed" | "passkey-challenge-invalid" | "passkey-registration-failed" | "passkey-already-registered" | "passkey-sign-in-failed" | "not-a-member" | "insufficient-role" | "last-owner" | "slug-taken" | "already-a-member" | "invitation-invalid" | "invitation-email-mismatch" | "invitation-used" | "invitation-expired" | "rate-limited" | "too-many-failed-attempts" | "internal-error" | "service-unavailable" | "server-busy" | "invalid-password-hash" | "webhook-url-refused";
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -3304,8 +3444,785 @@ export interface components {
             items: components["schemas"]["AdminOrganization"][];
             nextCursor: string | null;
         };
+        /**
+         * @description An event type. New types may be added; a receiver should ignore types it does not know.
+         * @enum {string}
+         */
+        WebhookEventType: "user.created" | "user.updated" | "user.deleted" | "user.restored" | "user.locked" | "session.created" | "session.revoked" | "password.changed" | "password.reset" | "mfa.enabled" | "mfa.disabled" | "passkey.added" | "passkey.removed" | "identity.linked" | "identity.unlinked" | "organization.created" | "organization.updated" | "organization.deleted" | "organization.member.added" | "organization.member.updated" | "organization.member.removed" | "invitation.created" | "invitation.accepted" | "invitation.revoked" | "webhook.ping";
+        /**
+         * @description An event type, or `*` for every type (also those added later).
+         * @enum {string}
+         */
+        WebhookEventSubscription: "*" | "user.created" | "user.updated" | "user.deleted" | "user.restored" | "user.locked" | "session.created" | "session.revoked" | "password.changed" | "password.reset" | "mfa.enabled" | "mfa.disabled" | "passkey.added" | "passkey.removed" | "identity.linked" | "identity.unlinked" | "organization.created" | "organization.updated" | "organization.deleted" | "organization.member.added" | "organization.member.updated" | "organization.member.removed" | "invitation.created" | "invitation.accepted" | "invitation.revoked" | "webhook.ping";
+        /**
+         * @description What a webhook endpoint receives: `{id, type, timestamp, data}`, one event per request. Tell the kinds apart by
+         *     `type`; `data` carries public shapes only (never a password, hash, secret or token). `id` is also the
+         *     `webhook-id` header: the same on every retry, so dedupe on it.
+         */
+        WebhookEvent: components["schemas"]["UserCreatedEvent"] | components["schemas"]["UserUpdatedEvent"] | components["schemas"]["UserDeletedEvent"] | components["schemas"]["UserRestoredEvent"] | components["schemas"]["UserLockedEvent"] | components["schemas"]["SessionCreatedEvent"] | components["schemas"]["SessionRevokedEvent"] | components["schemas"]["PasswordChangedEvent"] | components["schemas"]["PasswordResetEvent"] | components["schemas"]["MfaEnabledEvent"] | components["schemas"]["MfaDisabledEvent"] | components["schemas"]["PasskeyAddedEvent"] | components["schemas"]["PasskeyRemovedEvent"] | components["schemas"]["IdentityLinkedEvent"] | components["schemas"]["IdentityUnlinkedEvent"] | components["schemas"]["OrganizationCreatedEvent"] | components["schemas"]["OrganizationUpdatedEvent"] | components["schemas"]["OrganizationDeletedEvent"] | components["schemas"]["OrganizationMemberAddedEvent"] | components["schemas"]["OrganizationMemberUpdatedEvent"] | components["schemas"]["OrganizationMemberRemovedEvent"] | components["schemas"]["InvitationCreatedEvent"] | components["schemas"]["InvitationAcceptedEvent"] | components["schemas"]["InvitationRevokedEvent"] | components["schemas"]["WebhookPingEvent"];
+        /** @description A person confirmed their email (`verifyEmail`), signed up through a provider, or an administrator or import created the account. */
+        UserCreatedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.created";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["UserEventData"];
+        };
+        /** @description The profile (`updateMe`) or an administrator's change (`adminUpdateUser`: role, verified, name) changed the account. */
+        UserUpdatedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.updated";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["UserEventData"];
+        };
+        /** @description The account was deleted (`deleteMe`, `adminDeleteUser`); `hard` when purged at once. */
+        UserDeletedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.deleted";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["UserDeletedEventData"];
+        };
+        /** @description An administrator undid a soft deletion (`adminRestoreUser`). */
+        UserRestoredEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.restored";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["UserEventData"];
+        };
+        /** @description An administrator locked the account, or repeated failed sign-ins locked its sign-in (`reason`). */
+        UserLockedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.locked";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["UserLockedEventData"];
+        };
+        /** @description A sign-in opened a session (password, second factor, email link, passkey or provider). */
+        SessionCreatedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.created";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["SessionCreatedEventData"];
+        };
+        /** @description Sessions ended: sign-out, sign-out everywhere, a revoked device, a password change or reset, an administrator, a deletion. */
+        SessionRevokedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.revoked";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["SessionRevokedEventData"];
+        };
+        /** @description The owner changed or first set the password (`changePassword`). */
+        PasswordChangedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "password.changed";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["PasswordEventData"];
+        };
+        /** @description The password was reset through the mailed link (`resetPassword`). */
+        PasswordResetEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "password.reset";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["PasswordEventData"];
+        };
+        /** @description A second factor was turned on (authenticator app or email codes). */
+        MfaEnabledEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "mfa.enabled";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["MfaEventData"];
+        };
+        /** @description A second factor was turned off, by the owner or an administrator (`adminResetUserMfa`). */
+        MfaDisabledEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "mfa.disabled";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["MfaEventData"];
+        };
+        /** @description A passkey was registered to the account. */
+        PasskeyAddedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "passkey.added";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["PasskeyEventData"];
+        };
+        /** @description A passkey was deleted from the account. */
+        PasskeyRemovedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "passkey.removed";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["PasskeyEventData"];
+        };
+        /** @description A provider identity was linked to the account (including at a first social sign-in). */
+        IdentityLinkedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "identity.linked";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["IdentityEventData"];
+        };
+        /** @description A provider identity was unlinked (`unlinkIdentity`, or dropped by a password reset). */
+        IdentityUnlinkedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "identity.unlinked";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["IdentityEventData"];
+        };
+        /** @description An organization was created. */
+        OrganizationCreatedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "organization.created";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["OrganizationEventData"];
+        };
+        /** @description An organization's name or slug changed. */
+        OrganizationUpdatedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "organization.updated";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["OrganizationEventData"];
+        };
+        /** @description An organization was deleted. */
+        OrganizationDeletedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "organization.deleted";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["OrganizationEventData"];
+        };
+        /** @description A user became a member of an organization. */
+        OrganizationMemberAddedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "organization.member.added";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["MembershipEventData"];
+        };
+        /** @description A member's role changed. */
+        OrganizationMemberUpdatedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "organization.member.updated";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["MembershipEventData"];
+        };
+        /** @description A member left or was removed (an account deletion removes its memberships too). */
+        OrganizationMemberRemovedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "organization.member.removed";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["MembershipEventData"];
+        };
+        /** @description Someone was invited to an organization. */
+        InvitationCreatedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "invitation.created";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["InvitationEventData"];
+        };
+        /** @description An invitation was accepted. */
+        InvitationAcceptedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "invitation.accepted";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["InvitationEventData"];
+        };
+        /** @description An invitation was revoked. */
+        InvitationRevokedEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "invitation.revoked";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["InvitationEventData"];
+        };
+        /** @description `adminPingWebhook` asked for a test event. */
+        WebhookPingEvent: {
+            /**
+             * @description The event's id (the `webhook-id` header).
+             * @example evt_01938a3c5b7e7f008a1b2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "webhook.ping";
+            /**
+             * Format: date-time
+             * @description When the change happened.
+             */
+            timestamp: string;
+            data: components["schemas"]["WebhookPingEventData"];
+        };
+        UserEventData: {
+            user: components["schemas"]["User"];
+        };
+        UserDeletedEventData: {
+            user: components["schemas"]["User"];
+            /** @description Purged at once (`adminDeleteUser?hard=true`); else restorable until `purgeAt`. */
+            hard: boolean;
+            /** Format: date-time */
+            purgeAt: string | null;
+        };
+        UserLockedEventData: {
+            user: components["schemas"]["User"];
+            /**
+             * @description `admin`: `adminUpdateUser` locked the account; `failed-sign-ins`: the lockout locked its sign-in for everyone.
+             * @enum {string}
+             */
+            reason: "admin" | "failed-sign-ins";
+            /**
+             * Format: date-time
+             * @description When a lockout ends by itself; `null` for an administrator's lock.
+             */
+            until: string | null;
+        };
+        WebhookSession: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            userId: string;
+            deviceType: components["schemas"]["DeviceType"];
+            browser: string | null;
+            os: string | null;
+            ip: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        SessionCreatedEventData: {
+            session: components["schemas"]["WebhookSession"];
+            /**
+             * @description The step that completed the sign-in (`totp`, `email` and `recovery-code` are second factors after a password, or `email` a link or code of passwordless sign-in), as in the login history.
+             * @enum {string}
+             */
+            method: "password" | "totp" | "email" | "recovery-code" | "social" | "passkey";
+        };
+        SessionRevokedEventData: {
+            /** Format: uuid */
+            userId: string;
+            sessionIds: string[];
+            /**
+             * @description `revoked`: the owner ended one session (`revokeMySession`); `refresh-token-reuse`: a rotated refresh token came back; `admin`: an administrator revoked, locked or unverified the account.
+             * @enum {string}
+             */
+            reason: "logout" | "logout-all" | "revoked" | "refresh-token-reuse" | "password-changed" | "password-reset" | "admin" | "deleted";
+        };
+        PasswordEventData: {
+            /** Format: uuid */
+            userId: string;
+        };
+        MfaEventData: {
+            /** Format: uuid */
+            userId: string;
+            /** @enum {string} */
+            method: "totp" | "email";
+        };
+        WebhookPasskey: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** Format: date-time */
+            createdAt: string;
+            deviceType: components["schemas"]["PasskeyDeviceType"];
+            backedUp: boolean;
+        };
+        PasskeyEventData: {
+            /** Format: uuid */
+            userId: string;
+            passkey: components["schemas"]["WebhookPasskey"];
+        };
+        IdentityEventData: {
+            /** Format: uuid */
+            userId: string;
+            identity: {
+                provider: string;
+                email: string | null;
+            };
+        };
+        WebhookOrganization: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            slug: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        OrganizationEventData: {
+            organization: components["schemas"]["WebhookOrganization"];
+        };
+        WebhookMembership: {
+            /** Format: uuid */
+            organizationId: string;
+            /** Format: uuid */
+            userId: string;
+            /** @example member */
+            role: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        MembershipEventData: {
+            membership: components["schemas"]["WebhookMembership"];
+        };
+        WebhookInvitation: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organizationId: string;
+            email: components["schemas"]["Email"];
+            /** @example member */
+            role: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        InvitationEventData: {
+            invitation: components["schemas"]["WebhookInvitation"];
+        };
+        WebhookPingEventData: {
+            /** Format: uuid */
+            webhookId: string;
+        };
+        /**
+         * Format: uri
+         * @description Where events are POSTed. `https://` in production; no loopback, private or metadata addresses (see `adminCreateWebhook`).
+         * @example https://hooks.example.com/pulse-auth
+         */
+        WebhookUrl: string;
+        /**
+         * @example [
+         *       "user.created",
+         *       "user.deleted"
+         *     ]
+         */
+        WebhookEventList: components["schemas"]["WebhookEventSubscription"][];
+        /** @example CRM sync */
+        WebhookDescription: string | null;
+        /**
+         * @example {
+         *       "url": "https://hooks.example.com/pulse-auth",
+         *       "events": [
+         *         "*"
+         *       ],
+         *       "description": "CRM sync"
+         *     }
+         */
+        CreateWebhookRequest: {
+            url: components["schemas"]["WebhookUrl"];
+            events: components["schemas"]["WebhookEventList"];
+            description?: components["schemas"]["WebhookDescription"];
+        };
+        /**
+         * @example {
+         *       "enabled": false
+         *     }
+         */
+        UpdateWebhookRequest: {
+            url?: components["schemas"]["WebhookUrl"];
+            events?: components["schemas"]["WebhookEventList"];
+            description?: components["schemas"]["WebhookDescription"];
+            enabled?: boolean;
+        };
+        /**
+         * @example {
+         *       "id": "7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d",
+         *       "url": "https://hooks.example.com/pulse-auth",
+         *       "events": [
+         *         "*"
+         *       ],
+         *       "description": "CRM sync",
+         *       "enabled": true,
+         *       "createdAt": "2026-11-21T10:00:00.000Z",
+         *       "updatedAt": "2026-11-21T10:00:00.000Z",
+         *       "secretRotatedAt": null,
+         *       "previousSecretExpiresAt": null
+         *     }
+         */
+        Webhook: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uri */
+            url: string;
+            events: components["schemas"]["WebhookEventSubscription"][];
+            description: string | null;
+            enabled: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: date-time */
+            secretRotatedAt: string | null;
+            /**
+             * Format: date-time
+             * @description Until when the previous secret still signs alongside (24 hours after a rotation); `null` when none does.
+             */
+            previousSecretExpiresAt: string | null;
+        };
+        WebhookWithSecret: components["schemas"]["Webhook"] & {
+            /**
+             * @description The signing secret, shown this once. Give it to your Standard Webhooks library as is.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
+        WebhookList: {
+            items: components["schemas"]["Webhook"][];
+        };
+        /**
+         * @description `pending`: waiting for its first or next attempt; `delivered`: a 2xx came back; `failed`: every attempt (`WEBHOOK_MAX_ATTEMPTS`) failed.
+         * @enum {string}
+         */
+        WebhookDeliveryStatus: "pending" | "delivered" | "failed";
+        WebhookAttempt: {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            outcome: "success" | "failure";
+            /**
+             * Format: int32
+             * @description The HTTP status, or `null` when none came (refused, timed out, address refused).
+             */
+            responseStatus: number | null;
+            /** Format: int32 */
+            durationMs: number;
+            /** @description The first 1,000 characters of the response body. */
+            responseBody: string | null;
+            /** @description Why no 2xx came (a timeout, a redirect, a refused address). */
+            error: string | null;
+        };
+        WebhookDelivery: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            webhookId: string;
+            eventId: string;
+            eventType: components["schemas"]["WebhookEventType"];
+            status: components["schemas"]["WebhookDeliveryStatus"];
+            /** Format: int32 */
+            attempts: number;
+            /** Format: int32 */
+            lastResponseStatus: number | null;
+            /**
+             * Format: date-time
+             * @description When it is tried next; `null` once delivered or failed.
+             */
+            nextAttemptAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            deliveredAt: string | null;
+            attemptLog: components["schemas"]["WebhookAttempt"][];
+        };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDelivery"][];
+            nextCursor: string | null;
+        };
     };
     responses: {
+        /**
+         * @description The webhook URL is refused: not `https://` in production, or its host resolves to a loopback, private,
+         *     link-local, shared (CGNAT), metadata or unspecified address (allowed only with
+         *     `WEBHOOK_ALLOW_PRIVATE_NETWORKS=true`), or it does not resolve.
+         */
+        WebhookUrlRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:webhook-url-refused",
+                 *       "code": "webhook-url-refused",
+                 *       "title": "The webhook URL is not allowed",
+                 *       "status": 422,
+                 *       "detail": "hooks.internal resolves to 10.0.0.7, a private address.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /**
          * @description The request came from a web page of a foreign origin: its `Origin` (or `Referer`) is not this server, `APP_URL`
          *     or a configured CORS origin. Nothing was changed.
@@ -4111,6 +5028,10 @@ export interface components {
         };
     };
     parameters: {
+        /** @example 7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d */
+        WebhookId: string;
+        /** @example 01938a3c-5b7e-7f00-8a1b-2c3d4e5f6a7b */
+        DeliveryId: string;
         /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
         UserId: string;
         /** @description Only items at or after this time. */
@@ -6464,6 +7385,284 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminListWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoints. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminCreateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description The endpoint and its signing secret (shown this once). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["WebhookUrlRefused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminGetWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d */
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminDeleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d */
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminUpdateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d */
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description The changed endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["WebhookUrlRefused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminRotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d */
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint and its new secret (shown this once). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminListWebhookDeliveries: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["WebhookDeliveryStatus"];
+                /**
+                 * @description How many items a page holds at most.
+                 * @example 20
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `nextCursor` of the previous page; omit it for the first page.
+                 * @example MTc5NTMwMzY2ODA5NTo5YjFkZTAyNy0xZjQ1LTQ5ZWQtOTk0Ni1hZGI3ZTNkNTRkNmY
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @example 7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d */
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminRedeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d */
+                webhookId: components["parameters"]["WebhookId"];
+                /** @example 01938a3c-5b7e-7f00-8a1b-2c3d4e5f6a7b */
+                deliveryId: components["parameters"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued; the delivery as it now stands. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminPingWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d */
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued; the delivery. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -51,6 +51,8 @@ export async function start(env: Record<string, string | undefined> = process.en
   );
   // Mail left in the outbox by an earlier run goes out now.
   services.mailer.kick();
+  // Webhook deliveries too, and from now on every WEBHOOK_POLL_SECONDS (retries, other instances' events).
+  services.webhooks.start();
   let stopping: Promise<void> | undefined;
   return { server, services, port, stop: () => (stopping ??= stop(server, connections, services, jobs)) };
 }

@@ -32,6 +32,12 @@ import { Metrics } from './observability/metrics.js';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { MailDeliverer } from './mail/deliverer.js';
 import { outboxMailbox } from './mail/mailbox.js';
+import { WebhookEndpoints } from './domain/webhooks/endpoints.js';
+import { SecretSealer } from './domain/webhooks/secrets.js';
+import { WebhookDeliverer } from './infra/webhook-deliverer.js';
+
+/** Seals webhook secrets outside production when WEBHOOK_SECRET_KEY is unset (production refuses to start without it). */
+const DEVELOPMENT_WEBHOOK_KEY = 'pulse-auth development webhook key: not a secret';
 
 /** Everything the handlers use, built once per process from the configuration. */
 export interface Services {
@@ -63,6 +69,8 @@ export interface Services {
   userImport: UserImport;
   mailTransport: MailTransport;
   mailer: MailDeliverer;
+  webhookEndpoints: WebhookEndpoints;
+  webhooks: WebhookDeliverer;
   close(): Promise<void>;
 }
 
@@ -153,6 +161,18 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     maxAttempts: config.MAIL_MAX_ATTEMPTS,
     retrySeconds: config.MAIL_RETRY_SECONDS,
   });
+  const webhookEndpoints = new WebhookEndpoints(clock, new SecretSealer(config.WEBHOOK_SECRET_KEY ?? DEVELOPMENT_WEBHOOK_KEY), {
+    allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+    httpsOnly: config.NODE_ENV === 'production',
+  });
+  const webhooks = new WebhookDeliverer(orm, webhookEndpoints, clock, logger, metrics, {
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    retrySeconds: config.WEBHOOK_RETRY_SECONDS,
+    maxRetrySeconds: config.WEBHOOK_MAX_RETRY_SECONDS,
+    allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+    pollSeconds: config.WEBHOOK_POLL_SECONDS,
+  });
+  orm.em.getEventManager().registerSubscriber(webhooks.subscriber());
 
   return {
     config,
@@ -183,7 +203,10 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     userImport,
     mailTransport,
     mailer,
+    webhookEndpoints,
+    webhooks,
     async close() {
+      await webhooks.stop();
       await mailer.idle();
       mailTransport.close();
       await hasher.close();

@@ -43,7 +43,7 @@ const KEYS = Object.keys(ConfigSchema.properties);
  * from a file named by `<KEY>_FILE` (Docker and Kubernetes secrets, systemd credentials), as may every provider's
  * `OIDC_<NAME>_CLIENT_SECRET`.
  */
-export const SECRET_BEARING_KEYS = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SIGNING_KEY', 'GOOGLE_CLIENT_SECRET', 'METRICS_TOKEN'] as const;
+export const SECRET_BEARING_KEYS = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SIGNING_KEY', 'GOOGLE_CLIENT_SECRET', 'METRICS_TOKEN', 'WEBHOOK_SECRET_KEY'] as const;
 const FILE_KEYS = SECRET_BEARING_KEYS.map((key) => `${key}_FILE`);
 const OIDC_SECRET_FILE = /^OIDC_[A-Z0-9_]+_CLIENT_SECRET_FILE$/;
 
@@ -204,6 +204,9 @@ function checkCombinations(config: Config, bad: ReadonlySet<string>): string[] {
   if (production && ok('SMTP_URL') && !config.SMTP_URL) {
     problems.push('SMTP_URL: required in production; without it mail goes to the development outbox (.eml files with live links on disk, nothing delivered)');
   }
+  if (production && ok('WEBHOOK_SECRET_KEY') && !config.WEBHOOK_SECRET_KEY) {
+    problems.push('WEBHOOK_SECRET_KEY: required in production (at least 32 characters): webhook signing secrets are encrypted under it, and without it under a development key anyone can read in the source');
+  }
   if (production && ok('DATABASE_URL') && config.DATABASE_URL === 'file::memory:') {
     problems.push('DATABASE_URL: an in-memory database loses every account on restart; not allowed in production');
   }
@@ -275,7 +278,7 @@ function adminEmailProblems(value: string): string[] {
 }
 
 /** Keys whose values are secrets: a problem names them but never shows the value. */
-const SECRET_KEYS = /(^SIGNING_KEY|_SECRET|_TOKEN|_PASSWORD)$/;
+const SECRET_KEYS = /(^SIGNING_KEY|_SECRET|_SECRET_KEY|_TOKEN|_PASSWORD)$/;
 
 /** The value of a bad key as a problem shows it: secrets not at all, URLs without their credentials. */
 function shown(key: string, value: unknown): string {

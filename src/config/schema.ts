@@ -41,6 +41,28 @@ export const ConfigSchema = Type.Object({
   MAIL_DEV_DIR: Type.String({ default: './data/mail', description: 'folder of `.eml` files written by the development outbox' }),
   MAIL_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 10, description: 'delivery attempts before a mail is given up' }),
   MAIL_RETRY_SECONDS: seconds(30, 'first retry delay after a failed delivery; doubles with each attempt, up to an hour'),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 30, default: 12, description: 'attempts before a webhook delivery is marked failed (12 with the default backoff: about a day)' }),
+  WEBHOOK_RETRY_SECONDS: Type.Number({
+    exclusiveMinimum: 0,
+    default: 42,
+    description: 'first retry delay after a failed webhook delivery; doubles with each attempt (42 s: the 12th attempt comes about 24 h after the first)',
+  }),
+  WEBHOOK_MAX_RETRY_SECONDS: Type.Number({ exclusiveMinimum: 0, default: 43_200, description: 'longest delay between two webhook attempts (12 hours)' }),
+  WEBHOOK_POLL_SECONDS: Type.Number({
+    exclusiveMinimum: 0,
+    default: 5,
+    description: 'how often each instance looks for due webhook deliveries (retries, and events other instances queued); new events are sent at once',
+  }),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Boolean({
+    default: false,
+    description: 'allow webhook URLs whose host resolves to loopback, private, link-local, CGNAT or metadata addresses (tests, private deployments)',
+  }),
+  WEBHOOK_SECRET_KEY: Type.Optional(
+    Type.String({
+      minLength: 32,
+      description: 'the key (at least 32 characters, e.g. `openssl rand -base64 32`) that webhook signing secrets are encrypted under in the database; required in production; changing it makes the stored secrets unreadable',
+    }),
+  ),
   CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated origins allowed to call the API from a browser' }),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client IP from `X-Forwarded-For` (behind a load balancer)' }),
   ADMIN_EMAILS: Type.String({ default: '', description: 'comma-separated emails that get the `admin` role when verified (plain ASCII addresses, as sign-up accepts)' }),
@@ -92,6 +114,7 @@ export const ConfigSchema = Type.Object({
     default: 90,
     description: 'days sign-in attempts (the login history) are kept',
   }),
+  WEBHOOK_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30, description: 'days a delivered or failed webhook delivery (with its attempts) is kept before a job removes it' }),
   MAIL_OUTBOX_RETENTION_DAYS: Type.Integer({
     minimum: 1,
     default: 30,

@@ -692,6 +692,141 @@ export const OutboxMailSchema = new EntitySchema<OutboxMail>({
   },
 });
 
+/**
+ * A webhook endpoint (§5.3). The signing secrets are kept sealed (AES-256-GCM under a key derived from the server's
+ * secret; see domain/webhooks/secrets.ts): a copy of the database alone cannot sign events.
+ */
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  /** The subscribed event types, comma-separated; `*` for all. */
+  events: string;
+  description: string | null;
+  enabled: boolean;
+  sealedSecret: string;
+  /** The secret before the last rotation: it signs alongside until previousSecretExpiresAt. */
+  sealedPreviousSecret: string | null;
+  previousSecretExpiresAt: Date | null;
+  secretRotatedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const WebhookEndpointSchema = new EntitySchema<WebhookEndpoint>({
+  name: 'WebhookEndpoint',
+  tableName: 'webhook_endpoints',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    url: { type: 'string', length: 2000 },
+    events: { type: 'string', length: 2000 },
+    description: { type: 'string', length: 500, nullable: true },
+    enabled: { type: 'boolean', default: true },
+    sealedSecret: { type: 'string', length: 300 },
+    sealedPreviousSecret: { type: 'string', length: 300, nullable: true },
+    previousSecretExpiresAt: { type: 'Date', nullable: true },
+    secretRotatedAt: { type: 'Date', nullable: true },
+    createdAt: { type: 'Date' },
+    updatedAt: { type: 'Date' },
+  },
+});
+
+/** An event, written in the transaction of the change that causes it; its deliveries point at it. */
+export interface WebhookEventRow {
+  /** `evt_` and a time-ordered id: the `webhook-id` header. */
+  id: string;
+  type: string;
+  /** The JSON body sent to every endpoint: `{id, type, timestamp, data}`. */
+  payload: string;
+  createdAt: Date;
+}
+
+export const WebhookEventSchema = new EntitySchema<WebhookEventRow>({
+  name: 'WebhookEvent',
+  tableName: 'webhook_events',
+  indexes: [{ properties: ['createdAt'] }],
+  properties: {
+    id: { type: 'string', length: 64, primary: true },
+    type: { type: 'string', length: 64 },
+    payload: { type: 'text' },
+    createdAt: { type: 'Date' },
+  },
+});
+
+/**
+ * One event to one endpoint: a message of the outbox (db/outbox.ts), as a mail is. The id is time-ordered (UUIDv7),
+ * so an endpoint's deliveries go out in the order of their events.
+ */
+export interface WebhookDelivery {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  eventType: string;
+  createdAt: Date;
+  attempts: number;
+  nextAttemptAt: Date;
+  lockedUntil: Date | null;
+  deliveredAt: Date | null;
+  failedAt: Date | null;
+  lastResponseStatus: number | null;
+  lastError: string | null;
+}
+
+export const WebhookDeliverySchema = new EntitySchema<WebhookDelivery>({
+  name: 'WebhookDelivery',
+  tableName: 'webhook_deliveries',
+  // The claim looks for each endpoint's oldest undelivered delivery; the admin list pages by endpoint; retention by
+  // deliveredAt and failedAt.
+  indexes: [
+    { properties: ['endpointId', 'id'] },
+    { properties: ['endpointId', 'createdAt', 'id'] },
+    { properties: ['deliveredAt'] },
+    { properties: ['failedAt'] },
+    { properties: ['eventId'] },
+  ],
+  properties: {
+    id: { type: 'uuid', primary: true },
+    endpointId: { type: 'uuid' },
+    eventId: { type: 'string', length: 64 },
+    eventType: { type: 'string', length: 64 },
+    createdAt: { type: 'Date' },
+    attempts: { type: 'integer', default: 0 },
+    nextAttemptAt: { type: 'Date', index: true },
+    lockedUntil: { type: 'Date', nullable: true },
+    deliveredAt: { type: 'Date', nullable: true },
+    failedAt: { type: 'Date', nullable: true },
+    lastResponseStatus: { type: 'integer', nullable: true },
+    lastError: { type: 'string', length: 500, nullable: true },
+  },
+});
+
+/** One try of a delivery: what came back and how long it took. */
+export interface WebhookAttempt {
+  id: string;
+  deliveryId: string;
+  at: Date;
+  outcome: 'success' | 'failure';
+  responseStatus: number | null;
+  durationMs: number;
+  /** The first 1,000 characters of the response body. */
+  responseBody: string | null;
+  error: string | null;
+}
+
+export const WebhookAttemptSchema = new EntitySchema<WebhookAttempt>({
+  name: 'WebhookAttempt',
+  tableName: 'webhook_attempts',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    deliveryId: { type: 'uuid', index: true },
+    at: { type: 'Date' },
+    outcome: { type: 'string', length: 16 },
+    responseStatus: { type: 'integer', nullable: true },
+    durationMs: { type: 'integer' },
+    responseBody: { type: 'string', length: 1000, nullable: true },
+    error: { type: 'string', length: 500, nullable: true },
+  },
+});
+
 export const entities = [
   UserSchema,
   PendingRegistrationSchema,
@@ -714,4 +849,8 @@ export const entities = [
   AuditEventSchema,
   SigningKeySchema,
   OutboxMailSchema,
+  WebhookEndpointSchema,
+  WebhookEventSchema,
+  WebhookDeliverySchema,
+  WebhookAttemptSchema,
 ];

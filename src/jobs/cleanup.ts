@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { EntityManager, EntitySchema, FilterQuery } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
 import {
   AuditEventSchema,
   BlockedIpSchema,
@@ -16,6 +17,9 @@ import {
   UserSchema,
   WebauthnChallengeSchema,
   InvitationSchema,
+  WebhookAttemptSchema,
+  WebhookDeliverySchema,
+  WebhookEventSchema,
 } from '../db/entities.js';
 import { addSeconds } from '../domain/kernel/clock.js';
 import { purgeUsers } from '../domain/users/deletion.js';
@@ -105,6 +109,39 @@ export async function deleteOldMail(em: EntityManager, now: Date, retentionDays:
   return { mails: delivered + givenUp };
 }
 
+/**
+ * Webhook deliveries delivered or failed more than WEBHOOK_RETENTION_DAYS ago, with their attempts, and the events no
+ * delivery points at any more. Deliveries still waiting are never removed.
+ */
+export async function deleteOldWebhookDeliveries(em: EntityManager, now: Date, retentionDays: number): Promise<JobCounts> {
+  const before = addSeconds(now, -retentionDays * DAY);
+  let deliveries = 0;
+  for (const where of [{ deliveredAt: { $lt: before } }, { deliveredAt: null, failedAt: { $lt: before } }]) {
+    for (;;) {
+      const batch = await em.find(WebhookDeliverySchema, where, { fields: ['id'], limit: BATCH });
+      if (batch.length === 0) break;
+      const ids = batch.map((row) => row.id);
+      await em.nativeDelete(WebhookAttemptSchema, { deliveryId: { $in: ids } });
+      deliveries += await em.nativeDelete(WebhookDeliverySchema, { id: { $in: ids } });
+      em.clear();
+      await nextTurn();
+    }
+  }
+  let events = 0;
+  for (;;) {
+    // Through the job's EntityManager: on PostgreSQL the job runs in a transaction, which must see its own deletes.
+    const batch = await (em as SqlEntityManager).execute<{ id: string }[]>(
+      'select e.id from webhook_events e where e.created_at < ? and not exists (select 1 from webhook_deliveries d where d.event_id = e.id) limit ?',
+      [before, BATCH],
+      'all',
+    );
+    if (batch.length === 0) break;
+    events += await em.nativeDelete(WebhookEventSchema, { id: { $in: batch.map((row: { id: string }) => row.id) } });
+    await nextTurn();
+  }
+  return { webhookDeliveries: deliveries, webhookEvents: events };
+}
+
 /** Audit events older than AUDIT_RETENTION_DAYS. */
 export async function deleteOldAuditEvents(em: EntityManager, now: Date, retentionDays: number): Promise<JobCounts> {
   return { auditEvents: await deleteInBatches(em, AuditEventSchema, { createdAt: { $lt: addSeconds(now, -retentionDays * DAY) } }) };
@@ -127,7 +164,7 @@ export async function purgeDeletedAccounts(em: EntityManager, now: Date, graceDa
   for (;;) {
     const due = await em.find(UserSchema, { deletedAt: { $lte: deletedBefore } }, { fields: ['id'], limit: BATCH });
     if (due.length === 0) break;
-    users += await purgeUsers(em, due.map((user) => user.id));
+    users += await purgeUsers(em, due.map((user) => user.id), now);
     em.clear();
     await nextTurn();
   }

@@ -14,6 +14,7 @@ import {
   deleteOldAuditEvents,
   deleteOldLoginAttempts,
   deleteOldMail,
+  deleteOldWebhookDeliveries,
   deleteSpentTokens,
   purgeDeletedAccounts,
   type JobCounts,
@@ -65,6 +66,12 @@ export function jobs(services: JobDeps): Job[] {
       schedule: '0 27 4 * * *',
       exclusive: true,
       run: (em, now) => deleteOldMail(em, now, config.MAIL_OUTBOX_RETENTION_DAYS),
+    },
+    {
+      name: 'delete-old-webhook-deliveries',
+      schedule: '0 42 4 * * *',
+      exclusive: true,
+      run: (em, now) => deleteOldWebhookDeliveries(em, now, config.WEBHOOK_RETENTION_DAYS),
     },
     {
       name: 'delete-old-audit-events',

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MikroORM } from '@mikro-orm/core';
-import { OutboxMailSchema } from '../db/entities.js';
+import { OutboxMailSchema, WebhookDeliverySchema } from '../db/entities.js';
 import type { Clock } from '../domain/kernel/clock.js';
 
 /**
@@ -68,6 +68,12 @@ export class Metrics {
       this.cacheLookups.set({ result: 'miss' }, stats.misses);
     },
   });
+  readonly webhookDeliveries = new Counter({
+    name: 'pulse_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: sent (a 2xx), retried (failed, tried again later), failed (given up after WEBHOOK_MAX_ATTEMPTS)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly jobRuns = new Counter({
     name: 'pulse_job_runs_total',
     help: 'Scheduled job runs by job and result (ok, skipped, error)',
@@ -104,6 +110,30 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         this.set(await orm.em.fork().count(OutboxMailSchema, { failedAt: { $ne: null } }));
+      },
+    });
+    this.watchWebhooks(orm, clock);
+  }
+
+  /** The webhook queue: how many deliveries wait, and how long the oldest has waited. */
+  private watchWebhooks(orm: MikroORM, clock: Clock): void {
+    new Gauge({
+      name: 'pulse_webhook_queue_depth',
+      help: 'Webhook deliveries waiting (queued or retrying)',
+      registers: [this.registry],
+      async collect() {
+        this.set(await orm.em.fork().count(WebhookDeliverySchema, { deliveredAt: null, failedAt: null }));
+      },
+    });
+    new Gauge({
+      name: 'pulse_webhook_oldest_pending_seconds',
+      help: 'Age of the oldest webhook delivery waiting (queued or retrying), seconds; 0 when none waits',
+      registers: [this.registry],
+      async collect() {
+        const [oldest] = await orm.em
+          .fork()
+          .find(WebhookDeliverySchema, { deliveredAt: null, failedAt: null }, { orderBy: { createdAt: 'asc' }, limit: 1, fields: ['createdAt'] });
+        this.set(oldest ? Math.max(0, Math.floor((clock.now().getTime() - oldest.createdAt.getTime()) / 1000)) : 0);
       },
     });
   }

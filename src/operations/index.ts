@@ -10,6 +10,7 @@ import { registrationOperations, registrationPolicies, type RegistrationDeps } f
 import { passkeyOperations, passkeyPolicies, type PasskeyDeps } from './passkeys.js';
 import { signInOperations, signInPolicies, type SignInOperationDeps } from './sign-in.js';
 import { organizationOperations, organizationPolicies, type OrganizationDeps } from './organizations.js';
+import { webhookOperations, webhookPolicies, type WebhookDeps } from './webhooks.js';
 
 /**
  * What the operation modules use, together: each module's `…Deps` names its own few, and the type check refuses a
@@ -25,7 +26,8 @@ export type OperationDeps = HealthDeps &
   AdminDeps &
   ProfileDeps &
   PasskeyDeps &
-  OrganizationDeps;
+  OrganizationDeps &
+  WebhookDeps;
 
 /**
  * Every operation's handler, each module given only what its `…Deps` names. The `Handlers` type makes a missing or
@@ -55,6 +57,7 @@ export function createHandlers(deps: OperationDeps): Handlers {
     ...passkeyOperations({ passkeys: deps.passkeys, sessions, guard, attempts, audit: deps.audit, accessTokens, config, mailer }),
     ...profileOperations({ clock, config, accountDeletion: deps.accountDeletion, mailer, invalidations: deps.invalidations, organizations: deps.organizations }),
     ...organizationOperations({ organizations: deps.organizations, accessTokens, mailer }),
+    ...webhookOperations({ webhookEndpoints: deps.webhookEndpoints, webhooks: deps.webhooks }),
   };
 }
 
@@ -70,4 +73,5 @@ export const operationPolicies: OperationPolicies = {
   ...profilePolicies,
   ...passkeyPolicies,
   ...organizationPolicies,
+  ...webhookPolicies,
 };

@@ -299,6 +299,7 @@ describe('the pulse-auth command line', function () {
           'delete-spent-tokens',
           'delete-old-login-attempts',
           'delete-old-mail',
+          'delete-old-webhook-deliveries',
           'delete-old-audit-events',
           'purge-deleted-accounts',
         ]);

@@ -444,7 +444,7 @@ describe('passkeys (startPasskeyRegistration … finishPasskeySignIn) with a sof
     const ada = await account();
     await register(ada);
     const { purgeUsers } = await import('../../src/domain/users/deletion.js');
-    await purgeUsers(em(), [ada.userId]);
+    await purgeUsers(em(), [ada.userId], new Date());
     expect(await em().count(PasskeySchema, { userId: ada.userId })).to.equal(0);
   });
 });

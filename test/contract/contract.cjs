@@ -206,6 +206,10 @@ const SKIPS = [
     ['deleteMe', '409', 'needs the only administrator (last-admin); a staging server may have several'],
     ['adminUnblockIp', '204', 'blocks an IP of its own first: done only on a server this run started (TRUST_PROXY)'],
     ['adminRotateSigningKey', '200', 'rotates the signing key: done only on a server this run started'],
+    ...['adminCreateWebhook 201', 'adminGetWebhook 200', 'adminGetWebhook 400', 'adminUpdateWebhook 200', 'adminUpdateWebhook 400', 'adminUpdateWebhook 415', 'adminUpdateWebhook 422', 'adminDeleteWebhook 204', 'adminDeleteWebhook 400', 'adminRotateWebhookSecret 200', 'adminRotateWebhookSecret 400', 'adminListWebhookDeliveries 200', 'adminListWebhookDeliveries 400', 'adminRedeliverWebhook 202', 'adminRedeliverWebhook 400', 'adminRedeliverWebhook 404', 'adminPingWebhook 202', 'adminPingWebhook 400'].map((key) => [
+      ...key.split(' '),
+      'needs a webhook endpoint on 127.0.0.1, which only a server this run started allows (WEBHOOK_ALLOW_PRIVATE_NETWORKS); a staging server would also call it',
+    ]),
   ].map(([operationId, status, reason]) => ({ operationId, status, when: 'external', reason })),
   {
     operationId: 'adminRotateSigningKey',

@@ -57,6 +57,9 @@ const BLOCKED_IP = '203.0.113.250';
 const PROVIDER_EXAMPLE = 'google';
 /** The example of the passkeyId path parameter. */
 const PASSKEY_ID_EXAMPLE = '1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b';
+/** The examples of the webhookId and deliveryId path parameters. */
+const WEBHOOK_ID_EXAMPLE = '7d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d';
+const DELIVERY_ID_EXAMPLE = '01938a3c-5b7e-7f00-8a1b-2c3d4e5f6a7b';
 /** Well-formed WebAuthn answers that no authenticator made (they pass the spec's validation, then fail their checks). */
 const shapedRegistration = () => ({
   id: random(32),
@@ -1317,7 +1320,93 @@ const BEFORE = {
     textPlain(t);
   },
   ...orgHooks,
+
+  // Webhooks: the server this run starts allows private networks (WEBHOOK_ALLOW_PRIVATE_NETWORKS), so an endpoint
+  // on 127.0.0.1:9 (nothing listens there: its deliveries fail and wait) can be saved.
+  'adminListWebhooks 200': async (t) => bearer(t, await adminToken()),
+  'adminCreateWebhook 201': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { url: 'http://127.0.0.1:9/contract', events: ['*'], description: 'contract' });
+  },
+  'adminCreateWebhook 400': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { url: 'http://127.0.0.1:9/contract', events: ['user.exploded'] });
+  },
+  'adminCreateWebhook 415': async (t) => {
+    bearer(t, await adminToken());
+    textPlain(t);
+  },
+  // Refused whatever WEBHOOK_ALLOW_PRIVATE_NETWORKS says: not an http(s) URL.
+  'adminCreateWebhook 422': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { url: 'ftp://example.com/hook', events: ['*'] });
+  },
+  'adminGetWebhook 200': async (t) => webhookTransaction(t),
+  'adminGetWebhook 400': async (t) => webhookTransaction(t, 'not-a-uuid'),
+  'adminGetWebhook 404': async (t) => bearer(t, await adminToken()),
+  'adminUpdateWebhook 200': async (t) => {
+    await webhookTransaction(t);
+    jsonBody(t, { description: 'changed by contract', enabled: true });
+  },
+  'adminUpdateWebhook 400': async (t) => {
+    await webhookTransaction(t);
+    jsonBody(t, { enabled: 'yes' });
+  },
+  'adminUpdateWebhook 404': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { enabled: false });
+  },
+  'adminUpdateWebhook 415': async (t) => {
+    await webhookTransaction(t);
+    textPlain(t);
+  },
+  'adminUpdateWebhook 422': async (t) => {
+    await webhookTransaction(t);
+    jsonBody(t, { url: 'ftp://example.com/hook' });
+  },
+  'adminDeleteWebhook 204': async (t) => webhookTransaction(t, (await createWebhook()).id),
+  'adminDeleteWebhook 400': async (t) => webhookTransaction(t, 'not-a-uuid'),
+  'adminDeleteWebhook 404': async (t) => bearer(t, await adminToken()),
+  'adminRotateWebhookSecret 200': async (t) => webhookTransaction(t),
+  'adminRotateWebhookSecret 400': async (t) => webhookTransaction(t, 'not-a-uuid'),
+  'adminRotateWebhookSecret 404': async (t) => bearer(t, await adminToken()),
+  'adminListWebhookDeliveries 200': async (t) => webhookTransaction(t),
+  'adminListWebhookDeliveries 400': async (t) => {
+    await webhookTransaction(t);
+    requestTarget(t, `${t.fullPath.split('?')[0]}?status=lost`);
+  },
+  'adminListWebhookDeliveries 404': async (t) => bearer(t, await adminToken()),
+  'adminRedeliverWebhook 202': async (t) => {
+    const webhook = await webhookTransaction(t);
+    const { json: delivery } = await api('POST', `/v1/admin/webhooks/${webhook.id}/ping`, { token: await adminToken(), expect: 202 });
+    pathParameter(t, DELIVERY_ID_EXAMPLE, delivery.id);
+  },
+  'adminRedeliverWebhook 400': async (t) => {
+    await webhookTransaction(t);
+    pathParameter(t, DELIVERY_ID_EXAMPLE, 'not-a-uuid');
+  },
+  'adminRedeliverWebhook 404': async (t) => webhookTransaction(t),
+  'adminPingWebhook 202': async (t) => webhookTransaction(t),
+  'adminPingWebhook 400': async (t) => webhookTransaction(t, 'not-a-uuid'),
+  'adminPingWebhook 404': async (t) => bearer(t, await adminToken()),
 };
+
+/** A webhook endpoint of this run (made once), or `id`, in the transaction's path, with the admin's token. */
+async function webhookTransaction(t, id) {
+  bearer(t, await adminToken());
+  const webhook = id ? { id } : (state.webhook ??= await createWebhook());
+  pathParameter(t, WEBHOOK_ID_EXAMPLE, webhook.id);
+  return webhook;
+}
+
+async function createWebhook() {
+  const { json } = await api('POST', '/v1/admin/webhooks', {
+    token: await adminToken(),
+    body: { url: 'http://127.0.0.1:9/contract', events: ['webhook.ping'] },
+    expect: 201,
+  });
+  return json;
+}
 
 /**
  * The hooks that follow from the spec, for transactions BEFORE has no entry for (an entry there wins, for an

@@ -32,6 +32,7 @@ describe('configuration', () => {
       NODE_ENV: 'production',
       METRICS_TOKEN: 'a-metrics-token-long-enough',
       SMTP_URL: 'smtp://mail.example.com:587',
+      WEBHOOK_SECRET_KEY: 'a-webhook-secret-key-long-enough-0123456789',
     });
     expect(config.PUBLIC_URL).to.equal('https://auth.example.com');
     expect(config.APP_URL).to.equal('https://auth.example.com');
@@ -111,7 +112,7 @@ describe('configuration', () => {
   });
 
   it('Open metrics: production without METRICS_TOKEN is a configuration error naming METRICS_TOKEN', () => {
-    const problems = problemsOf({ NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com' });
+    const problems = problemsOf({ NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com', WEBHOOK_SECRET_KEY: 'a-webhook-secret-key-long-enough-0123456789' });
     expect(problems).to.have.length(1);
     expect(problems[0]).to.match(/^METRICS_TOKEN: /);
     expect(loadConfig({ ...PRODUCTION, METRICS_TOKEN: 'a-metrics-token-long-enough' }).METRICS_TOKEN).to.equal('a-metrics-token-long-enough');
@@ -130,7 +131,7 @@ describe('configuration', () => {
     expect(dev.WEBAUTHN_RP_ID).to.equal('localhost');
     expect(dev.WEBAUTHN_RP_NAME).to.equal('Pulse Auth');
     expect(dev.webauthnOrigins).to.deep.equal(['http://localhost:5173']);
-    const production = { NODE_ENV: 'production', METRICS_TOKEN: 'a-metrics-token-long-enough', SMTP_URL: 'smtp://mail.example.com:587', PUBLIC_URL: 'https://auth.example.com', APP_URL: 'https://app.example.com' };
+    const production = { NODE_ENV: 'production', METRICS_TOKEN: 'a-metrics-token-long-enough', SMTP_URL: 'smtp://mail.example.com:587', PUBLIC_URL: 'https://auth.example.com', APP_URL: 'https://app.example.com', WEBHOOK_SECRET_KEY: 'a-webhook-secret-key-long-enough-0123456789', };
     const set = loadConfig({ ...production, WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://app.example.com, https://example.com/' });
     expect(set.WEBAUTHN_RP_ID).to.equal('example.com');
     expect(set.webauthnOrigins).to.deep.equal(['https://app.example.com', 'https://example.com']);
@@ -141,7 +142,7 @@ describe('configuration', () => {
     expect(problemsOf({ ...production, WEBAUTHN_RP_ID: 'other.example' })[0]).to.match(/^WEBAUTHN_RP_ID: /);
     // Reported with the other problems of the same configuration, in one pass.
     const together = problemsOf({ NODE_ENV: 'production', APP_URL: 'https://app.example.com', WEBAUTHN_RP_ID: 'other.example' });
-    expect(together.map((problem) => problem.split(':')[0])).to.have.members(['WEBAUTHN_RP_ID', 'METRICS_TOKEN', 'SMTP_URL']);
+    expect(together.map((problem) => problem.split(':')[0])).to.have.members(['WEBAUTHN_RP_ID', 'METRICS_TOKEN', 'SMTP_URL', 'WEBHOOK_SECRET_KEY']);
     // Development takes any pairing (a test page on another host), but never something that is not an origin.
     expect(loadConfig({ WEBAUTHN_RP_ID: 'other.example' }).WEBAUTHN_RP_ID).to.equal('other.example');
     expect(problemsOf({ WEBAUTHN_ORIGINS: 'https://app.example.com/login' })[0]).to.match(/^WEBAUTHN_ORIGINS: /);
@@ -153,6 +154,7 @@ describe('configuration', () => {
     PUBLIC_URL: 'https://auth.example.com',
     SMTP_URL: 'smtp://mail.example.com:587',
     METRICS_TOKEN: 'a-metrics-token-long-enough',
+    WEBHOOK_SECRET_KEY: 'a-webhook-secret-key-long-enough-0123456789',
   };
   const keysOf = (problems: string[]) => problems.map((problem) => problem.split(':')[0]);
 
@@ -180,6 +182,16 @@ describe('configuration', () => {
     expect(loadConfig({}).SMTP_URL).to.equal(undefined);
   });
 
+  it('Production guardrails: webhook signing secrets need WEBHOOK_SECRET_KEY (at least 32 characters) in production, which may come from a file', () => {
+    const { WEBHOOK_SECRET_KEY: _, ...without } = PRODUCTION;
+    const problems = problemsOf(without);
+    expect(keysOf(problems)).to.deep.equal(['WEBHOOK_SECRET_KEY']);
+    expect(keysOf(problemsOf({ ...PRODUCTION, WEBHOOK_SECRET_KEY: 'short' }))).to.deep.equal(['WEBHOOK_SECRET_KEY']);
+    expect(new ConfigError(problemsOf({ ...PRODUCTION, WEBHOOK_SECRET_KEY: 'short-secret' })).message).not.to.contain('short-secret');
+    expect(loadConfig({}).WEBHOOK_SECRET_KEY).to.equal(undefined);
+    expect(loadConfig({})).to.include({ WEBHOOK_MAX_ATTEMPTS: 12, WEBHOOK_ALLOW_PRIVATE_NETWORKS: false });
+  });
+
   it('Production guardrails: every bad key in one message, in one pass (its own check and the production rules together), secrets redacted', () => {
     const secret = 'hunter2-s3cret-value';
     const problems = problemsOf({
@@ -192,7 +204,7 @@ describe('configuration', () => {
       SIGNING_KEY: '{',
     });
     expect(keysOf(problems)).to.have.members([
-      'PORT', 'PUBLIC_URL', 'APP_URL', 'RATE_LIMIT_STORE', 'HTTP_HEADERS_TIMEOUT_SECONDS', 'METRICS_TOKEN', 'SMTP_URL', 'SIGNING_KEY',
+      'PORT', 'PUBLIC_URL', 'APP_URL', 'RATE_LIMIT_STORE', 'HTTP_HEADERS_TIMEOUT_SECONDS', 'METRICS_TOKEN', 'SMTP_URL', 'SIGNING_KEY', 'WEBHOOK_SECRET_KEY',
     ]);
     expect(new ConfigError(problems).message).not.to.contain(secret);
     // A key that fails its own check is not blamed again by the checks that combine keys.

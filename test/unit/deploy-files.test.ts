@@ -116,11 +116,11 @@ describe('deployment files', () => {
 
     it('hands the secrets over as files (*_FILE), not in the environment', () => {
       const environment = value('Environment').join(' ');
-      for (const key of ['DATABASE_URL', 'SMTP_URL', 'METRICS_TOKEN']) {
+      for (const key of ['DATABASE_URL', 'SMTP_URL', 'METRICS_TOKEN', 'WEBHOOK_SECRET_KEY']) {
         expect(environment).to.contain(`${key}_FILE=%d/`);
         expect(environment).not.to.match(new RegExp(`(^|\\s)${key}=`));
       }
-      expect(value('LoadCredential')).to.have.length(3);
+      expect(value('LoadCredential')).to.have.length(4);
     });
   });
 });

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { CliError, withServices } from '../context.js';
 import type { Command } from '../command.js';
+import { userData, webhookEvents } from '../../domain/webhooks/events.js';
 
 /**
  * Gives an existing (verified) account the admin role, or creates a verified admin account with the password from
@@ -69,7 +70,9 @@ export const createAdminCommand: Command = {
           const now = services.clock.now();
           // Sign-up links still waiting for this email would only fail later on the taken email.
           await tx.nativeDelete(PendingRegistrationSchema, { email });
-          return createUser(tx, { email, name: null, passwordHash, role: 'admin', now });
+          const created = createUser(tx, { email, name: null, passwordHash, role: 'admin', now });
+          await webhookEvents.emit(tx, now, 'user.created', userData(created));
+          return created;
         });
         await services.audit.record({ action: 'admin.user-created', targetUserId: user.id, details: { role: 'admin', via: 'cli create-admin' } });
         context.out(`created the admin account ${email} (id ${user.id}), verified`);

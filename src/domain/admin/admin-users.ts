@@ -10,6 +10,7 @@ import { ProblemError } from '../kernel/problem.js';
 import { toUserView } from '../users/views.js';
 import { assertAdministratorRemains, lockAdministrators } from './last-admin.js';
 import type { components } from '../../../generated/openapi.js';
+import { userData, webhookEvents } from '../webhooks/events.js';
 
 type AdminUserView = components['schemas']['AdminUser'];
 type UserStatus = components['schemas']['UserStatus'];
@@ -69,6 +70,7 @@ export class AdminUsers {
       const lockedAt = changes.locked === undefined || changes.locked === Boolean(user.lockedAt) ? user.lockedAt : changes.locked ? now : null;
       await assertAdministratorRemains(tx, user, { role: changes.role, emailVerified: changes.emailVerified, lockedAt });
       if (changes.role !== undefined) user.role = changes.role;
+      const lockedNow = lockedAt !== user.lockedAt && Boolean(changes.locked);
       if (lockedAt !== user.lockedAt) {
         user.lockedAt = lockedAt;
         if (changes.locked) await this.sessions.revokeAllOf(tx, user.id, 'locked-by-admin');
@@ -79,6 +81,8 @@ export class AdminUsers {
       }
       if (changes.name !== undefined) user.name = changes.name;
       user.updatedAt = now;
+      await webhookEvents.emit(tx, now, 'user.updated', userData(user));
+      if (lockedNow) await webhookEvents.emit(tx, now, 'user.locked', { ...userData(user), reason: 'admin', until: null });
       return user;
     });
   }
@@ -88,8 +92,12 @@ export class AdminUsers {
       await lockAdministrators(this.locks, tx);
       const user = await this.get(tx, userId, { refresh: true });
       await assertAdministratorRemains(tx, user, { deletedAt: this.clock.now() });
-      if (hard) await purgeUsers(tx, [user.id]);
-      else if (!user.deletedAt) await this.deletion.softDelete(tx, user);
+      if (hard) {
+        const now = this.clock.now();
+        await purgeUsers(tx, [user.id], now);
+        await webhookEvents.emit(tx, now, 'user.deleted', { ...userData(user), hard: true, purgeAt: null });
+        await tx.flush();
+      } else if (!user.deletedAt) await this.deletion.softDelete(tx, user);
     });
   }
 
@@ -98,6 +106,7 @@ export class AdminUsers {
     if (!user.deletedAt) throw new ProblemError('not-deleted', { detail: 'The account is not deleted.' });
     user.deletedAt = null;
     user.updatedAt = this.clock.now();
+    await webhookEvents.emit(em, user.updatedAt, 'user.restored', userData(user));
     await em.flush();
     return user;
   }

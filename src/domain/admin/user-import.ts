@@ -7,6 +7,7 @@ import { foreignHashProblem, storedForeignHash } from '../passwords/hasher.js';
 import { isEmailAddress } from '../users/email-format.js';
 import { createUser } from '../users/new-user.js';
 import { normaliseEmail } from '../users/views.js';
+import { userData, webhookEvents } from '../webhooks/events.js';
 
 /** Rows one call (adminImportUsers) or one batch of the CLI imports at most: one transaction each. */
 export const IMPORT_ROWS_PER_CALL = 1000;
@@ -202,7 +203,7 @@ export class UserImport {
           }
           const answers = rows.map((row) => {
             const existing = ids.get(row.email);
-            if (existing) return { userId: existing, created: false };
+            if (existing) return { userId: existing, created: false, user: undefined };
             const user = createUser(tx, {
               email: row.email,
               name: row.name,
@@ -213,10 +214,11 @@ export class UserImport {
               now,
             });
             ids.set(row.email, user.id);
-            return { userId: user.id, created: true };
+            return { userId: user.id, created: true, user };
           });
+          for (const answer of answers) if (answer.user) await webhookEvents.emit(tx, now, 'user.created', userData(answer.user));
           await tx.flush();
-          return answers;
+          return answers.map(({ userId, created }) => ({ userId, created }));
         });
       } catch (error) {
         if (error instanceof UniqueConstraintViolationException && attempt < 3) continue;

@@ -54,6 +54,7 @@ const CATALOGUE: Record<ProblemCode, { status: number; title: string }> = {
   'server-busy': { status: 503, title: 'The server is busy' },
   // A row's problem in adminImportUsers' answer, never a response of its own.
   'invalid-password-hash': { status: 422, title: 'The password hash cannot be imported' },
+  'webhook-url-refused': { status: 422, title: 'The webhook URL is not allowed' },
 };
 
 export interface ProblemOptions {

@@ -12,6 +12,7 @@ import type { Mailbox } from '../kernel/notifications.js';
 import { ProblemError } from '../kernel/problem.js';
 import type { ClientInfo, Principal } from '../kernel/actor.js';
 import type { components } from '../../../generated/openapi.js';
+import { webhookEvents } from '../webhooks/events.js';
 
 export type MfaMethod = components['schemas']['MfaMethod'];
 export type MfaStatus = components['schemas']['MfaStatus'];
@@ -77,6 +78,7 @@ export class Mfa {
       await tx.nativeUpdate(UserSchema, { id: user.id }, { totpEnabledAt: now, totpLastStep: step, updatedAt: now });
       await this.invalidations.userChanged(tx, user.id);
       this.mailbox.queue(tx, now, user.email, { kind: 'security-change', change: { kind: 'totp-enabled' }, appUrl: this.options.appUrl });
+      await webhookEvents.emit(tx, now, 'mfa.enabled', { userId: user.id, method: 'totp' });
       return replaceRecoveryCodes(tx, user.id, now);
     });
   }
@@ -86,9 +88,11 @@ export class Mfa {
     await this.reauthentication.confirm(em, user, principal, proof, client);
     await em.transactional(async (tx) => {
       const now = this.clock.now();
-      await tx.nativeUpdate(UserSchema, { id: user.id }, { totpSecret: null, totpEnabledAt: null, totpLastStep: null, updatedAt: now });
+      const turnedOff = await tx.nativeUpdate(UserSchema, { id: user.id, totpEnabledAt: { $ne: null } }, { totpSecret: null, totpEnabledAt: null, totpLastStep: null, updatedAt: now });
+      if (turnedOff === 0) await tx.nativeUpdate(UserSchema, { id: user.id }, { totpSecret: null, totpLastStep: null, updatedAt: now });
       await this.invalidations.userChanged(tx, user.id);
       await tx.nativeDelete(RecoveryCodeSchema, { userId: user.id });
+      if (turnedOff) await webhookEvents.emit(tx, now, 'mfa.disabled', { userId: user.id, method: 'totp' });
     });
   }
 
@@ -103,6 +107,7 @@ export class Mfa {
         if (turnedOn === 0) return;
         await this.invalidations.userChanged(tx, user.id);
         this.mailbox.queue(tx, now, user.email, { kind: 'security-change', change: { kind: 'email-otp-enabled' }, appUrl: this.options.appUrl });
+        await webhookEvents.emit(tx, now, 'mfa.enabled', { userId: user.id, method: 'email' });
       });
     }
     return this.status(em.fork(), principal.userId);
@@ -111,8 +116,12 @@ export class Mfa {
   async disableEmailOtp(em: EntityManager, principal: Principal, proof: Proof, client: ClientInfo): Promise<void> {
     const user = await this.reauthentication.loadUser(em, principal);
     await this.reauthentication.confirm(em, user, principal, proof, client);
-    await em.nativeUpdate(UserSchema, { id: user.id }, { emailOtpEnabledAt: null, updatedAt: this.clock.now() });
-    await this.invalidations.userChanged(em, user.id);
+    await em.transactional(async (tx) => {
+      const now = this.clock.now();
+      const turnedOff = await tx.nativeUpdate(UserSchema, { id: user.id, emailOtpEnabledAt: { $ne: null } }, { emailOtpEnabledAt: null, updatedAt: now });
+      await this.invalidations.userChanged(tx, user.id);
+      if (turnedOff) await webhookEvents.emit(tx, now, 'mfa.disabled', { userId: user.id, method: 'email' });
+    });
   }
 
   async regenerateRecoveryCodes(em: EntityManager, principal: Principal, proof: Proof, client: ClientInfo): Promise<string[]> {
@@ -129,9 +138,11 @@ export class Mfa {
    */
   async resetByAdmin(em: EntityManager, userId: string): Promise<boolean> {
     return em.transactional(async (tx) => {
-      const user = await tx.findOne(UserSchema, { id: userId }, { fields: ['id', 'email'] });
+      const user = await tx.findOne(UserSchema, { id: userId }, { fields: ['id', 'email', 'totpEnabledAt', 'emailOtpEnabledAt'] });
       if (!user) return false;
       const now = this.clock.now();
+      if (user.totpEnabledAt) await webhookEvents.emit(tx, now, 'mfa.disabled', { userId: user.id, method: 'totp' });
+      if (user.emailOtpEnabledAt) await webhookEvents.emit(tx, now, 'mfa.disabled', { userId: user.id, method: 'email' });
       await tx.nativeUpdate(
         UserSchema,
         { id: user.id },

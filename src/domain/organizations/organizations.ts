@@ -24,6 +24,7 @@ import { decodeCursor, findPage, page } from '../pagination.js';
 import { hashToken, randomSecret } from '../tokens/secrets.js';
 import { normaliseEmail } from '../users/views.js';
 import { roleRules } from './roles.js';
+import { webhookEvents } from '../webhooks/events.js';
 import type { components } from '../../../generated/openapi.js';
 
 export type OrganizationView = components['schemas']['Organization'];
@@ -251,6 +252,8 @@ export class Organizations {
           const now = this.clock.now();
           const organization = tx.create(OrganizationSchema, { id: randomUUID(), name, nameKey: nameKeyOf(name), slug, createdAt: now, updatedAt: now });
           const membership = tx.create(MembershipSchema, { id: randomUUID(), organizationId: organization.id, userId: principal.userId, role: 'owner', createdAt: now });
+          await webhookEvents.emit(tx, now, 'organization.created', organizationData(organization));
+          await webhookEvents.emit(tx, now, 'organization.member.added', membershipData(membership));
           await tx.flush();
           return withRole(organization, membership);
         });
@@ -276,6 +279,7 @@ export class Organizations {
           organization.nameKey = nameKeyOf(changes.name);
         }
         organization.updatedAt = this.clock.now();
+        await webhookEvents.emit(tx, organization.updatedAt, 'organization.updated', organizationData(organization));
         await tx.flush();
         return withRole(organization, membership);
       });
@@ -289,8 +293,10 @@ export class Organizations {
   async delete(em: EntityManager, principal: Principal, organizationId: string): Promise<void> {
     await em.transactional(async (tx) => {
       await this.lock(tx, organizationId);
-      const { membership } = await this.membershipOf(tx, principal.userId, organizationId, { refresh: true });
+      const { membership, organization } = await this.membershipOf(tx, principal.userId, organizationId, { refresh: true });
       roleRules.delete(membership.role);
+      // One event for the organization; its memberships and invitations go with it without an event each.
+      await webhookEvents.emit(tx, this.clock.now(), 'organization.deleted', organizationData(organization));
       const scoped = await tx.find(SessionSchema, { activeOrganizationId: organizationId }, { fields: ['userId'] });
       await tx.nativeUpdate(SessionSchema, { activeOrganizationId: organizationId }, { activeOrganizationId: null });
       await tx.nativeDelete(InvitationSchema, { organizationId });
@@ -310,6 +316,7 @@ export class Organizations {
       if (target.role === 'owner' && role !== 'owner') await this.assertAnotherOwner(tx, organizationId, userId);
       if (target.role !== role) {
         target.role = role;
+        await webhookEvents.emit(tx, this.clock.now(), 'organization.member.updated', membershipData(target));
         await tx.flush();
         await this.invalidations.userChanged(tx, userId);
       }
@@ -347,6 +354,9 @@ export class Organizations {
       );
       if (Number(members) > 0) throw new ProblemError('already-a-member', { detail: 'This email is a member of the organization already.' });
       const now = this.clock.now();
+      // A new invitation replaces the email's pending one: that one is revoked (and its event says so).
+      const replaced = await tx.find(InvitationSchema, { organizationId, email, acceptedAt: null, revokedAt: null });
+      for (const earlier of replaced) await webhookEvents.emit(tx, now, 'invitation.revoked', invitationData(earlier));
       await tx.nativeUpdate(InvitationSchema, { organizationId, email, acceptedAt: null, revokedAt: null }, { revokedAt: now });
       const token = randomSecret();
       const invitation = tx.create(InvitationSchema, {
@@ -371,6 +381,7 @@ export class Organizations {
         inviterName: inviter?.name ?? null,
         ttlSeconds: this.options.invitationTtlSeconds,
       });
+      await webhookEvents.emit(tx, now, 'invitation.created', invitationData(invitation));
       await tx.flush();
       return toInvitationView(invitation);
     });
@@ -385,6 +396,7 @@ export class Organizations {
       if (!invitation) throw new ProblemError('not-found', { detail: 'There is no pending invitation with this id in this organization.' });
       roleRules.invite(membership.role, invitation.role);
       await tx.nativeUpdate(InvitationSchema, { id: invitation.id, revokedAt: null }, { revokedAt: this.clock.now() });
+      await webhookEvents.emit(tx, this.clock.now(), 'invitation.revoked', invitationData(invitation));
     });
   }
 
@@ -418,6 +430,8 @@ export class Organizations {
       );
       if (spent !== 1) throw new ProblemError('invitation-used', { detail: 'This invitation was accepted already.' });
       const membership = tx.create(MembershipSchema, { id: randomUUID(), organizationId: organization.id, userId: user.id, role: invitation.role, createdAt: now });
+      await webhookEvents.emit(tx, now, 'invitation.accepted', invitationData(invitation));
+      await webhookEvents.emit(tx, now, 'organization.member.added', membershipData(membership));
       await tx.flush();
       return withRole(organization, membership);
     }).catch((error: unknown) => {
@@ -457,7 +471,7 @@ export class Organizations {
    * shows it with ownerCount 0). Invitations the account sent stay valid.
    */
   removeMembershipsOf(em: EntityManager, userIds: string[]): Promise<Membership[]> {
-    return removeMembershipsOf(em, userIds);
+    return removeMembershipsOf(em, userIds, this.clock.now());
   }
 
   // --- helpers ---------------------------------------------------------------------------------------------------
@@ -480,6 +494,7 @@ export class Organizations {
 
   private async endMembership(tx: EntityManager, membership: Membership): Promise<void> {
     await tx.nativeDelete(MembershipSchema, { id: membership.id });
+    await webhookEvents.emit(tx, this.clock.now(), 'organization.member.removed', membershipData(membership));
     await tx.nativeUpdate(SessionSchema, { userId: membership.userId, activeOrganizationId: membership.organizationId }, { activeOrganizationId: null });
     await this.invalidations.userChanged(tx, membership.userId);
   }
@@ -489,11 +504,13 @@ export class Organizations {
  * The memberships of deleted accounts go (see Organizations.removeMembershipsOf), in the caller's transaction. A free
  * function so that account deletion (users/deletion.ts) can call it without the Organizations object.
  */
-export async function removeMembershipsOf(em: EntityManager, userIds: string[]): Promise<Membership[]> {
+export async function removeMembershipsOf(em: EntityManager, userIds: string[], now: Date): Promise<Membership[]> {
   if (userIds.length === 0) return [];
-  // Read first: what went is what a webhook event (organization.member.removed) will be about.
+  // Read first: what went is what the webhook events (organization.member.removed) are about.
   const removed = await em.find(MembershipSchema, { userId: { $in: userIds } });
   if (removed.length === 0) return [];
+  for (const membership of removed) await webhookEvents.emit(em, now, 'organization.member.removed', membershipData(membership));
+  await em.flush(); // the purge job clears its EntityManager between batches: the events are written before that
   await em.nativeUpdate(SessionSchema, { userId: { $in: userIds }, activeOrganizationId: { $ne: null } }, { activeOrganizationId: null });
   await em.nativeDelete(MembershipSchema, { id: { $in: removed.map((m) => m.id) } });
   return removed;
@@ -511,3 +528,22 @@ export async function membershipsOfUser(em: EntityManager, userId: string): Prom
   const byId = new Map(organizations.map((org) => [org.id, org]));
   return memberships.filter((m) => byId.has(m.organizationId)).map((m) => withRole(byId.get(m.organizationId)!, m));
 }
+
+/** The public shapes of the organization events (§5.3): no token hash, no inviter's details. */
+const organizationData = (organization: Organization) => ({
+  organization: {
+    id: organization.id,
+    name: organization.name,
+    slug: organization.slug,
+    createdAt: organization.createdAt.toISOString(),
+    updatedAt: organization.updatedAt.toISOString(),
+  },
+});
+
+const membershipData = (membership: Membership) => ({
+  membership: { organizationId: membership.organizationId, userId: membership.userId, role: membership.role, createdAt: membership.createdAt.toISOString() },
+});
+
+const invitationData = (invitation: Invitation) => ({
+  invitation: { id: invitation.id, organizationId: invitation.organizationId, email: invitation.email, role: invitation.role, expiresAt: invitation.expiresAt.toISOString() },
+});

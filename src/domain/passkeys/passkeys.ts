@@ -17,6 +17,15 @@ import type { ClientInfo, Principal } from '../kernel/actor.js';
 import type { Mailbox } from '../kernel/notifications.js';
 import type { Proof, Reauthentication } from '../users/reauthentication.js';
 import type { components } from '../../../generated/openapi.js';
+import { webhookEvents } from '../webhooks/events.js';
+
+const webhookPasskey = (passkey: Passkey) => ({
+  id: passkey.id,
+  name: passkey.name,
+  createdAt: passkey.createdAt.toISOString(),
+  deviceType: passkey.deviceType as 'singleDevice' | 'multiDevice',
+  backedUp: passkey.backedUp,
+});
 
 /**
  * @simplewebauthn/server, with the ASN.1, X.509 and COSE libraries under it, is imported at the first passkey
@@ -167,6 +176,7 @@ export class Passkeys {
       lastUsedAt: null,
     });
     this.mailbox.queue(em, now, user.email, { kind: 'security-change', change: { kind: 'passkey-added', name: passkey.name }, appUrl: this.options.appUrl });
+    await webhookEvents.emit(em, now, 'passkey.added', { userId, passkey: webhookPasskey(passkey) });
     try {
       await em.flush();
     } catch (error) {
@@ -200,7 +210,11 @@ export class Passkeys {
     if (!user.passwordHash && others === 0) {
       throw new ProblemError('last-sign-in-method', { detail: 'This passkey is the only way in: set a password or add another passkey first.' });
     }
-    await em.nativeDelete(PasskeySchema, { id: passkey.id });
+    await em.transactional(async (tx) => {
+      if ((await tx.nativeDelete(PasskeySchema, { id: passkey.id })) === 1) {
+        await webhookEvents.emit(tx, this.clock.now(), 'passkey.removed', { userId, passkey: webhookPasskey(passkey) });
+      }
+    });
   }
 
   /** The options of a discoverable-credential sign-in: no allowCredentials, so no account is named or revealed. */

@@ -12,6 +12,7 @@ import { normaliseEmail } from '../users/views.js';
 import { ProblemError } from '../kernel/problem.js';
 import type { ClientInfo, Principal } from '../kernel/actor.js';
 import type { Reauthentication } from '../users/reauthentication.js';
+import { webhookEvents } from '../webhooks/events.js';
 
 export interface PasswordOptions {
   appUrl: string;
@@ -101,6 +102,10 @@ export class Passwords {
       const unlinked = options.unlinkIdentities ? await tx.find(IdentitySchema, { userId: user.id }, { fields: ['id', 'provider', 'email'] }) : [];
       if (unlinked.length) await tx.nativeDelete(IdentitySchema, { id: { $in: unlinked.map((identity) => identity.id) } });
       this.mailbox.queue(tx, now, user.email, { kind: 'password-changed', how: 'reset', appUrl: this.options.appUrl, unlinked });
+      await webhookEvents.emit(tx, now, 'password.reset', { userId: user.id });
+      for (const identity of unlinked) {
+        await webhookEvents.emit(tx, now, 'identity.unlinked', { userId: user.id, identity: { provider: identity.provider, email: identity.email } });
+      }
       return { userId: user.id, email: user.email };
     });
   }
@@ -135,6 +140,7 @@ export class Passwords {
       await this.sessions.revokeAllOf(tx, user.id, 'password-change', { except: principal.sessionId });
       await tx.nativeDelete(PasswordResetTokenSchema, { userId: user.id, usedAt: null });
       this.mailbox.queue(tx, now, user.email, { kind: 'password-changed', how: hadPassword ? 'change' : 'set', appUrl: this.options.appUrl });
+      await webhookEvents.emit(tx, now, 'password.changed', { userId: user.id });
     });
   }
 }

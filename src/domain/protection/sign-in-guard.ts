@@ -10,6 +10,7 @@ import type { CounterFactory } from './counters.js';
 import { clientKey } from './client-key.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { userData, webhookEvents } from '../webhooks/events.js';
 
 export interface LockoutOptions {
   /** Failures of one email from one client (IP, or IPv6 network) that lock that client out of that email. */
@@ -195,10 +196,14 @@ export class SignInGuard {
   }
 
   private async mailOwner(em: EntityManager, email: string, scope: 'client' | 'everyone') {
-    const owner = await em.findOne(UserSchema, { email, deletedAt: null }, { fields: ['id', 'email'] });
+    const owner = await em.findOne(UserSchema, { email, deletedAt: null });
     if (!owner) return null;
     const now = this.clock.now();
     this.mailbox.queue(em, now, owner.email, { kind: 'account-locked', minutes: Math.round(this.options.accountSeconds / 60), scope, appUrl: this.options.appUrl });
+    // Locked for everyone is the account's lock; a lock of one client is that client's, not the account's.
+    if (scope === 'everyone') {
+      await webhookEvents.emit(em, now, 'user.locked', { ...userData(owner), reason: 'failed-sign-ins', until: addSeconds(now, this.options.accountSeconds).toISOString() });
+    }
     await em.flush();
     return owner;
   }

@@ -1,3 +1,4 @@
+import { userData, webhookEvents } from '../webhooks/events.js';
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import { PendingRegistrationSchema, UserSchema, type User } from '../../db/entities.js';
@@ -119,6 +120,7 @@ export class Registration {
           role: this.options.adminEmails.has(pending.email) ? 'admin' : 'user',
           now,
         });
+        await webhookEvents.emit(tx, now, 'user.created', userData(user));
         await tx.flush();
         return user;
       });

@@ -1,7 +1,8 @@
+import { webhookEvents, webhookSession } from '../webhooks/events.js';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import { RefreshTokenSchema, SessionSchema, type OrganizationRole, type Session, type User } from '../../db/entities.js';
+import { RefreshTokenSchema, SessionSchema, type LoginMethod, type OrganizationRole, type Session, type User } from '../../db/entities.js';
 import { addSeconds, type Clock } from '../kernel/clock.js';
 import type { ClientInfo } from '../kernel/actor.js';
 import { hashToken, hmac, randomSecret } from '../tokens/secrets.js';
@@ -20,6 +21,19 @@ export type RevokeReason =
   | 'account-deleted'
   | 'locked-by-admin'
   | 'revoked-by-admin';
+
+/** How session.revoked names each reason (the spec's SessionRevokedEventData). */
+const WEBHOOK_REASONS = {
+  logout: 'logout',
+  'logout-all': 'logout-all',
+  'revoked-by-user': 'revoked',
+  'refresh-token-reuse': 'refresh-token-reuse',
+  'password-reset': 'password-reset',
+  'password-change': 'password-changed',
+  'account-deleted': 'deleted',
+  'locked-by-admin': 'admin',
+  'revoked-by-admin': 'admin',
+} as const satisfies Record<RevokeReason, string>;
 
 export interface IssuedSession {
   session: Session;
@@ -63,7 +77,7 @@ export class Sessions {
     private readonly options: { refreshTtlSeconds: number; reuseGraceSeconds: number },
   ) {}
 
-  async start(em: EntityManager, user: User, client: ClientInfo): Promise<IssuedSession> {
+  async start(em: EntityManager, user: User, client: ClientInfo, method: LoginMethod = 'password'): Promise<IssuedSession> {
     const now = this.clock.now();
     const refreshToken = randomSecret();
     const session = em.create(SessionSchema, {
@@ -88,6 +102,7 @@ export class Sessions {
       rotatedAt: null,
       replayedAt: null,
     });
+    await webhookEvents.emit(em, now, 'session.created', { session: webhookSession(session), method });
     await em.flush();
     return { session, user, refreshToken };
   }
@@ -220,17 +235,33 @@ export class Sessions {
   }
 
   async revoke(em: EntityManager, sessionId: string, reason: RevokeReason): Promise<void> {
-    await em.nativeUpdate(SessionSchema, { id: sessionId, revokedAt: null }, { revokedAt: this.clock.now(), revokedReason: reason });
+    await em.transactional(async (tx) => {
+      const now = this.clock.now();
+      const live = await tx.findOne(SessionSchema, { id: sessionId, revokedAt: null }, { fields: ['id', 'userId'] });
+      const ended = await tx.nativeUpdate(SessionSchema, { id: sessionId, revokedAt: null }, { revokedAt: now, revokedReason: reason });
+      if (live && ended === 1) await this.revoked(tx, now, live.userId, [sessionId], reason);
+    });
+    // After the commit (or in the caller's transaction, as before): a cache refilled in between would read the old row.
     await this.invalidations.sessionEnded(em, sessionId);
+  }
+
+  /** The session.revoked event, written with the revocation. */
+  private async revoked(em: EntityManager, now: Date, userId: string, sessionIds: string[], reason: RevokeReason): Promise<void> {
+    if (sessionIds.length === 0) return;
+    await webhookEvents.emit(em, now, 'session.revoked', { userId, sessionIds, reason: WEBHOOK_REASONS[reason] });
+    await em.flush();
   }
 
   /** Ends every live session of the user, or every one but `except`. Returns how many ended. */
   async revokeAllOf(em: EntityManager, userId: string, reason: RevokeReason, options: { except?: string } = {}): Promise<number> {
-    const ended = await em.nativeUpdate(
-      SessionSchema,
-      { userId, revokedAt: null, ...(options.except ? { id: { $ne: options.except } } : {}) },
-      { revokedAt: this.clock.now(), revokedReason: reason },
-    );
+    const ended = await em.transactional(async (tx) => {
+      const now = this.clock.now();
+      const where = { userId, revokedAt: null, ...(options.except ? { id: { $ne: options.except } } : {}) };
+      const live = await tx.find(SessionSchema, { ...where, expiresAt: { $gt: now } }, { fields: ['id'] });
+      const count = await tx.nativeUpdate(SessionSchema, where, { revokedAt: now, revokedReason: reason });
+      await this.revoked(tx, now, userId, live.map((session) => session.id), reason);
+      return count;
+    });
     // The whole user is forgotten, `except` included: it is simply checked against the database again.
     await this.invalidations.userChanged(em, userId);
     return ended;
@@ -247,13 +278,16 @@ export class Sessions {
 
   /** Ends one live session of the user; false when the user has no such live session. */
   async revokeOwn(em: EntityManager, userId: string, sessionId: string): Promise<boolean> {
-    const ended = await em.nativeUpdate(
-      SessionSchema,
-      { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: this.clock.now() } },
-      { revokedAt: this.clock.now(), revokedReason: 'revoked-by-user' },
-    );
-    await this.invalidations.sessionEnded(em, sessionId);
-    return ended === 1;
+    return em.transactional(async (tx) => {
+      const now = this.clock.now();
+      const ended = await tx.nativeUpdate(
+        SessionSchema,
+        { id: sessionId, userId, revokedAt: null, expiresAt: { $gt: now } },
+        { revokedAt: now, revokedReason: 'revoked-by-user' },
+      );
+      if (ended === 1) await this.revoked(tx, now, userId, [sessionId], 'revoked-by-user');
+      return ended === 1;
+    }).finally(() => this.invalidations.sessionEnded(em, sessionId));
   }
 
   private liveSession(em: EntityManager, sessionId: string, now: Date) {

@@ -239,7 +239,7 @@ export async function completeSignIn(
   client: ClientInfo,
   method: LoginMethod,
 ): Promise<IssuedSession> {
-  const issued = await deps.sessions.start(em, user, client);
+  const issued = await deps.sessions.start(em, user, client, method);
   await deps.attempts.recordSuccess(em, user, client, method);
   return issued;
 }

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { IdentitySchema, PasskeySchema, UserSchema } from '../../db/entities.js';
 import { ProblemError } from '../kernel/problem.js';
+import { webhookEvents } from '../webhooks/events.js';
 
 /** The provider identities linked to an account, oldest first (listMyIdentities). */
 export async function listIdentities(em: EntityManager, userId: string) {
@@ -25,5 +26,9 @@ export async function unlinkIdentity(em: EntityManager, userId: string, provider
   if (!user.passwordHash && others === 0) {
     throw new ProblemError('last-sign-in-method', { detail: `Set a password before unlinking ${provider}.` });
   }
-  await em.nativeDelete(IdentitySchema, { id: identity.id });
+  await em.transactional(async (tx) => {
+    if ((await tx.nativeDelete(IdentitySchema, { id: identity.id })) === 1) {
+      await webhookEvents.emit(tx, new Date(), 'identity.unlinked', { userId, identity: { provider: identity.provider, email: identity.email } });
+    }
+  });
 }

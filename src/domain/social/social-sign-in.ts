@@ -1,3 +1,4 @@
+import { userData, webhookEvents } from '../webhooks/events.js';
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
@@ -226,7 +227,7 @@ export class SocialSignIn {
       const user = await em.findOne(UserSchema, { id: linkUserId, deletedAt: null });
       if (!user) throw new SocialSignInFailed('sign-in-required');
       if (await em.count(IdentitySchema, { userId: user.id, provider: provider.name })) throw new SocialSignInFailed('identity-in-use');
-      this.addIdentity(em, user, provider, claims.sub, email, now);
+      await this.addIdentity(em, user, provider, claims.sub, email, now);
       return { user, provider, linked: true };
     }
 
@@ -236,7 +237,7 @@ export class SocialSignIn {
     if (account && !canSignIn(account)) throw new SocialSignInFailed('account-disabled');
     if (account) {
       if (await em.count(IdentitySchema, { userId: account.id, provider: provider.name })) throw new SocialSignInFailed('identity-in-use');
-      this.addIdentity(em, account, provider, claims.sub, email, now);
+      await this.addIdentity(em, account, provider, claims.sub, email, now);
       return { user: account, provider, linked: true };
     }
 
@@ -249,12 +250,13 @@ export class SocialSignIn {
     });
     // Sign-ups still waiting for their link lose the race: the address now has an account.
     await em.nativeDelete(PendingRegistrationSchema, { email });
-    this.addIdentity(em, user, provider, claims.sub, email, now, { newAccount: true });
+    await webhookEvents.emit(em, now, 'user.created', userData(user));
+    await this.addIdentity(em, user, provider, claims.sub, email, now, { newAccount: true });
     return { user, provider, linked: false };
   }
 
   /** Adds the identity; to an existing account, it also mails the owner (a new way into their account). */
-  private addIdentity(
+  private async addIdentity(
     em: EntityManager,
     user: Pick<User, 'id' | 'email'>,
     provider: ProviderConfig,
@@ -264,6 +266,7 @@ export class SocialSignIn {
     options: { newAccount?: boolean } = {},
   ) {
     em.create(IdentitySchema, { id: randomUUID(), userId: user.id, provider: provider.name, subject, email, createdAt: now, lastUsedAt: now });
+    await webhookEvents.emit(em, now, 'identity.linked', { userId: user.id, identity: { provider: provider.name, email } });
     if (!options.newAccount) {
       this.mailbox.queue(em, now, user.email, { kind: 'security-change', change: { kind: 'identity-linked', identity: { provider: provider.name, email } }, appUrl: this.options.appUrl });
     }

@@ -9,6 +9,7 @@ import { ProblemError } from '../kernel/problem.js';
 import type { ClientInfo, Principal } from '../kernel/actor.js';
 import { assertAdministratorRemains, lockAdministrators } from '../admin/last-admin.js';
 import { removeMembershipsOf } from '../organizations/organizations.js';
+import { userData, webhookEvents } from '../webhooks/events.js';
 
 const DAY = 86_400;
 
@@ -47,19 +48,24 @@ export class AccountDeletion {
    */
   async softDelete(em: EntityManager, user: Pick<User, 'id' | 'email'>): Promise<void> {
     const now = this.clock.now();
+    const account = await em.findOne(UserSchema, { id: user.id });
     await em.nativeUpdate(UserSchema, { id: user.id }, { deletedAt: now, updatedAt: now });
     await this.sessions.revokeAllOf(em, user.id, 'account-deleted');
     await em.nativeDelete(PasswordResetTokenSchema, { userId: user.id });
     // Its organizations keep their other members, even when this was the last owner (PRODUCT §5.2).
-    await removeMembershipsOf(em, [user.id]);
+    await removeMembershipsOf(em, [user.id], now);
     const purgeOn = this.options.graceDays > 0 ? addSeconds(now, this.options.graceDays * DAY) : null;
     this.mailbox.queue(em, now, user.email, { kind: 'account-deleted', purgeOn });
-    if (this.options.graceDays === 0) await purgeUsers(em, [user.id]);
+    if (account) {
+      await webhookEvents.emit(em, now, 'user.deleted', { ...userData({ ...account, updatedAt: now }), hard: this.options.graceDays === 0, purgeAt: purgeOn?.toISOString() ?? null });
+      await em.flush();
+    }
+    if (this.options.graceDays === 0) await purgeUsers(em, [user.id], now);
   }
 }
 
 /** Removes accounts for good, with everything that belongs to them. Returns how many went. */
-export async function purgeUsers(em: EntityManager, userIds: string[]): Promise<number> {
+export async function purgeUsers(em: EntityManager, userIds: string[], now: Date): Promise<number> {
   if (userIds.length === 0) return 0;
   // The outbox keeps the address of every mail: what was delivered or given up goes with the account. Mail still
   // waiting (the deletion notice, when the account is purged at once) is delivered first, and goes with the
@@ -79,7 +85,7 @@ export async function purgeUsers(em: EntityManager, userIds: string[]): Promise<
   await em.nativeDelete(IdentityLinkTicketSchema, { userId: { $in: userIds } });
   await em.nativeDelete(PasskeySchema, { userId: { $in: userIds } });
   await em.nativeDelete(WebauthnChallengeSchema, { userId: { $in: userIds } });
-  await removeMembershipsOf(em, userIds);
+  await removeMembershipsOf(em, userIds, now);
   // Invitations they sent stay valid; the spec's `invitedBy` is null once the inviter's account is gone.
   await em.nativeUpdate(InvitationSchema, { invitedBy: { $in: userIds } }, { invitedBy: null });
   return em.nativeDelete(UserSchema, { id: { $in: userIds } });

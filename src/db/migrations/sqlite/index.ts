@@ -10,6 +10,7 @@ import { Migration20261201132329_scale_indexes } from './Migration20261201132329
 import { Migration20261201135124_email_sign_in } from './Migration20261201135124_email_sign_in.js';
 import { Migration20261201135429_passkeys } from './Migration20261201135429_passkeys.js';
 import { Migration20261201155223_organizations } from './Migration20261201155223_organizations.js';
+import { Migration20261201155247_webhooks } from './Migration20261201155247_webhooks.js';
 
 export const sqliteMigrations = [
   { name: 'Migration20261121232403_initial', class: Migration20261121232403_initial },
@@ -23,4 +24,5 @@ export const sqliteMigrations = [
   { name: 'Migration20261201135124_email_sign_in', class: Migration20261201135124_email_sign_in },
   { name: 'Migration20261201135429_passkeys', class: Migration20261201135429_passkeys },
   { name: 'Migration20261201155223_organizations', class: Migration20261201155223_organizations },
+  { name: 'Migration20261201155247_webhooks', class: Migration20261201155247_webhooks },
 ];
