@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { TestServer, uniqueEmail, type Reply } from '../helpers/server.js';
 import { failWith } from '../helpers/assertions.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
-import { MembershipSchema, UserSchema, type OrganizationRole } from '../../src/db/entities.js';
+import { AuditEventSchema, MembershipSchema, UserSchema, type OrganizationRole } from '../../src/db/entities.js';
 import { membershipsOfUser } from '../../src/domain/organizations/organizations.js';
 
 /**
@@ -292,11 +292,7 @@ describe('organizations', () => {
       expect((await api('DELETE', `/v1/orgs/${orgId}`, member)).status).to.equal(204);
 
       await new Promise((resolve) => setTimeout(resolve, 50));
-      const events = (await app.services.orm.em.fork().find('AuditEvent', { action: 'admin.organization-member-updated', targetUserId: member.id })) as Array<{
-        actorUserId: string | null;
-        outcome: string;
-        details: Record<string, unknown>;
-      }>;
+      const events = await app.services.orm.em.fork().find(AuditEventSchema, { action: 'admin.organization-member-updated', targetUserId: member.id });
       expect(events).to.have.length(1);
       expect(events[0]).to.include({ actorUserId: admin.id, outcome: 'success' });
       expect(events[0].details).to.include({ organizationId: orgId, role: 'owner', previousRole: 'member', operationId: 'adminSetOrganizationMemberRole' });

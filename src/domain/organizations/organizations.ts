@@ -117,7 +117,8 @@ const nameKeyOf = (name: string) => name.trim().toLowerCase();
  * organization's lock held (TransactionLocks: an advisory lock on PostgreSQL; SQLite's one writer already makes
  * transactions take turns), so that role checks and the last-owner rule read what no one else is changing. The
  * changes are: create, update, delete, updateMember, adminSetMemberRole (a server administrator), removeMember,
- * invite, revokeInvitation, acceptInvitation, setActive, and removeMembershipsOf (account deletion). An event for webhooks belongs in each, next to its audit.
+ * invite, revokeInvitation, acceptInvitation, setActive, and removeMembershipsOf (account deletion). An event for
+ * webhooks belongs in each, next to its audit.
  *
  * A change to someone's membership (role, removal, the organization's deletion) makes that user's
  * organization-scoped access tokens fail at once on every instance: the bearer check compares the token's
