@@ -1444,8 +1444,9 @@ export interface paths {
         /**
          * List organizations
          * @description Every organization, newest first, paged by cursor, with how many members and owners each has (an
-         *     organization whose last owner deleted their account has `ownerCount: 0`). Filter by the start of the name
-         *     (case does not matter) or by a member's user id.
+         *     organization whose last owner deleted their account has `ownerCount: 0`; give it an owner with
+         *     `adminSetOrganizationMemberRole`). Filter by the start of the name (case does not matter) or by a member's user
+         *     id.
          */
         get: operations["adminListOrganizations"];
         put?: never;
@@ -1454,6 +1455,38 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/orgs/{orgId}/members/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Set a member's role in any organization
+         * @description A server administrator (the `admin` role of the account, not a role in the organization; the administrator
+         *     need not be a member) sets the role of an existing member of any organization to `owner`, `admin` or
+         *     `member`. This is how an organization whose last owner's account was deleted (`ownerCount: 0` in
+         *     `adminListOrganizations`) gets an owner again: make one of its members `owner`. It cannot add members.
+         *
+         *     The last-owner rule still holds: demoting the last owner of an organization that has owners answers `409
+         *     last-owner` (make someone else an owner first). The change runs under the organization's lock, like the
+         *     members' own changes, so concurrent changes are counted one after the other. An organization that does not
+         *     exist, or a user who is not a member of it, is `404 not-found`. As with `updateOrganizationMember`, the
+         *     member's sessions that have this organization active have their organization-scoped access tokens refused at
+         *     once, on every instance; their next refresh carries the new role. Setting the role a member has changes
+         *     nothing. The change is audited (`admin.organization-member-updated`, the administrator as actor, the member as
+         *     target, with the organization, the new role and the previous one).
+         */
+        patch: operations["adminSetOrganizationMemberRole"];
         trace?: never;
     };
     "/v1/admin/webhooks": {
@@ -4893,6 +4926,25 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description There is no organization with this id, or the user is not a member of it (`not-found`). */
+        OrganizationMemberNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:pulse-auth:problem:not-found",
+                 *       "code": "not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "detail": "This user is not a member of the organization.",
+                 *       "requestId": "5f0c6a9e-3c1e-4b53-9a8e-1f1f5d0f2b7a"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The change would leave the organization without an owner (`last-owner`); make someone else an owner first. */
         LastOwner: {
             headers: {
@@ -7385,6 +7437,47 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminSetOrganizationMemberRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The organization's id.
+                 * @example 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+                 */
+                orgId: components["parameters"]["OrgId"];
+                /** @example 0b7e6f3c-2d55-4f0e-9d0a-8a4c1e2f3b4d */
+                userId: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateOrganizationMemberRequest"];
+            };
+        };
+        responses: {
+            /** @description The member with the new role. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationMember"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["OrganizationMemberNotFound"];
+            409: components["responses"]["LastOwner"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -3,7 +3,10 @@ import type { AccessTokens } from '../domain/tokens/access-tokens.js';
 import { toSessionView, toUserView } from '../domain/users/views.js';
 import type { MailKick, OperationGroup, OperationPolicies } from './group.js';
 
-/** The Organizations tag, and adminListOrganizations (tagged Administration for the admin check; its domain is here). */
+/**
+ * The Organizations tag, and adminListOrganizations and adminSetOrganizationMemberRole (tagged Administration for the
+ * admin check; their domain is here).
+ */
 export interface OrganizationDeps {
   organizations: Organizations;
   accessTokens: AccessTokens;
@@ -24,7 +27,8 @@ type Ids =
   | 'revokeInvitation'
   | 'acceptInvitation'
   | 'setActiveOrganization'
-  | 'adminListOrganizations';
+  | 'adminListOrganizations'
+  | 'adminSetOrganizationMemberRole';
 
 /** Every change is audited (who, which organization, whom); refusals with 403/409 are audited as failures. */
 export const organizationPolicies: OperationPolicies<Ids> = {
@@ -38,6 +42,8 @@ export const organizationPolicies: OperationPolicies<Ids> = {
   revokeInvitation: { audit: 'invitation.revoked' },
   acceptInvitation: { audit: 'invitation.accepted' },
   setActiveOrganization: { audit: 'organization.activated' },
+  // The administrator is the actor, the path's user the target (the audit middleware's defaults).
+  adminSetOrganizationMemberRole: { audit: 'admin.organization-member-updated' },
 };
 
 const pageOf = (query: { limit?: number; cursor?: string }) => ({ limit: query.limit ?? 20, cursor: query.cursor });
@@ -129,5 +135,12 @@ export const organizationOperations: OperationGroup<Ids, OrganizationDeps> = ({ 
 
   async adminListOrganizations({ query, ctx }) {
     return { status: 200, body: await organizations.adminList(ctx.state.em, { ...query, ...pageOf(query) }) };
+  },
+
+  async adminSetOrganizationMemberRole({ path, body, ctx }) {
+    ctx.state.audit = { details: { organizationId: path.orgId, role: body.role } };
+    const { member, previousRole } = await organizations.adminSetMemberRole(ctx.state.em, path.orgId, path.userId, body.role);
+    ctx.state.audit.details!.previousRole = previousRole;
+    return { status: 200, body: member };
   },
 });

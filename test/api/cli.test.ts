@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { PendingRegistrationSchema, SigningKeySchema, UserSchema } from '../../src/db/entities.js';
+import { MembershipSchema, PendingRegistrationSchema, SigningKeySchema, UserSchema } from '../../src/db/entities.js';
 import { TestServer, uniqueEmail } from '../helpers/server.js';
 import { MailCatcher } from '../helpers/mail-catcher.js';
 import { openDatabase } from '../../src/db/orm.js';
@@ -275,6 +276,34 @@ describe('the pulse-auth command line', function () {
         expect(none.stdout.trim().split('\n')).to.have.length(1);
         const wrong = await runCli(['orgs', 'remove'], env);
         expect(wrong.code, shown(wrong)).to.equal(2);
+      });
+    });
+
+    describe('orgs set-role', () => {
+      it('sets a member\'s role as adminSetOrganizationMemberRole does, and keeps the last-owner rule', async () => {
+        const owner = await app.createUser();
+        const member = await app.createUser();
+        const { accessToken } = await app.login(owner.email, owner.password);
+        const created = await app.request('POST', '/v1/orgs', { token: accessToken, body: { name: 'Cli Role Org' } });
+        expect(created.status, created.text).to.equal(201);
+        const orgId: string = created.body.id;
+        const em = app.services.orm.em.fork();
+        em.create(MembershipSchema, { id: randomUUID(), organizationId: orgId, userId: member.user.id, role: 'member', createdAt: app.services.clock.now() });
+        await em.flush();
+        const owners = () => app.services.orm.em.fork().count(MembershipSchema, { organizationId: orgId, role: 'owner' });
+
+        const promoted = await runCli(['orgs', 'set-role', orgId, member.email.toUpperCase(), 'owner'], env);
+        expect(promoted.code, shown(promoted)).to.equal(0);
+        expect(promoted.stdout).to.include(`is now owner of ${orgId} (was: member)`);
+        expect(await owners()).to.equal(2);
+        const demoted = await runCli(['orgs', 'set-role', orgId, owner.email, 'member'], env);
+        expect(demoted.code, shown(demoted)).to.equal(0);
+        const last = await runCli(['orgs', 'set-role', orgId, member.email, 'admin'], env);
+        expect(last.code, shown(last)).to.equal(1);
+        expect(last.stderr).to.include('last-owner');
+        expect(await owners()).to.equal(1);
+        const badRole = await runCli(['orgs', 'set-role', orgId, member.email, 'boss'], env);
+        expect(badRole.code, shown(badRole)).to.equal(2);
       });
     });
 

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { TestServer, uniqueEmail, type Reply } from '../helpers/server.js';
 import { failWith } from '../helpers/assertions.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
-import { MembershipSchema, UserSchema, type OrganizationRole } from '../../src/db/entities.js';
+import { AuditEventSchema, MembershipSchema, UserSchema, type OrganizationRole } from '../../src/db/entities.js';
 import { membershipsOfUser } from '../../src/domain/organizations/organizations.js';
 
 /**
@@ -249,6 +249,90 @@ describe('organizations', () => {
       expect(listed.body.items).to.have.length(1);
       expect(listed.body.items[0]).to.include({ id: orgId, memberCount: 1, ownerCount: 0 });
       failWith(await api('GET', '/v1/admin/orgs', member), 403, 'forbidden');
+    });
+  });
+
+  describe('a server administrator (adminSetOrganizationMemberRole)', () => {
+    /** An account with the server's `admin` role (not a role in any organization). */
+    async function administrator(): Promise<Account> {
+      const admin = await account();
+      await app.services.orm.em.fork().nativeUpdate(UserSchema, { id: admin.id }, { role: 'admin' });
+      admin.token = await app.services.accessTokens.issue({ userId: admin.id, sessionId: admin.sessionId, role: 'admin' });
+      return admin;
+    }
+
+    const setRole = (orgId: string, userId: string, who: Account, role: unknown) => api('PATCH', `/v1/admin/orgs/${orgId}/members/${userId}`, who, { role });
+
+    it('gives an organization whose last owner was deleted an owner; the new owner can do owner things at once, and the old scoped token fails', async () => {
+      const owner = await account();
+      const member = await account();
+      const other = await account();
+      const orgId = await organization(owner, 'Ownerless Org');
+      await join(orgId, member, 'member');
+      await join(orgId, other, 'member');
+      await app.services.orm.em.fork().transactional((tx) => app.services.accountDeletion.softDelete(tx, { id: owner.id, email: owner.email }));
+      const admin = await administrator();
+      const listed = await api('GET', `/v1/admin/orgs?memberId=${member.id}`, admin);
+      expect(listed.body.items[0]).to.include({ id: orgId, memberCount: 2, ownerCount: 0 });
+      const scoped = await api('POST', '/v1/me/active-organization', member, { organizationId: orgId });
+      expect(claimsOf(scoped.body.accessToken)).to.include({ org_id: orgId, org_role: 'member' });
+      // Before: the member may not do what owners do.
+      failWith(await api('PATCH', `/v1/orgs/${orgId}/members/${other.id}`, member, { role: 'owner' }), 403, 'insufficient-role', 'before');
+
+      const set = await setRole(orgId, member.id, admin, 'owner');
+      expect(set.status, set.text).to.equal(200);
+      expect(set.body).to.include({ userId: member.id, email: member.email, role: 'owner' });
+      expect((await api('GET', `/v1/admin/orgs?memberId=${member.id}`, admin)).body.items[0]).to.include({ ownerCount: 1 });
+      // The member-scoped token fails at once (the invalidation path of updateOrganizationMember); a refresh says owner.
+      failWith(await app.request('GET', '/v1/me', { token: scoped.body.accessToken }), 401, 'invalid-access-token', 'after the promotion');
+      expect(claimsOf((await refresh(member)).accessToken)).to.include({ org_id: orgId, org_role: 'owner' });
+      // Owner things: make an owner, invite an owner, delete the organization.
+      expect((await api('PATCH', `/v1/orgs/${orgId}/members/${other.id}`, member, { role: 'owner' })).status).to.equal(200);
+      expect((await api('POST', `/v1/orgs/${orgId}/invitations`, member, { email: uniqueEmail('new-owner'), role: 'owner' })).status).to.equal(201);
+      expect((await api('DELETE', `/v1/orgs/${orgId}`, member)).status).to.equal(204);
+
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const events = await app.services.orm.em.fork().find(AuditEventSchema, { action: 'admin.organization-member-updated', targetUserId: member.id });
+      expect(events).to.have.length(1);
+      expect(events[0]).to.include({ actorUserId: admin.id, outcome: 'success' });
+      expect(events[0].details).to.include({ organizationId: orgId, role: 'owner', previousRole: 'member', operationId: 'adminSetOrganizationMemberRole' });
+    });
+
+    it('is refused to everyone without the admin role, the organization\'s own owner included (403 forbidden)', async () => {
+      const owner = await account();
+      const member = await account();
+      const orgId = await organization(owner);
+      await join(orgId, member, 'member');
+      failWith(await setRole(orgId, member.id, owner, 'owner'), 403, 'forbidden', 'the owner');
+      failWith(await setRole(orgId, member.id, member, 'owner'), 403, 'forbidden', 'the member itself');
+      failWith(await app.request('PATCH', `/v1/admin/orgs/${orgId}/members/${member.id}`, { body: { role: 'owner' } }), 401, 'authentication-required', 'no token');
+      expect(await ownerCount(orgId)).to.equal(1);
+    });
+
+    it('keeps the last-owner rule: an organization that has owners keeps one, also under 20 parallel demotions', async () => {
+      const admin = await administrator();
+      const a = await account();
+      const b = await account();
+      const orgId = await organization(a);
+      failWith(await setRole(orgId, a.id, admin, 'admin'), 409, 'last-owner', 'the only owner');
+      expect((await setRole(orgId, a.id, admin, 'owner')).status, 'the same role').to.equal(200);
+      await join(orgId, b, 'owner');
+      const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => setRole(orgId, (i % 2 ? a : b).id, admin, 'member')));
+      expect(await ownerCount(orgId)).to.equal(1);
+      expect(replies.filter((reply) => reply.status === 200).length).to.be.at.least(1);
+      for (const reply of replies) if (reply.status !== 200) failWith(reply, 409, 'last-owner', 'a parallel demotion');
+    });
+
+    it('answers 404 not-found for an unknown organization or a user who is not a member, 400 for an unknown role', async () => {
+      const admin = await administrator();
+      const owner = await account();
+      const outsider = await account();
+      const orgId = await organization(owner);
+      failWith(await setRole(randomUUID(), owner.id, admin, 'owner'), 404, 'not-found', 'unknown organization');
+      failWith(await setRole(orgId, outsider.id, admin, 'owner'), 404, 'not-found', 'not a member');
+      failWith(await setRole(orgId, admin.id, admin, 'owner'), 404, 'not-found', 'the administrator is no member either');
+      failWith(await setRole(orgId, owner.id, admin, 'boss'), 400, 'validation-failed', 'unknown role');
+      expect(await app.services.orm.em.fork().count(MembershipSchema, { organizationId: orgId })).to.equal(1);
     });
   });
 

@@ -254,8 +254,16 @@ const SKIPS = [
     when: 'no-mail',
     reason: 'needs a second account in the organization, or an invitation token, and both come only through mail',
   })),
-  ...['200', '400'].map((status) => ({
-    operationId: 'adminListOrganizations',
+  ...[
+    ['adminListOrganizations', '200'],
+    ['adminListOrganizations', '400'],
+    ['adminSetOrganizationMemberRole', '200'],
+    ['adminSetOrganizationMemberRole', '400'],
+    ['adminSetOrganizationMemberRole', '404'],
+    ['adminSetOrganizationMemberRole', '409'],
+    ['adminSetOrganizationMemberRole', '415'],
+  ].map(([operationId, status]) => ({
+    operationId,
     status,
     when: 'no-admin',
     reason: 'needs an administrator: against a base URL, set CONTRACT_ADMIN_EMAIL and CONTRACT_ADMIN_PASSWORD',

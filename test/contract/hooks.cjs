@@ -596,6 +596,34 @@ const orgHooks = {
     bearer(t, await adminToken());
     requestTarget(t, '/v1/admin/orgs?limit=0');
   },
+  // The administrator sets the owner role of the main account's new organization on its owner (no change; a second
+  // member would come only through mail).
+  'adminSetOrganizationMemberRole 200': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+    jsonBody(t, { role: 'owner' });
+  },
+  'adminSetOrganizationMemberRole 400': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { role: 'boss' });
+  },
+  // The spec's example organization does not exist.
+  'adminSetOrganizationMemberRole 404': async (t) => {
+    bearer(t, await adminToken());
+    jsonBody(t, { role: 'member' });
+  },
+  // The administrator demotes the only owner: last-owner.
+  'adminSetOrganizationMemberRole 409': async (t) => {
+    bearer(t, await adminToken());
+    pathParameter(t, ORG_ID_EXAMPLE, (await newOrg()).id);
+    pathParameter(t, USER_ID_EXAMPLE, await mainUserId());
+    jsonBody(t, { role: 'admin' });
+  },
+  'adminSetOrganizationMemberRole 415': async (t) => {
+    bearer(t, await adminToken());
+    textPlain(t);
+  },
 };
 
 /**

@@ -117,8 +117,9 @@ const nameKeyOf = (name: string) => name.trim().toLowerCase();
  * Every change is one method here that runs in a transaction of its own on the caller's EntityManager, with the
  * organization's lock held (TransactionLocks: an advisory lock on PostgreSQL; SQLite's one writer already makes
  * transactions take turns), so that role checks and the last-owner rule read what no one else is changing. The
- * changes are: create, update, delete, updateMember, removeMember, invite, revokeInvitation, acceptInvitation,
- * setActive, and removeMembershipsOf (account deletion). An event for webhooks belongs in each, next to its audit.
+ * changes are: create, update, delete, updateMember, adminSetMemberRole (a server administrator), removeMember,
+ * invite, revokeInvitation, acceptInvitation, setActive, and removeMembershipsOf (account deletion). An event for
+ * webhooks belongs in each, next to its audit.
  *
  * A change to someone's membership (role, removal, the organization's deletion) makes that user's
  * organization-scoped access tokens fail at once on every instance: the bearer check compares the token's
@@ -313,15 +314,25 @@ export class Organizations {
       const { membership: actor } = await this.membershipOf(tx, principal.userId, organizationId, { refresh: true });
       const target = await this.memberOrFail(tx, organizationId, userId);
       roleRules.changeRole(actor.role, target.role, role);
-      if (target.role === 'owner' && role !== 'owner') await this.assertAnotherOwner(tx, organizationId, userId);
-      if (target.role !== role) {
-        target.role = role;
-        await webhookEvents.emit(tx, this.clock.now(), 'organization.member.updated', membershipData(target));
-        await tx.flush();
-        await this.invalidations.userChanged(tx, userId);
+      return this.setRole(tx, target, role);
+    });
+  }
+
+  /**
+   * A server administrator (the account's `admin` role, not a role in the organization) sets a member's role, any
+   * role: how an organization whose last owner's account was deleted gets an owner again. Not a member itself, so no
+   * role rule applies, but the last-owner rule does, under the same lock as the members' own changes. Returns the
+   * member and the role it had. `404 not-found` for an unknown organization or a user who is not a member.
+   */
+  async adminSetMemberRole(em: EntityManager, organizationId: string, userId: string, role: OrganizationRole): Promise<{ member: MemberView; previousRole: OrganizationRole }> {
+    return em.transactional(async (tx) => {
+      await this.lock(tx, organizationId);
+      if (!(await tx.count(OrganizationSchema, { id: organizationId }))) {
+        throw new ProblemError('not-found', { detail: 'There is no organization with this id.' });
       }
-      const user = await tx.findOneOrFail(UserSchema, { id: userId }, { fields: ['email', 'name'] });
-      return toMemberView(target, user);
+      const target = await this.memberOrFail(tx, organizationId, userId);
+      const previousRole = target.role;
+      return { member: await this.setRole(tx, target, role), previousRole };
     });
   }
 
@@ -468,7 +479,7 @@ export class Organizations {
   /**
    * Account deletion (soft, by the owner or an administrator, and the purge): the account's memberships go, in the
    * caller's transaction. An organization whose last owner this was keeps its other members (adminListOrganizations
-   * shows it with ownerCount 0). Invitations the account sent stay valid.
+   * shows it with ownerCount 0; adminSetMemberRole gives it an owner). Invitations the account sent stay valid.
    */
   removeMembershipsOf(em: EntityManager, userIds: string[]): Promise<Membership[]> {
     return removeMembershipsOf(em, userIds, this.clock.now());
@@ -484,6 +495,23 @@ export class Organizations {
     const membership = await tx.findOne(MembershipSchema, { organizationId, userId }, { refresh: true });
     if (!membership) throw new ProblemError('not-found', { detail: 'This user is not a member of the organization.' });
     return membership;
+  }
+
+  /**
+   * Gives `target` the role `role` once the caller's role rules passed: `409 last-owner` for demoting the last owner;
+   * a real change announces itself (Invalidations), so the member's organization-scoped tokens fail at once.
+   * Call with the organization's lock held.
+   */
+  private async setRole(tx: EntityManager, target: Membership, role: OrganizationRole): Promise<MemberView> {
+    if (target.role === 'owner' && role !== 'owner') await this.assertAnotherOwner(tx, target.organizationId, target.userId);
+    if (target.role !== role) {
+      target.role = role;
+      await webhookEvents.emit(tx, this.clock.now(), 'organization.member.updated', membershipData(target));
+      await tx.flush();
+      await this.invalidations.userChanged(tx, target.userId);
+    }
+    const user = await tx.findOneOrFail(UserSchema, { id: target.userId }, { fields: ['email', 'name'] });
+    return toMemberView(target, user);
   }
 
   /** `409 last-owner` unless an owner other than `userId` remains. Call with the organization's lock held. */
