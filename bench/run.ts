@@ -143,6 +143,9 @@ async function startMailSink(): Promise<{ url: string; close(): Promise<void> }>
   return { url: `smtp://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
+/** The V8 flags of `npm start` (package.json): the server runs here as production starts it. */
+const PRODUCTION_NODE_FLAGS = /^exec node (.*)dist\/server\.js$/.exec(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start)![1].split(' ').filter(Boolean);
+
 /** Milliseconds from spawning the server to its first `/health` 200, of the last start. */
 let startUpMs: number | undefined;
 
@@ -151,7 +154,7 @@ async function startPulseAuth(databaseUrl: string, dataDir: string, smtpUrl: str
   const baseUrl = `http://127.0.0.1:${port}`;
   const spawned = performance.now();
   const child = await startChild(
-    ['dist/server.js'],
+    [...PRODUCTION_NODE_FLAGS, 'dist/server.js'],
     {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
