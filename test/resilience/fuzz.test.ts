@@ -52,7 +52,16 @@ const gzipBomb = gzipSync(JSON.stringify({ a: 'x'.repeat(5_000_000) }));
 
 /** A route of the spec for a concrete method and path, if any (the router matches paths case-insensitively). */
 const patternOf = (operation: Operation) => new RegExp(`^${operation.path.replace(/\{[^}]+\}/g, '[^/]+')}$`, 'i');
-const routeOf = (method: string, path: string) => operations.find((operation) => operation.method === method && patternOf(operation).test(path));
+/**
+ * The operations at a concrete path. A path of the spec without parameters wins over a templated one, as OpenAPI
+ * says and the router does: `/v1/admin/users/import` is that path (POST only, so GET is 405), not a `{userId}`.
+ */
+const operationsAt = (path: string) => {
+  const matching = operations.filter((operation) => patternOf(operation).test(path));
+  const literal = matching.filter((operation) => !operation.path.includes('{'));
+  return literal.length > 0 ? literal : matching;
+};
+const routeOf = (method: string, path: string) => operationsAt(path).find((operation) => operation.method === method);
 const pathExists = (path: string) => operations.some((operation) => patternOf(operation).test(path));
 
 interface Answer {
