@@ -343,6 +343,8 @@ describe('event webhooks (adminCreateWebhook … adminPingWebhook) and their del
       await back.start(port);
       try {
         await back.waitFor(() => back.on('/down').length === 5, 15_000);
+        // The receiver counts a delivery when it arrives; the server records it once the 200 is back.
+        await waitUntil(async () => (await deliveriesOf(created.id)).every((delivery) => delivery.status === 'delivered'));
         const deliveries = await deliveriesOf(created.id);
         expect(deliveries.every((delivery) => delivery.status === 'delivered')).to.equal(true);
         // Newest first in the list; oldest first on the wire.
