@@ -5,6 +5,7 @@ import { failWith } from '../helpers/assertions.js';
 import { tokenFrom } from '../helpers/mail-catcher.js';
 import { AuditEventSchema, MembershipSchema, UserSchema, type OrganizationRole } from '../../src/db/entities.js';
 import { membershipsOfUser } from '../../src/domain/organizations/organizations.js';
+import { createUser } from '../../src/domain/users/new-user.js';
 
 /**
  * Organizations (issue 19, PRODUCT §5.2) through HTTP. Accounts are made through the domain (a user row and a session
@@ -29,22 +30,7 @@ describe('organizations', () => {
     const { orm, sessions, accessTokens, clock } = app.services;
     const em = orm.em.fork();
     const now = clock.now();
-    const user = em.create(UserSchema, {
-      id: randomUUID(),
-      email,
-      name: 'Test Person',
-      passwordHash: null,
-      role: 'user',
-      emailVerified: true,
-      createdAt: now,
-      updatedAt: now,
-      deletedAt: null,
-      lockedAt: null,
-      totpSecret: null,
-      totpEnabledAt: null,
-      totpLastStep: null,
-      emailOtpEnabledAt: null,
-    });
+    const user = createUser(em, { email, name: 'Test Person', passwordHash: null, role: 'user', now });
     await em.flush();
     const issued = await sessions.start(em, user, { ip: '127.0.0.1', userAgent: 'test' });
     const token = await accessTokens.issue({ userId: user.id, sessionId: issued.session.id, role: 'user' });

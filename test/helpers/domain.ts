@@ -2,13 +2,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { loadConfig } from '../../src/config/load.js';
 import { createServices, type Services } from '../../src/services.js';
-import { UserSchema, type User } from '../../src/db/entities.js';
+import type { User } from '../../src/db/entities.js';
 import { FakeClock } from './clock.js';
 import { resetPostgres } from './postgres.js';
+import { createUser } from '../../src/domain/users/new-user.js';
 
 /**
  * The domain services without HTTP, for unit tests of domain rules: a fresh database (a temporary SQLite file, or
@@ -47,23 +47,7 @@ export class TestDomain {
   async user(email: string, fields: Partial<User> = {}): Promise<User> {
     const em = this.em();
     const now = this.clock.now();
-    const user = em.create(UserSchema, {
-      id: randomUUID(),
-      email,
-      name: null,
-      passwordHash: null,
-      role: 'user',
-      emailVerified: true,
-      createdAt: now,
-      updatedAt: now,
-      deletedAt: null,
-      lockedAt: null,
-      totpSecret: null,
-      totpEnabledAt: null,
-      totpLastStep: null,
-      emailOtpEnabledAt: null,
-      ...fields,
-    });
+    const user = Object.assign(createUser(em, { email, name: null, passwordHash: null, role: 'user', now }), fields);
     await em.flush();
     return user;
   }
